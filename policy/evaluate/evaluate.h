@@ -1,0 +1,78 @@
+#pragma once
+// policy::evaluate: the verdict for one flow, and why.
+//
+// Two evaluators, held equal by tests:
+//  - over ClusterState, by pod identity (works for pods without an IP): the
+//    reference semantics of DESIGN.md §3, used by reach/explain/test;
+//  - over an ir::Ruleset, by address: exactly what the kernel ruleset
+//    decides, used by the packet queue and to check the datapath.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "palisade/v1/ir.pb.h"
+#include "policy/model/objects.h"
+#include "policy/net/ip.h"
+#include "policy/state/cluster_state.h"
+
+namespace palisade::policy {
+
+namespace ir = ::palisade::ir::v1;
+
+struct PolicyName {
+  std::string namespace_;
+  std::string name;
+  std::string str() const { return namespace_ + "/" + name; }
+  bool operator==(const PolicyName&) const = default;
+};
+
+struct RuleRef {
+  PolicyName policy;
+  uint32_t rule_index = 0;
+  bool operator==(const RuleRef&) const = default;
+};
+
+/// The outcome of one direction (the source's egress, or the destination's ingress).
+struct DirectionVerdict {
+  enum class Outcome {
+    NotIsolated,    // no policy selects the pod for this direction
+    Allowed,        // isolated, and a rule allowed it
+    Denied,         // isolated, no rule matched
+    NotEnforced,    // not a pod this direction is judged on (external address, host)
+  };
+  Outcome outcome = Outcome::NotIsolated;
+  std::vector<PolicyName> isolated_by;  // sorted
+  std::vector<RuleRef> allowed_by;      // every rule that matched, sorted
+  std::string note;                     // why NotEnforced, etc.
+
+  bool allows() const { return outcome != Outcome::Denied; }
+  /// "not isolated" / "allowed by x/allow-db rule 0" / "denied: isolated by [x/deny-all], no rule matched"
+  std::string describe() const;
+};
+
+struct Verdict {
+  bool allowed = true;
+  DirectionVerdict egress;   // judged on the source
+  DirectionVerdict ingress;  // judged on the destination
+  std::vector<std::string> notes;
+};
+
+/// One end of a flow: a pod (by id) or a bare address.
+struct FlowEnd {
+  std::optional<PodId> pod;
+  std::optional<IpAddress> address;  // for a pod: which of its IPs (default: first)
+  static FlowEnd ofPod(PodId id) { return FlowEnd{id, std::nullopt}; }
+  static FlowEnd ofAddress(IpAddress a) { return FlowEnd{std::nullopt, a}; }
+};
+
+/// Reference semantics over the cluster state.
+Verdict evaluate(const ClusterState& state, const FlowEnd& src, const FlowEnd& dst,
+                 Protocol protocol, int32_t port);
+
+/// What a ruleset decides for a packet src → dst. Egress is judged when src is
+/// an endpoint of the ruleset, ingress when dst is; host-originated traffic
+/// to a local endpoint is allowed.
+Verdict evaluate(const ir::Ruleset& ruleset, const IpAddress& src, const IpAddress& dst,
+                 Protocol protocol, int32_t port);
+
+}  // namespace palisade::policy

@@ -1,0 +1,39 @@
+#pragma once
+// Reads Kubernetes manifests (YAML, multi-document, `kind: List`, and JSON)
+// from files and directories into validated, defaulted objects. Invalid
+// objects are reported in `errors` and left out; the rest are kept.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/model/diagnostic.h"
+#include "policy/model/objects.h"
+
+namespace palisade::policy {
+
+struct ManifestSet {
+  std::vector<Namespace> namespaces;
+  std::vector<Pod> pods;
+  std::vector<NetworkPolicy> policies;
+  std::vector<Service> services;
+  std::vector<EndpointSlice> endpoint_slices;
+  std::vector<Node> nodes;
+  Diagnostics errors;              // invalid objects (left out of the vectors above)
+  std::vector<std::string> notes;  // skipped unknown kinds etc., for stderr
+
+  /// Appends `other` (used to merge several files).
+  void merge(ManifestSet&& other);
+};
+
+enum class ManifestFormat { Auto, Yaml, Json };
+
+/// Reads every path (a file, or a directory walked recursively for
+/// *.yaml|*.yml|*.json, in sorted order). Unreadable paths become errors.
+/// Duplicate objects (same kind, namespace, name) across all paths are errors.
+ManifestSet readManifests(const std::vector<std::string>& paths);
+
+/// Reads one document stream already in memory. `filename` is for messages.
+ManifestSet readManifestText(std::string_view text, std::string_view filename,
+                             ManifestFormat format = ManifestFormat::Auto);
+
+}  // namespace palisade::policy

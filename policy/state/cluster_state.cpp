@@ -1,0 +1,381 @@
+#include "policy/state/cluster_state.h"
+
+#include <algorithm>
+
+namespace palisade::policy {
+
+namespace {
+
+constexpr std::string_view kNamespaceNameLabel = "kubernetes.io/metadata.name";
+
+uint64_t pairKey(Symbol a, Symbol b) { return (static_cast<uint64_t>(a) << 32) | b; }
+
+CompiledRule compileRule(const NetworkPolicyRule& rule, SymbolTable& symbols) {
+  CompiledRule out;
+  out.ports = rule.ports;
+  for (const NetworkPolicyPeer& peer : rule.peers) {
+    CompiledPeer cp;
+    if (peer.pod_selector) cp.pod = CompiledSelector::compile(*peer.pod_selector, symbols);
+    if (peer.namespace_selector) {
+      cp.ns = CompiledSelector::compile(*peer.namespace_selector, symbols);
+    }
+    if (peer.ip_block) {
+      cp.block = peer.ip_block;
+      cp.block_cidrs = subtractCidrs(peer.ip_block->cidr, peer.ip_block->except);
+    }
+    out.peers.push_back(std::move(cp));
+  }
+  return out;
+}
+
+}  // namespace
+
+ClusterState ClusterState::fromManifests(const ManifestSet& set) {
+  ClusterState state;
+  for (const auto& ns : set.namespaces) state.upsertNamespace(ns);
+  for (const auto& node : set.nodes) state.upsertNode(node);
+  for (const auto& pod : set.pods) state.upsertPod(pod);
+  for (const auto& pol : set.policies) state.upsertPolicy(pol);
+  for (const auto& svc : set.services) state.upsertService(svc);
+  for (const auto& slice : set.endpoint_slices) state.upsertEndpointSlice(slice);
+  return state;
+}
+
+NamespaceRecord& ClusterState::namespaceRecord(Symbol name) {
+  auto [it, inserted] = namespaces_.try_emplace(name);
+  if (inserted) {
+    // A namespace implied by a pod or policy in it carries the label the API
+    // server would have given it.
+    it->second.name = name;
+    it->second.labels = {{symbols_.intern(kNamespaceNameLabel), name}};
+  }
+  return it->second;
+}
+
+void ClusterState::upsertNamespace(const Namespace& ns) {
+  ++revision_;
+  const Symbol name = symbols_.intern(ns.meta.name);
+  NamespaceRecord& rec = namespaceRecord(name);
+  LabelMap labels = ns.meta.labels;
+  labels[std::string(kNamespaceNameLabel)] = ns.meta.name;  // immutable, always present
+  rec.labels = internLabels(labels, symbols_);
+  rec.declared = true;
+}
+
+void ClusterState::removeNamespace(std::string_view name) {
+  ++revision_;
+  const Symbol sym = symbols_.find(name);
+  auto it = namespaces_.find(sym);
+  if (it == namespaces_.end()) return;
+  if (it->second.pods.empty() && policiesIn(sym).empty()) {
+    namespaces_.erase(it);
+  } else {
+    it->second.declared = false;
+    it->second.labels = {{symbols_.intern(kNamespaceNameLabel), sym}};
+  }
+}
+
+void ClusterState::mergeNamespaceLabels(std::string_view ns, const LabelMap& labels) {
+  ++revision_;
+  NamespaceRecord& rec = namespaceRecord(symbols_.intern(ns));
+  for (const auto& [k, v] : labels) {
+    const Symbol key = symbols_.intern(k);
+    const Symbol value = symbols_.intern(v);
+    auto it = std::find_if(rec.labels.begin(), rec.labels.end(),
+                           [&](const auto& kv) { return kv.first == key; });
+    if (it != rec.labels.end()) {
+      it->second = value;
+    } else {
+      rec.labels.emplace_back(key, value);
+    }
+  }
+  std::sort(rec.labels.begin(), rec.labels.end());
+}
+
+void ClusterState::indexPod(PodId id) {
+  const PodRecord& p = pods_[id];
+  pod_by_name_[pairKey(p.namespace_, p.name)] = id;
+  for (const IpAddress& ip : p.ips) pod_by_ip_[ip] = id;
+  for (const PodPort& port : p.ports) {
+    if (port.name != 0) pods_by_port_name_[port.name].insert(id);
+  }
+  pods_by_node_[p.node].insert(id);
+  for (const auto& [k, v] : p.labels) pods_by_label_[pairKey(k, v)].insert(id);
+  namespaceRecord(p.namespace_).pods.insert(id);
+}
+
+void ClusterState::unindexPod(PodId id) {
+  const PodRecord& p = pods_[id];
+  pod_by_name_.erase(pairKey(p.namespace_, p.name));
+  for (const IpAddress& ip : p.ips) {
+    auto it = pod_by_ip_.find(ip);
+    if (it != pod_by_ip_.end() && it->second == id) pod_by_ip_.erase(it);
+  }
+  auto eraseFrom = [id](auto& index, auto key) {
+    auto it = index.find(key);
+    if (it == index.end()) return;
+    it->second.erase(id);
+    if (it->second.empty()) index.erase(it);
+  };
+  for (const PodPort& port : p.ports) {
+    if (port.name != 0) eraseFrom(pods_by_port_name_, port.name);
+  }
+  eraseFrom(pods_by_node_, p.node);
+  for (const auto& [k, v] : p.labels) eraseFrom(pods_by_label_, pairKey(k, v));
+  if (auto it = namespaces_.find(p.namespace_); it != namespaces_.end()) it->second.pods.erase(id);
+}
+
+PodId ClusterState::upsertPod(const Pod& pod) {
+  ++revision_;
+  const Symbol ns = symbols_.intern(pod.meta.namespace_.empty() ? "default" : pod.meta.namespace_);
+  const Symbol name = symbols_.intern(pod.meta.name);
+  PodId id;
+  if (auto it = pod_by_name_.find(pairKey(ns, name)); it != pod_by_name_.end()) {
+    id = it->second;
+    unindexPod(id);
+  } else if (!free_pods_.empty()) {
+    id = free_pods_.back();
+    free_pods_.pop_back();
+    ++pod_count_;
+  } else {
+    id = static_cast<PodId>(pods_.size());
+    pods_.emplace_back();
+    ++pod_count_;
+  }
+  PodRecord& rec = pods_[id];
+  rec.namespace_ = ns;
+  rec.name = name;
+  rec.node = symbols_.intern(pod.node_name);
+  rec.labels = internLabels(pod.meta.labels, symbols_);
+  rec.ips = pod.ips;
+  rec.ports.clear();
+  for (const ContainerPort& cp : pod.ports) {
+    rec.ports.push_back(PodPort{symbols_.intern(cp.name), cp.protocol, cp.port});
+  }
+  rec.host_network = pod.host_network;
+  rec.live = true;
+  indexPod(id);
+  return id;
+}
+
+void ClusterState::removePod(std::string_view ns, std::string_view name) {
+  auto id = findPod(ns, name);
+  if (!id) return;
+  ++revision_;
+  unindexPod(*id);
+  pods_[*id] = PodRecord{};
+  free_pods_.push_back(*id);
+  --pod_count_;
+}
+
+void ClusterState::mergePodLabels(std::string_view ns, std::string_view pod,
+                                  const LabelMap& labels) {
+  auto id = findPod(ns, pod);
+  if (!id) return;
+  ++revision_;
+  unindexPod(*id);
+  PodRecord& rec = pods_[*id];
+  for (const auto& [k, v] : labels) {
+    const Symbol key = symbols_.intern(k);
+    const Symbol value = symbols_.intern(v);
+    auto it = std::find_if(rec.labels.begin(), rec.labels.end(),
+                           [&](const auto& kv) { return kv.first == key; });
+    if (it != rec.labels.end()) {
+      it->second = value;
+    } else {
+      rec.labels.emplace_back(key, value);
+    }
+  }
+  std::sort(rec.labels.begin(), rec.labels.end());
+  indexPod(*id);
+}
+
+PolicyId ClusterState::upsertPolicy(const NetworkPolicy& policy) {
+  ++revision_;
+  const Symbol ns =
+      symbols_.intern(policy.meta.namespace_.empty() ? "default" : policy.meta.namespace_);
+  const Symbol name = symbols_.intern(policy.meta.name);
+  PolicyId id;
+  if (auto it = policy_by_name_.find(pairKey(ns, name)); it != policy_by_name_.end()) {
+    id = it->second;
+  } else {
+    if (!free_policies_.empty()) {
+      id = free_policies_.back();
+      free_policies_.pop_back();
+    } else {
+      id = static_cast<PolicyId>(policies_.size());
+      policies_.emplace_back();
+    }
+    policy_by_name_[pairKey(ns, name)] = id;
+    policies_by_ns_[ns].push_back(id);
+    namespaceRecord(ns);
+  }
+  PolicyRecord& rec = policies_[id];
+  rec.namespace_ = ns;
+  rec.name = name;
+  rec.pod_selector = CompiledSelector::compile(policy.pod_selector, symbols_);
+  rec.ingress.clear();
+  rec.egress.clear();
+  for (const auto& r : policy.ingress) rec.ingress.push_back(compileRule(r, symbols_));
+  for (const auto& r : policy.egress) rec.egress.push_back(compileRule(r, symbols_));
+  rec.affects_ingress = policy.affects_ingress;
+  rec.affects_egress = policy.affects_egress;
+  rec.live = true;
+  return id;
+}
+
+void ClusterState::removePolicy(std::string_view ns, std::string_view name) {
+  auto id = findPolicy(ns, name);
+  if (!id) return;
+  ++revision_;
+  PolicyRecord& rec = policies_[*id];
+  policy_by_name_.erase(pairKey(rec.namespace_, rec.name));
+  auto& list = policies_by_ns_[rec.namespace_];
+  list.erase(std::remove(list.begin(), list.end(), *id), list.end());
+  rec = PolicyRecord{};
+  free_policies_.push_back(*id);
+}
+
+void ClusterState::upsertService(const Service& svc) {
+  ++revision_;
+  services_[{svc.meta.namespace_, svc.meta.name}] = svc;
+}
+void ClusterState::removeService(std::string_view ns, std::string_view name) {
+  ++revision_;
+  services_.erase({std::string(ns), std::string(name)});
+}
+void ClusterState::upsertEndpointSlice(const EndpointSlice& slice) {
+  ++revision_;
+  slices_[{slice.meta.namespace_, slice.meta.name}] = slice;
+}
+void ClusterState::removeEndpointSlice(std::string_view ns, std::string_view name) {
+  ++revision_;
+  slices_.erase({std::string(ns), std::string(name)});
+}
+void ClusterState::upsertNode(const Node& node) {
+  ++revision_;
+  nodes_[node.meta.name] = NodeRecord{node.meta.name, node.pod_cidrs, node.addresses};
+}
+void ClusterState::removeNode(std::string_view name) {
+  ++revision_;
+  nodes_.erase(std::string(name));
+}
+
+std::optional<PodId> ClusterState::findPod(std::string_view ns, std::string_view name) const {
+  const Symbol n = symbols_.find(ns), p = symbols_.find(name);
+  if (n == SymbolTable::kNone || p == SymbolTable::kNone) return std::nullopt;
+  auto it = pod_by_name_.find(pairKey(n, p));
+  if (it == pod_by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<PodId> ClusterState::findPodByIp(const IpAddress& ip) const {
+  auto it = pod_by_ip_.find(ip);
+  if (it == pod_by_ip_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<PodId> ClusterState::podsSorted() const {
+  std::vector<PodId> out;
+  out.reserve(pod_count_);
+  for (PodId id = 0; id < pods_.size(); ++id) {
+    if (pods_[id].live) out.push_back(id);
+  }
+  std::sort(out.begin(), out.end(), [this](PodId a, PodId b) {
+    const auto& pa = pods_[a];
+    const auto& pb = pods_[b];
+    if (pa.namespace_ != pb.namespace_) return str(pa.namespace_) < str(pb.namespace_);
+    return str(pa.name) < str(pb.name);
+  });
+  return out;
+}
+
+std::string ClusterState::podName(PodId id) const {
+  const auto& p = pods_[id];
+  std::string out(str(p.namespace_));
+  out += "/";
+  out += str(p.name);
+  return out;
+}
+
+const NamespaceRecord* ClusterState::findNamespace(Symbol name) const {
+  auto it = namespaces_.find(name);
+  return it == namespaces_.end() ? nullptr : &it->second;
+}
+
+const NamespaceRecord* ClusterState::findNamespace(std::string_view name) const {
+  const Symbol s = symbols_.find(name);
+  return s == SymbolTable::kNone ? nullptr : findNamespace(s);
+}
+
+const std::vector<PolicyId>& ClusterState::policiesIn(Symbol ns) const {
+  static const std::vector<PolicyId> kEmpty;
+  auto it = policies_by_ns_.find(ns);
+  return it == policies_by_ns_.end() ? kEmpty : it->second;
+}
+
+std::optional<PolicyId> ClusterState::findPolicy(std::string_view ns,
+                                                 std::string_view name) const {
+  const Symbol n = symbols_.find(ns), p = symbols_.find(name);
+  if (n == SymbolTable::kNone || p == SymbolTable::kNone) return std::nullopt;
+  auto it = policy_by_name_.find(pairKey(n, p));
+  if (it == policy_by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+const std::unordered_set<PodId>* ClusterState::podsWithPortName(Symbol name) const {
+  auto it = pods_by_port_name_.find(name);
+  return it == pods_by_port_name_.end() ? nullptr : &it->second;
+}
+
+const std::unordered_set<PodId>* ClusterState::podsWithLabel(Symbol key, Symbol value) const {
+  auto it = pods_by_label_.find(pairKey(key, value));
+  return it == pods_by_label_.end() ? nullptr : &it->second;
+}
+
+const std::unordered_set<PodId>* ClusterState::podsOnNode(Symbol node) const {
+  auto it = pods_by_node_.find(node);
+  return it == pods_by_node_.end() ? nullptr : &it->second;
+}
+
+const Service* ClusterState::findService(std::string_view ns, std::string_view name) const {
+  auto it = services_.find({std::string(ns), std::string(name)});
+  return it == services_.end() ? nullptr : &it->second;
+}
+
+std::vector<const EndpointSlice*> ClusterState::endpointSlicesOf(std::string_view ns,
+                                                                 std::string_view svc) const {
+  std::vector<const EndpointSlice*> out;
+  for (auto it = slices_.lower_bound({std::string(ns), std::string()});
+       it != slices_.end() && it->first.first == ns; ++it) {
+    if (it->second.service_name == svc) out.push_back(&it->second);
+  }
+  return out;
+}
+
+const NodeRecord* ClusterState::findNode(std::string_view name) const {
+  auto it = nodes_.find(std::string(name));
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+bool ClusterState::peerSelectsPod(const CompiledPeer& peer, Symbol policy_ns, PodId id) const {
+  if (peer.block) return false;  // address peers are matched by address, not identity
+  const PodRecord& p = pods_[id];
+  // hostNetwork pods are their node's address: no pod selector reaches them.
+  if (p.host_network) return false;
+  if (peer.ns) {
+    const NamespaceRecord* ns = findNamespace(p.namespace_);
+    if (ns == nullptr || !peer.ns->matches(ns->labels)) return false;
+  } else if (p.namespace_ != policy_ns) {
+    return false;
+  }
+  return !peer.pod || peer.pod->matches(p.labels);
+}
+
+bool ClusterState::policySelectsPod(const PolicyRecord& policy, PodId id) const {
+  const PodRecord& p = pods_[id];
+  return policy.live && !p.host_network && p.namespace_ == policy.namespace_ &&
+         policy.pod_selector.matches(p.labels);
+}
+
+}  // namespace palisade::policy

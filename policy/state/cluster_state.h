@@ -1,0 +1,185 @@
+#pragma once
+// policy::ClusterState: every object policy needs, validated, interned and
+// indexed for scale (namespace → pods, label → pods, IP → pod, named port →
+// pods). The compiler and the evaluator read it; the manifest reader and the
+// agent's API watch write it.
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "policy/manifest/reader.h"
+#include "policy/model/objects.h"
+#include "policy/net/ip.h"
+#include "policy/state/selector.h"
+#include "policy/state/symbols.h"
+
+namespace palisade::policy {
+
+using PodId = uint32_t;
+using PolicyId = uint32_t;
+constexpr uint32_t kInvalidId = UINT32_MAX;
+
+struct PodPort {
+  Symbol name;  // 0 when the container port has no name
+  Protocol protocol;
+  int32_t port;
+};
+
+struct PodRecord {
+  Symbol namespace_ = 0;
+  Symbol name = 0;
+  Symbol node = 0;
+  Labels labels;
+  std::vector<IpAddress> ips;
+  std::vector<PodPort> ports;
+  bool host_network = false;
+  bool live = false;  // false for a freed slot
+};
+
+struct NamespaceRecord {
+  Symbol name = 0;
+  Labels labels;
+  bool declared = false;  // false: only implied by a pod or policy in it
+  std::unordered_set<PodId> pods;
+};
+
+/// A peer of a rule, with selectors compiled. `pod` alone: pods in the
+/// policy's namespace; `ns` alone: every pod in matching namespaces; both:
+/// matching pods in matching namespaces; `block`: addresses.
+struct CompiledPeer {
+  std::optional<CompiledSelector> pod;
+  std::optional<CompiledSelector> ns;
+  std::optional<IpBlock> block;
+  std::vector<Cidr> block_cidrs;  // cidr minus except, non-overlapping
+};
+
+struct CompiledRule {
+  std::vector<CompiledPeer> peers;       // empty = any peer
+  std::vector<NetworkPolicyPort> ports;  // empty = any port
+};
+
+struct PolicyRecord {
+  Symbol namespace_ = 0;
+  Symbol name = 0;
+  CompiledSelector pod_selector;
+  std::vector<CompiledRule> ingress;
+  std::vector<CompiledRule> egress;
+  bool affects_ingress = true;
+  bool affects_egress = false;
+  bool live = false;
+};
+
+struct NodeRecord {
+  std::string name;
+  std::vector<Cidr> pod_cidrs;
+  std::vector<IpAddress> addresses;
+};
+
+class ClusterState {
+public:
+  ClusterState() = default;
+  ClusterState(const ClusterState&) = delete;
+  ClusterState& operator=(const ClusterState&) = delete;
+  ClusterState(ClusterState&&) = default;
+  ClusterState& operator=(ClusterState&&) = default;
+
+  /// Every object of a manifest set (which has already been validated).
+  static ClusterState fromManifests(const ManifestSet& set);
+
+  // ---- writers: create or replace by (namespace, name); remove ----
+  void upsertNamespace(const Namespace& ns);
+  void removeNamespace(std::string_view name);
+  PodId upsertPod(const Pod& pod);
+  void removePod(std::string_view ns, std::string_view name);
+  PolicyId upsertPolicy(const NetworkPolicy& policy);
+  void removePolicy(std::string_view ns, std::string_view name);
+  void upsertService(const Service& svc);
+  void removeService(std::string_view ns, std::string_view name);
+  void upsertEndpointSlice(const EndpointSlice& slice);
+  void removeEndpointSlice(std::string_view ns, std::string_view name);
+  void upsertNode(const Node& node);
+  void removeNode(std::string_view name);
+  /// Merges labels into a namespace's or pod's labels (conformance `relabel`).
+  void mergeNamespaceLabels(std::string_view ns, const LabelMap& labels);
+  void mergePodLabels(std::string_view ns, std::string_view pod, const LabelMap& labels);
+
+  // ---- readers ----
+  SymbolTable& symbols() { return symbols_; }
+  const SymbolTable& symbols() const { return symbols_; }
+  std::string_view str(Symbol s) const { return symbols_.view(s); }
+
+  const PodRecord& pod(PodId id) const { return pods_[id]; }
+  std::optional<PodId> findPod(std::string_view ns, std::string_view name) const;
+  std::optional<PodId> findPodByIp(const IpAddress& ip) const;
+  /// Live pods sorted by (namespace, name): the order of reach matrices.
+  std::vector<PodId> podsSorted() const;
+  size_t podCount() const { return pod_count_; }
+  size_t podSlots() const { return pods_.size(); }
+  std::string podName(PodId id) const;  // "ns/name"
+
+  const NamespaceRecord* findNamespace(Symbol name) const;
+  const NamespaceRecord* findNamespace(std::string_view name) const;
+  const std::unordered_map<Symbol, NamespaceRecord>& namespaces() const { return namespaces_; }
+
+  const PolicyRecord& policy(PolicyId id) const { return policies_[id]; }
+  size_t policySlots() const { return policies_.size(); }
+  /// Live policies in a namespace (unordered).
+  const std::vector<PolicyId>& policiesIn(Symbol ns) const;
+  std::optional<PolicyId> findPolicy(std::string_view ns, std::string_view name) const;
+
+  /// Pods carrying a container port of this name (any protocol).
+  const std::unordered_set<PodId>* podsWithPortName(Symbol name) const;
+  /// Pods carrying label key=value (the label → pods index).
+  const std::unordered_set<PodId>* podsWithLabel(Symbol key, Symbol value) const;
+  /// Pods on a node (by node symbol).
+  const std::unordered_set<PodId>* podsOnNode(Symbol node) const;
+
+  const std::map<std::pair<std::string, std::string>, Service>& services() const { return services_; }
+  const Service* findService(std::string_view ns, std::string_view name) const;
+  /// The EndpointSlices of a Service (label kubernetes.io/service-name).
+  std::vector<const EndpointSlice*> endpointSlicesOf(std::string_view ns, std::string_view svc) const;
+  const std::map<std::string, NodeRecord>& nodes() const { return nodes_; }
+  const NodeRecord* findNode(std::string_view name) const;
+
+  /// Does the peer select this pod, for a policy in namespace `policy_ns`?
+  bool peerSelectsPod(const CompiledPeer& peer, Symbol policy_ns, PodId pod) const;
+  /// Is `pod` a subject of `policy` (same namespace, podSelector matches, not hostNetwork)?
+  bool policySelectsPod(const PolicyRecord& policy, PodId pod) const;
+
+  /// Bumped on every write; lets callers cache per-revision results.
+  uint64_t revision() const { return revision_; }
+
+private:
+  NamespaceRecord& namespaceRecord(Symbol name);
+  void indexPod(PodId id);
+  void unindexPod(PodId id);
+
+  SymbolTable symbols_;
+  std::vector<PodRecord> pods_;
+  std::vector<PodId> free_pods_;
+  size_t pod_count_ = 0;
+  std::unordered_map<uint64_t, PodId> pod_by_name_;  // (ns sym << 32 | name sym)
+  std::map<IpAddress, PodId> pod_by_ip_;
+  std::unordered_map<Symbol, std::unordered_set<PodId>> pods_by_port_name_;
+  std::unordered_map<Symbol, std::unordered_set<PodId>> pods_by_node_;
+  std::unordered_map<uint64_t, std::unordered_set<PodId>> pods_by_label_;  // (key << 32 | value)
+  std::unordered_map<Symbol, NamespaceRecord> namespaces_;
+
+  std::vector<PolicyRecord> policies_;
+  std::vector<PolicyId> free_policies_;
+  std::unordered_map<uint64_t, PolicyId> policy_by_name_;
+  std::unordered_map<Symbol, std::vector<PolicyId>> policies_by_ns_;
+
+  std::map<std::pair<std::string, std::string>, Service> services_;
+  std::map<std::pair<std::string, std::string>, EndpointSlice> slices_;
+  std::map<std::string, NodeRecord> nodes_;
+  uint64_t revision_ = 0;
+};
+
+}  // namespace palisade::policy

@@ -1,0 +1,46 @@
+#pragma once
+// Label selectors compiled against the symbol table: immutable, built once,
+// matched many times against interned label sets.
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "policy/model/objects.h"
+#include "policy/state/symbols.h"
+
+namespace palisade::policy {
+
+/// A label set as sorted (key, value) symbol pairs.
+using Labels = std::vector<std::pair<Symbol, Symbol>>;
+
+Labels internLabels(const LabelMap& labels, SymbolTable& symbols);
+/// The value of `key` in `labels`, or SymbolTable::kNone.
+Symbol labelValue(const Labels& labels, Symbol key);
+
+class CompiledSelector {
+public:
+  CompiledSelector() = default;  // matches everything
+  static CompiledSelector compile(const LabelSelector& selector, SymbolTable& symbols);
+  /// A selector from a plain map (Service.spec.selector): every pair must match.
+  static CompiledSelector fromMap(const LabelMap& labels, SymbolTable& symbols);
+
+  bool matches(const Labels& labels) const;
+  bool matchesEverything() const { return terms_.empty(); }
+  /// Canonical text, e.g. "app=db,tier in (a,b),!legacy"; "" = everything.
+  std::string describe(const SymbolTable& symbols) const;
+  /// Equal selectors have equal keys (used to share peer sets).
+  const std::vector<uint32_t>& key() const { return key_; }
+  bool operator==(const CompiledSelector& o) const { return key_ == o.key_; }
+
+private:
+  struct Term {
+    Symbol key;
+    SelectorOperator op;
+    std::vector<Symbol> values;  // sorted
+  };
+  std::vector<Term> terms_;      // sorted by key, then op
+  std::vector<uint32_t> key_;
+};
+
+}  // namespace palisade::policy
