@@ -1,0 +1,436 @@
+#include "policy/compile/ruleset_builder.h"
+
+#include <algorithm>
+#include <map>
+
+namespace palisade::policy {
+
+ir::Protocol toIr(Protocol p) { return static_cast<ir::Protocol>(static_cast<int>(p)); }
+
+std::vector<PortInterval> canonicalPorts(std::vector<PortInterval> ports) {
+  std::sort(ports.begin(), ports.end());
+  std::vector<PortInterval> out;
+  for (const PortInterval& p : ports) {
+    if (!out.empty() && out.back().protocol == p.protocol && p.first <= out.back().last + 1) {
+      out.back().last = std::max(out.back().last, p.last);
+    } else {
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+std::vector<PortInterval> resolvePorts(const ClusterState& state,
+                                       const std::vector<NetworkPolicyPort>& ports,
+                                       const PodRecord* target, bool* had_named) {
+  std::vector<PortInterval> out;
+  for (const NetworkPolicyPort& p : ports) {
+    if (!p.port) {
+      out.push_back({p.protocol, 0, 65535});
+    } else if (!p.port->isNamed()) {
+      const auto first = static_cast<uint32_t>(p.port->number());
+      const auto last = p.end_port ? static_cast<uint32_t>(*p.end_port) : first;
+      out.push_back({p.protocol, first, std::max(first, last)});
+    } else {
+      if (had_named != nullptr) *had_named = true;
+      if (target == nullptr) continue;
+      const Symbol name = state.symbols().find(p.port->name());
+      for (const PodPort& cp : target->ports) {
+        if (cp.name == name && name != 0 && cp.protocol == p.protocol) {
+          out.push_back({p.protocol, static_cast<uint32_t>(cp.port),
+                         static_cast<uint32_t>(cp.port)});
+        }
+      }
+    }
+  }
+  return canonicalPorts(std::move(out));
+}
+
+namespace {
+
+void appendKey(std::string& out, const std::vector<uint32_t>& key) {
+  out.append(reinterpret_cast<const char*>(key.data()), key.size() * sizeof(uint32_t));
+}
+
+std::string peerKey(const CompiledPeer& peer, Symbol policy_ns) {
+  std::string k;
+  if (peer.block) {
+    k = "B";
+    for (const Cidr& c : peer.block_cidrs) k += c.toString() + ",";
+    return k;
+  }
+  if (peer.ns) {
+    k = "N";
+    appendKey(k, peer.ns->key());
+  } else {
+    k = "L";
+    k.append(reinterpret_cast<const char*>(&policy_ns), sizeof(policy_ns));
+  }
+  k += "P";
+  if (peer.pod) appendKey(k, peer.pod->key());
+  return k;
+}
+
+std::string describePeer(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns) {
+  if (peer.block) {
+    std::string d = "ipBlock " + peer.block->cidr.toString();
+    if (!peer.block->except.empty()) {
+      d += " except";
+      for (const Cidr& c : peer.block->except) d += " " + c.toString();
+    }
+    return d;
+  }
+  const std::string pods = peer.pod && !peer.pod->matchesEverything()
+                               ? "pods {" + peer.pod->describe(state.symbols()) + "}"
+                               : "all pods";
+  if (!peer.ns) return pods + " in namespace " + std::string(state.str(policy_ns));
+  if (peer.ns->matchesEverything()) return pods + " in all namespaces";
+  return pods + " in namespaces {" + peer.ns->describe(state.symbols()) + "}";
+}
+
+/// Every pod one selector peer selects, by walking namespaces then their pods.
+void collectPeerPods(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns,
+                     std::vector<PodId>& out) {
+  auto fromNamespace = [&](const NamespaceRecord& ns) {
+    for (PodId id : ns.pods) {
+      const PodRecord& p = state.pod(id);
+      if (!p.host_network && (!peer.pod || peer.pod->matches(p.labels))) out.push_back(id);
+    }
+  };
+  if (!peer.ns) {
+    if (const NamespaceRecord* ns = state.findNamespace(policy_ns)) fromNamespace(*ns);
+    return;
+  }
+  for (const auto& [sym, ns] : state.namespaces()) {
+    if (peer.ns->matches(ns.labels)) fromNamespace(ns);
+  }
+}
+
+}  // namespace
+
+std::string peersKey(const ClusterState& state, const CompiledRule& rule, Symbol policy_ns) {
+  std::vector<std::string> parts;
+  parts.reserve(rule.peers.size());
+  for (const CompiledPeer& p : rule.peers) parts.push_back(peerKey(p, policy_ns));
+  std::sort(parts.begin(), parts.end());
+  parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+  std::string key;
+  for (const auto& p : parts) {
+    key += p;
+    key += '\x01';
+  }
+  return key;
+}
+
+bool rulePeersSelectPod(const ClusterState& state, const CompiledRule& rule, Symbol policy_ns,
+                        PodId id) {
+  for (const CompiledPeer& peer : rule.peers) {
+    if (!peer.block && state.peerSelectsPod(peer, policy_ns, id)) return true;
+  }
+  return false;
+}
+
+void fillPeerAddresses(const std::vector<Cidr>& blocks, std::vector<IpAddress> addresses,
+                       ir::PeerSet& out) {
+  const std::vector<Cidr> merged = canonicalizeCidrs(blocks);
+  std::sort(addresses.begin(), addresses.end());
+  addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+  std::vector<Cidr> all = merged;
+  for (const IpAddress& a : addresses) {
+    // merged is sorted and non-overlapping: the candidate container is the
+    // last prefix starting at or before the address.
+    auto it = std::upper_bound(merged.begin(), merged.end(), a,
+                               [](const IpAddress& x, const Cidr& c) { return x < c.first(); });
+    if (it != merged.begin() && std::prev(it)->contains(a)) continue;
+    all.push_back(Cidr::host(a));
+  }
+  std::sort(all.begin(), all.end());
+  for (const Cidr& c : all) {
+    if (c.family() == Family::V4) {
+      auto* v4 = out.add_v4();
+      v4->set_address(c.address().v4Value());
+      v4->set_prefix_len(c.prefixLen());
+    } else {
+      auto* v6 = out.add_v6();
+      v6->set_high(c.address().high());
+      v6->set_low(c.address().low());
+      v6->set_prefix_len(c.prefixLen());
+    }
+  }
+}
+
+RulesetBuilder::RulesetBuilder(const ClusterState& state, std::string_view node)
+    : state_(state), node_(node), node_symbol_(state.symbols().find(node)) {
+  fillNode();
+}
+
+void RulesetBuilder::fillNode() {
+  ir::NodeInfo* info = ruleset_.mutable_node();
+  info->set_name(node_);
+  const NodeRecord* rec = node_.empty() ? nullptr : state_.findNode(node_);
+  if (rec == nullptr) return;
+  for (const IpAddress& a : rec->addresses) {
+    if (a.isV4()) {
+      info->add_addresses_v4(a.v4Value());
+    } else {
+      auto* v6 = info->add_addresses_v6();
+      v6->set_high(a.high());
+      v6->set_low(a.low());
+      v6->set_prefix_len(128);
+    }
+  }
+  for (const Cidr& c : rec->pod_cidrs) {
+    if (c.family() == Family::V4) {
+      auto* v4 = info->add_pod_cidrs_v4();
+      v4->set_address(c.address().v4Value());
+      v4->set_prefix_len(c.prefixLen());
+    } else {
+      auto* v6 = info->add_pod_cidrs_v6();
+      v6->set_high(c.address().high());
+      v6->set_low(c.address().low());
+      v6->set_prefix_len(c.prefixLen());
+    }
+  }
+}
+
+bool RulesetBuilder::isLocal(const PodRecord& pod) const {
+  if (!pod.live || pod.host_network) return false;
+  return node_.empty() || pod.node == node_symbol_;
+}
+
+ir::Ruleset RulesetBuilder::build() {
+  for (PodId id : state_.podsSorted()) {
+    if (!isLocal(state_.pod(id))) continue;
+    fillEndpoint(id, *ruleset_.add_endpoints());
+  }
+  return std::move(ruleset_);
+}
+
+void RulesetBuilder::fillEndpoint(PodId id, ir::Endpoint& out) {
+  const PodRecord& p = state_.pod(id);
+  out.set_namespace_(std::string(state_.str(p.namespace_)));
+  out.set_name(std::string(state_.str(p.name)));
+  out.set_node(std::string(state_.str(p.node)));
+  for (const IpAddress& a : p.ips) {
+    if (a.isV4()) {
+      out.add_ipv4(a.v4Value());
+    } else {
+      auto* v6 = out.add_ipv6();
+      v6->set_high(a.high());
+      v6->set_low(a.low());
+      v6->set_prefix_len(128);
+    }
+  }
+  for (const PodPort& port : p.ports) {
+    if (port.name == 0) continue;
+    auto* np = out.add_named_ports();
+    np->set_name(std::string(state_.str(port.name)));
+    np->set_protocol(toIr(port.protocol));
+    np->set_port(static_cast<uint32_t>(port.port));
+  }
+  out.set_state(p.ips.empty() ? ir::Endpoint::PENDING : ir::Endpoint::READY);
+  auto [ingress, egress] = programsFor(id);
+  out.set_ingress_program(ingress);
+  out.set_egress_program(egress);
+}
+
+std::pair<uint32_t, uint32_t> RulesetBuilder::programsFor(PodId id) {
+  const PodRecord& p = state_.pod(id);
+  std::vector<PolicyId> ingress, egress;
+  for (PolicyId pid : state_.policiesIn(p.namespace_)) {
+    const PolicyRecord& pol = state_.policy(pid);
+    if (!state_.policySelectsPod(pol, id)) continue;
+    if (pol.affects_ingress) ingress.push_back(pid);
+    if (pol.affects_egress) egress.push_back(pid);
+  }
+  auto byName = [this](PolicyId a, PolicyId b) {
+    return state_.str(state_.policy(a).name) < state_.str(state_.policy(b).name);
+  };
+  std::sort(ingress.begin(), ingress.end(), byName);
+  std::sort(egress.begin(), egress.end(), byName);
+  return {ingress.empty() ? 0 : programFor(ir::INGRESS, ingress, id),
+          egress.empty() ? 0 : programFor(ir::EGRESS, egress, id)};
+}
+
+uint32_t RulesetBuilder::programFor(ir::Direction direction, const std::vector<PolicyId>& isolating,
+                                    PodId target) {
+  std::vector<ir::Rule> rules;
+  for (PolicyId pid : isolating) appendRules(direction, state_.policy(pid), target, rules);
+
+  // The program's identity: direction, who isolates, and the resolved rules.
+  std::string key(1, static_cast<char>(direction));
+  for (PolicyId pid : isolating) {
+    const PolicyRecord& pol = state_.policy(pid);
+    key += state_.str(pol.namespace_);
+    key += '/';
+    key += state_.str(pol.name);
+    key += '\x01';
+  }
+  for (const ir::Rule& r : rules) {
+    key += std::to_string(r.peer_set()) + ":" + std::to_string(r.port_set()) + ":" +
+           r.provenance().policy_name() + ":" + std::to_string(r.provenance().rule_index()) + ";";
+  }
+  if (auto it = programs_.find(key); it != programs_.end()) return it->second;
+
+  const auto id = static_cast<uint32_t>(ruleset_.programs_size() + 1);
+  ir::Program* prog = ruleset_.add_programs();
+  prog->set_id(id);
+  prog->set_direction(direction);
+  for (ir::Rule& r : rules) *prog->add_rules() = std::move(r);
+  for (PolicyId pid : isolating) {
+    const PolicyRecord& pol = state_.policy(pid);
+    auto* ref = prog->add_isolated_by();
+    ref->set_namespace_(std::string(state_.str(pol.namespace_)));
+    ref->set_name(std::string(state_.str(pol.name)));
+  }
+  programs_.emplace(std::move(key), id);
+  return id;
+}
+
+void RulesetBuilder::appendRules(ir::Direction direction, const PolicyRecord& policy,
+                                 PodId target, std::vector<ir::Rule>& out) {
+  const auto& rules = direction == ir::INGRESS ? policy.ingress : policy.egress;
+  for (uint32_t i = 0; i < rules.size(); ++i) {
+    const CompiledRule& rule = rules[i];
+    auto provenance = [&](ir::Rule& r) {
+      auto* pv = r.mutable_provenance();
+      pv->set_policy_namespace(std::string(state_.str(policy.namespace_)));
+      pv->set_policy_name(std::string(state_.str(policy.name)));
+      pv->set_rule_index(i);
+      pv->set_direction(direction);
+    };
+    bool had_named = false;
+    // Ingress named ports resolve against the local endpoint itself; egress
+    // ones against each peer pod (below).
+    const PodRecord* resolve_against = direction == ir::INGRESS ? &state_.pod(target) : nullptr;
+    const std::vector<PortInterval> ports =
+        resolvePorts(state_, rule.ports, resolve_against, &had_named);
+    if (rule.ports.empty() || !ports.empty()) {
+      ir::Rule r;
+      r.set_peer_set(rule.peers.empty() ? 0 : peerSetForRule(policy, rule));
+      r.set_port_set(rule.ports.empty() ? 0 : portSetFor(ports));
+      provenance(r);
+      out.push_back(std::move(r));
+    }
+    if (direction == ir::EGRESS && had_named) {
+      const size_t before = out.size();
+      appendNamedEgressRules(policy, rule, i, out);
+      for (size_t k = before; k < out.size(); ++k) provenance(out[k]);
+    }
+  }
+}
+
+void RulesetBuilder::appendNamedEgressRules(const PolicyRecord& policy, const CompiledRule& rule,
+                                            uint32_t rule_index, std::vector<ir::Rule>& out) {
+  const std::string peers = peersKey(state_, rule, policy.namespace_);
+  for (const NetworkPolicyPort& entry : rule.ports) {
+    if (!entry.port || !entry.port->isNamed()) continue;
+    const Symbol name = state_.symbols().find(entry.port->name());
+    const auto* candidates = name == SymbolTable::kNone ? nullptr : state_.podsWithPortName(name);
+    if (candidates == nullptr) continue;
+    // Destination pods grouped by the number this name resolves to on them.
+    std::map<int32_t, std::vector<IpAddress>> by_number;
+    for (PodId id : *candidates) {
+      const PodRecord& p = state_.pod(id);
+      const PodPort* port = nullptr;
+      for (const PodPort& cp : p.ports) {
+        if (cp.name == name && cp.protocol == entry.protocol) port = &cp;
+      }
+      if (port == nullptr) continue;
+      auto& addrs = by_number[port->port];
+      if (rule.peers.empty() || rulePeersSelectPod(state_, rule, policy.namespace_, id)) {
+        addrs.insert(addrs.end(), p.ips.begin(), p.ips.end());
+        continue;
+      }
+      // ipBlock peers: the pod's addresses that fall inside a block.
+      for (const IpAddress& a : p.ips) {
+        for (const CompiledPeer& peer : rule.peers) {
+          if (!peer.block) continue;
+          if (std::any_of(peer.block_cidrs.begin(), peer.block_cidrs.end(),
+                          [&](const Cidr& c) { return c.contains(a); })) {
+            addrs.push_back(a);
+            break;
+          }
+        }
+      }
+    }
+    for (auto& [number, addrs] : by_number) {
+      if (addrs.empty()) continue;
+      const std::string key = "named:" + peers + entry.port->name() + ":" +
+                              protocolName(entry.protocol) + ":" + std::to_string(number);
+      const std::string description = "pods with port " + entry.port->name() + "=" +
+                                      std::to_string(number) + "/" +
+                                      protocolName(entry.protocol) + " among rule " +
+                                      std::to_string(rule_index) + "'s peers";
+      ir::Rule r;
+      r.set_peer_set(peerSetOfAddresses(key, std::move(addrs), description));
+      const auto n = static_cast<uint32_t>(number);
+      r.set_port_set(portSetFor({{entry.protocol, n, n}}));
+      out.push_back(std::move(r));
+    }
+  }
+}
+
+uint32_t RulesetBuilder::peerSetForRule(const PolicyRecord& policy, const CompiledRule& rule) {
+  const std::string key = peersKey(state_, rule, policy.namespace_);
+  if (auto it = peer_sets_.find(key); it != peer_sets_.end()) return it->second;
+  std::vector<Cidr> blocks;
+  std::vector<PodId> pods;
+  std::string description;
+  for (const CompiledPeer& peer : rule.peers) {
+    if (!description.empty()) description += " or ";
+    description += describePeer(state_, peer, policy.namespace_);
+    if (peer.block) {
+      blocks.insert(blocks.end(), peer.block_cidrs.begin(), peer.block_cidrs.end());
+    } else {
+      collectPeerPods(state_, peer, policy.namespace_, pods);
+    }
+  }
+  std::vector<IpAddress> addresses;
+  for (PodId id : pods) {
+    const auto& ips = state_.pod(id).ips;
+    addresses.insert(addresses.end(), ips.begin(), ips.end());
+  }
+  const auto id = static_cast<uint32_t>(ruleset_.peer_sets_size() + 1);
+  ir::PeerSet* set = ruleset_.add_peer_sets();
+  set->set_id(id);
+  set->set_description(description);
+  fillPeerAddresses(blocks, std::move(addresses), *set);
+  peer_sets_.emplace(key, id);
+  return id;
+}
+
+uint32_t RulesetBuilder::peerSetOfAddresses(const std::string& key,
+                                            std::vector<IpAddress> addresses,
+                                            std::string description) {
+  if (auto it = peer_sets_.find(key); it != peer_sets_.end()) return it->second;
+  const auto id = static_cast<uint32_t>(ruleset_.peer_sets_size() + 1);
+  ir::PeerSet* set = ruleset_.add_peer_sets();
+  set->set_id(id);
+  set->set_description(std::move(description));
+  fillPeerAddresses({}, std::move(addresses), *set);
+  peer_sets_.emplace(key, id);
+  return id;
+}
+
+uint32_t RulesetBuilder::portSetFor(const std::vector<PortInterval>& ports) {
+  std::string key;
+  for (const PortInterval& p : ports) {
+    key += std::to_string(static_cast<int>(p.protocol)) + ":" + std::to_string(p.first) + "-" +
+           std::to_string(p.last) + ",";
+  }
+  if (auto it = port_sets_.find(key); it != port_sets_.end()) return it->second;
+  const auto id = static_cast<uint32_t>(ruleset_.port_sets_size() + 1);
+  ir::PortSet* set = ruleset_.add_port_sets();
+  set->set_id(id);
+  for (const PortInterval& p : ports) {
+    auto* r = set->add_ranges();
+    r->set_protocol(toIr(p.protocol));
+    r->set_first(p.first);
+    r->set_last(p.last);
+  }
+  port_sets_.emplace(std::move(key), id);
+  return id;
+}
+
+}  // namespace palisade::policy

@@ -1,0 +1,89 @@
+#pragma once
+// The compiler's working parts, shared by the full compile and the
+// incremental compiler: content-keyed interning of peer sets, port sets and
+// programs (so identical content gets one id), and the translation of one
+// pod's selecting policies into programs.
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "palisade/v1/ir.pb.h"
+#include "policy/state/cluster_state.h"
+
+namespace palisade::policy {
+
+namespace ir = ::palisade::ir::v1;
+
+struct PortInterval {
+  Protocol protocol;
+  uint32_t first;
+  uint32_t last;
+  auto operator<=>(const PortInterval&) const = default;
+};
+
+/// Sorted, merged port intervals.
+std::vector<PortInterval> canonicalPorts(std::vector<PortInterval> ports);
+
+/// Numeric and protocol-only entries of a rule's ports; named entries are
+/// resolved against `target` when given (ingress: the local endpoint) and
+/// skipped otherwise. `had_named` tells the caller named entries existed.
+std::vector<PortInterval> resolvePorts(const ClusterState& state,
+                                       const std::vector<NetworkPolicyPort>& ports,
+                                       const PodRecord* target, bool* had_named);
+
+/// Canonical identity of a rule's peer list for a policy in `policy_ns`.
+std::string peersKey(const ClusterState& state, const CompiledRule& rule, Symbol policy_ns);
+
+/// Does any peer of the rule select pod `id` by identity (selectors only)?
+bool rulePeersSelectPod(const ClusterState& state, const CompiledRule& rule, Symbol policy_ns,
+                        PodId id);
+
+/// Builds an ir::Ruleset, handing out ids by content.
+class RulesetBuilder {
+public:
+  RulesetBuilder(const ClusterState& state, std::string_view node);
+
+  /// Adds every local endpoint and what it needs; returns the finished ruleset.
+  ir::Ruleset build();
+
+  /// Is this pod one of the ruleset's endpoints (on the node, not hostNetwork)?
+  bool isLocal(const PodRecord& pod) const;
+
+  /// The ingress and egress program ids for one pod (0 = not isolated).
+  std::pair<uint32_t, uint32_t> programsFor(PodId pod);
+  /// Fills an Endpoint message for a pod (programs included).
+  void fillEndpoint(PodId pod, ir::Endpoint& out);
+
+  ir::Ruleset& ruleset() { return ruleset_; }
+
+private:
+  uint32_t programFor(ir::Direction direction, const std::vector<PolicyId>& isolating,
+                      PodId target);
+  void appendRules(ir::Direction direction, const PolicyRecord& policy, PodId target,
+                   std::vector<ir::Rule>& out);
+  void appendNamedEgressRules(const PolicyRecord& policy, const CompiledRule& rule,
+                              uint32_t rule_index, std::vector<ir::Rule>& out);
+  uint32_t peerSetForRule(const PolicyRecord& policy, const CompiledRule& rule);
+  uint32_t peerSetOfAddresses(const std::string& key, std::vector<IpAddress> addresses,
+                              std::string description);
+  uint32_t portSetFor(const std::vector<PortInterval>& ports);
+  void fillNode();
+
+  const ClusterState& state_;
+  std::string node_;
+  Symbol node_symbol_;
+  ir::Ruleset ruleset_;
+  std::unordered_map<std::string, uint32_t> peer_sets_;
+  std::unordered_map<std::string, uint32_t> port_sets_;
+  std::unordered_map<std::string, uint32_t> programs_;
+};
+
+/// Fills an ir::PeerSet's addresses: ipBlock prefixes merged, plus host
+/// prefixes for addresses not already covered, both families, sorted.
+void fillPeerAddresses(const std::vector<Cidr>& blocks, std::vector<IpAddress> addresses,
+                       ir::PeerSet& out);
+
+ir::Protocol toIr(Protocol p);
+
+}  // namespace palisade::policy

@@ -1,0 +1,161 @@
+#include "policy/evaluate/ruleset_evaluator.h"
+
+#include <algorithm>
+
+namespace palisade::policy {
+
+namespace {
+
+IpAddress v6Of(const ir::Ipv6Cidr& c) { return IpAddress::v6(c.high(), c.low()); }
+
+}  // namespace
+
+RulesetEvaluator::RulesetEvaluator(const ir::Ruleset& ruleset) : ruleset_(ruleset) {
+  for (const ir::Program& p : ruleset.programs()) programs_[p.id()] = &p;
+  for (const ir::PeerSet& s : ruleset.peer_sets()) {
+    auto& ranges = peer_sets_[s.id()];
+    for (const auto& c : s.v4()) {
+      const Cidr cidr = *Cidr::create(IpAddress::v4(c.address()), c.prefix_len());
+      ranges.push_back({cidr.first(), cidr.last()});
+    }
+    for (const auto& c : s.v6()) {
+      const Cidr cidr = *Cidr::create(v6Of(c), c.prefix_len());
+      ranges.push_back({cidr.first(), cidr.last()});
+    }
+    std::sort(ranges.begin(), ranges.end(),
+              [](const Range& a, const Range& b) { return a.first < b.first; });
+  }
+  for (const ir::PortSet& s : ruleset.port_sets()) {
+    auto& ranges = port_sets_[s.id()];
+    for (const auto& r : s.ranges()) {
+      ranges.push_back({static_cast<uint32_t>(r.protocol()), r.first(), r.last()});
+    }
+  }
+  for (const ir::Endpoint& e : ruleset.endpoints()) {
+    for (uint32_t a : e.ipv4()) endpoints_.emplace_back(IpAddress::v4(a), &e);
+    for (const auto& a : e.ipv6()) endpoints_.emplace_back(v6Of(a), &e);
+  }
+  std::sort(endpoints_.begin(), endpoints_.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+const ir::Endpoint* RulesetEvaluator::endpointOf(const IpAddress& address) const {
+  auto it = std::lower_bound(endpoints_.begin(), endpoints_.end(), address,
+                             [](const auto& e, const IpAddress& a) { return e.first < a; });
+  return (it != endpoints_.end() && it->first == address) ? it->second : nullptr;
+}
+
+bool RulesetEvaluator::inPeerSet(uint32_t id, const IpAddress& a) const {
+  if (id == 0) return true;
+  auto found = peer_sets_.find(id);
+  if (found == peer_sets_.end()) return false;
+  const auto& ranges = found->second;
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), a,
+                             [](const IpAddress& x, const Range& r) { return x < r.first; });
+  if (it == ranges.begin()) return false;
+  --it;
+  return it->first.family() == a.family() && a <= it->last;
+}
+
+bool RulesetEvaluator::inPortSet(uint32_t id, Protocol protocol, int32_t port) const {
+  if (id == 0) return true;
+  auto found = port_sets_.find(id);
+  if (found == port_sets_.end()) return false;
+  const auto proto = static_cast<uint32_t>(protocol);
+  const auto p = static_cast<uint32_t>(port);
+  return std::any_of(found->second.begin(), found->second.end(), [&](const PortRange& r) {
+    return r.protocol == proto && p >= r.first && p <= r.last;
+  });
+}
+
+bool RulesetEvaluator::programAllows(uint32_t program, const IpAddress& peer, Protocol protocol,
+                                     int32_t port, std::vector<RuleRef>* matched) const {
+  auto found = programs_.find(program);
+  if (found == programs_.end()) return false;  // a dangling id denies, as the kernel would
+  bool allowed = false;
+  for (const ir::Rule& r : found->second->rules()) {
+    if (!inPeerSet(r.peer_set(), peer) || !inPortSet(r.port_set(), protocol, port)) continue;
+    allowed = true;
+    if (matched == nullptr) return true;
+    RuleRef ref{{r.provenance().policy_namespace(), r.provenance().policy_name()},
+                r.provenance().rule_index()};
+    if (std::find(matched->begin(), matched->end(), ref) == matched->end()) {
+      matched->push_back(std::move(ref));
+    }
+  }
+  return allowed;
+}
+
+DirectionVerdict RulesetEvaluator::judge(uint32_t program, const IpAddress& peer,
+                                         Protocol protocol, int32_t port) const {
+  DirectionVerdict v;
+  if (program == 0) return v;  // NotIsolated
+  if (auto it = programs_.find(program); it != programs_.end()) {
+    for (const auto& ref : it->second->isolated_by()) {
+      v.isolated_by.push_back({ref.namespace_(), ref.name()});
+    }
+  }
+  const bool allowed = programAllows(program, peer, protocol, port, &v.allowed_by);
+  std::sort(v.isolated_by.begin(), v.isolated_by.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
+  });
+  std::sort(v.allowed_by.begin(), v.allowed_by.end(), [](const RuleRef& a, const RuleRef& b) {
+    return std::tie(a.policy.namespace_, a.policy.name, a.rule_index) <
+           std::tie(b.policy.namespace_, b.policy.name, b.rule_index);
+  });
+  v.outcome = allowed ? DirectionVerdict::Outcome::Allowed : DirectionVerdict::Outcome::Denied;
+  return v;
+}
+
+bool RulesetEvaluator::isNodeAddress(const IpAddress& a) const {
+  const ir::NodeInfo& n = ruleset_.node();
+  if (a.isV4()) {
+    return std::find(n.addresses_v4().begin(), n.addresses_v4().end(), a.v4Value()) !=
+           n.addresses_v4().end();
+  }
+  return std::any_of(n.addresses_v6().begin(), n.addresses_v6().end(),
+                     [&](const ir::Ipv6Cidr& c) { return v6Of(c) == a; });
+}
+
+Verdict RulesetEvaluator::evaluate(const IpAddress& src, const IpAddress& dst, Protocol protocol,
+                                   int32_t port) const {
+  Verdict v;
+  const ir::Endpoint* s = endpointOf(src);
+  const ir::Endpoint* d = endpointOf(dst);
+  if (s == nullptr) {
+    v.egress.outcome = DirectionVerdict::Outcome::NotEnforced;
+    v.egress.note = "source is not a local pod";
+  } else {
+    v.egress = judge(s->egress_program(), dst, protocol, port);
+  }
+  if (d == nullptr) {
+    v.ingress.outcome = DirectionVerdict::Outcome::NotEnforced;
+    v.ingress.note = "destination is not a local pod";
+  } else if (isNodeAddress(src)) {
+    v.ingress.outcome = DirectionVerdict::Outcome::NotEnforced;
+    v.ingress.note = "traffic from the pod's own node is always allowed";
+  } else {
+    v.ingress = judge(d->ingress_program(), src, protocol, port);
+  }
+  v.allowed = v.egress.allows() && v.ingress.allows();
+  return v;
+}
+
+bool RulesetEvaluator::allows(const IpAddress& src, const IpAddress& dst, Protocol protocol,
+                              int32_t port) const {
+  if (const ir::Endpoint* s = endpointOf(src);
+      s != nullptr && s->egress_program() != 0 &&
+      !programAllows(s->egress_program(), dst, protocol, port, nullptr)) {
+    return false;
+  }
+  const ir::Endpoint* d = endpointOf(dst);
+  if (d == nullptr || d->ingress_program() == 0 || isNodeAddress(src)) return true;
+  return programAllows(d->ingress_program(), src, protocol, port, nullptr);
+}
+
+Verdict evaluate(const ir::Ruleset& ruleset, const IpAddress& src, const IpAddress& dst,
+                 Protocol protocol, int32_t port) {
+  return RulesetEvaluator(ruleset).evaluate(src, dst, protocol, port);
+}
+
+}  // namespace palisade::policy

@@ -1,0 +1,45 @@
+#pragma once
+// Evaluates packets against an ir::Ruleset by address, exactly as the kernel
+// ruleset does: indexes built once, matches() const and allocation-free on the
+// hot path (the packet queue uses it per new connection).
+#include <unordered_map>
+#include <vector>
+
+#include "policy/evaluate/evaluate.h"
+
+namespace palisade::policy {
+
+class RulesetEvaluator {
+public:
+  explicit RulesetEvaluator(const ir::Ruleset& ruleset);
+
+  Verdict evaluate(const IpAddress& src, const IpAddress& dst, Protocol protocol,
+                   int32_t port) const;
+  /// Just the decision, no reasons (the packet path).
+  bool allows(const IpAddress& src, const IpAddress& dst, Protocol protocol, int32_t port) const;
+
+  const ir::Endpoint* endpointOf(const IpAddress& address) const;
+
+private:
+  struct Range {
+    IpAddress first, last;
+  };
+  struct PortRange {
+    uint32_t protocol, first, last;
+  };
+  bool inPeerSet(uint32_t id, const IpAddress& a) const;
+  bool inPortSet(uint32_t id, Protocol protocol, int32_t port) const;
+  bool programAllows(uint32_t program, const IpAddress& peer, Protocol protocol, int32_t port,
+                     std::vector<RuleRef>* matched) const;
+  DirectionVerdict judge(uint32_t program, const IpAddress& peer, Protocol protocol,
+                         int32_t port) const;
+  bool isNodeAddress(const IpAddress& a) const;
+
+  const ir::Ruleset& ruleset_;
+  std::unordered_map<uint32_t, const ir::Program*> programs_;
+  std::unordered_map<uint32_t, std::vector<Range>> peer_sets_;  // sorted, non-overlapping
+  std::unordered_map<uint32_t, std::vector<PortRange>> port_sets_;
+  std::vector<std::pair<IpAddress, const ir::Endpoint*>> endpoints_;  // sorted by address
+};
+
+}  // namespace palisade::policy
