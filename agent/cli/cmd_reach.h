@@ -1,0 +1,39 @@
+#pragma once
+// `palisade reach -f PATH... [--protocol TCP] [--port 80] [-o table|json]`:
+// the verdict for every ordered pair of pods, a pod to itself included.
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "policy/state/cluster_state.h"
+
+namespace CLI {
+class App;
+}
+
+namespace palisade::agent::cli {
+
+struct ReachOptions {
+  std::vector<std::string> files;
+  std::string protocol = "TCP";
+  int32_t port = 80;
+  std::string output = "table";
+};
+
+CLI::App* addReachCommand(CLI::App& app, ReachOptions& opts);
+
+int runReach(const ReachOptions& opts, std::ostream& out, std::ostream& err);
+
+/// The grid of the upstream truth tables: a header row of `ns/pod` names,
+/// one row per source, `.` allowed and `X` denied.
+std::string renderReachTable(const std::vector<std::string>& names,
+                             const std::vector<std::vector<bool>>& allowed);
+
+/// Every ordered pair of live pods (sorted by namespace, name) through the
+/// state evaluator: allowed[from][to].
+std::vector<std::vector<bool>> reachMatrix(const policy::ClusterState& state,
+                                           const std::vector<policy::PodId>& pods,
+                                           policy::Protocol protocol, int32_t port);
+
+}  // namespace palisade::agent::cli

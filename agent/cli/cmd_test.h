@@ -1,0 +1,23 @@
+#pragma once
+// `palisade test CASE.yaml...`: conformance cases through the evaluator
+// (cross-checked against the compiled IR). `--lab` (real kernel) comes later.
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace palisade::agent::cli {
+
+struct TestOptions {
+  std::vector<std::string> cases;  // files, or directories of *.yaml cases
+};
+
+CLI::App* addTestCommand(CLI::App& app, TestOptions& opts);
+
+/// Prints PASS/FAIL per case and "N passed, M failed"; 0 only if all passed.
+int runTest(const TestOptions& opts, std::ostream& out, std::ostream& err);
+
+}  // namespace palisade::agent::cli

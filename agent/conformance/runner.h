@@ -1,0 +1,58 @@
+#pragma once
+// Runs conformance cases: builds the case's model as a ClusterState, applies
+// its steps in order, and grades a prober's matrix against each step's
+// expectation. The prober is the part that differs between the dry-run CLI
+// (the evaluator, cross-checked against the IR) and the lab (real packets).
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "agent/conformance/case_file.h"
+#include "policy/state/cluster_state.h"
+
+namespace palisade::agent::conformance {
+
+/// The verdicts of one probe step: allowed[i][j] for pods[i] → pods[j].
+struct ProbeMatrix {
+  std::vector<std::vector<bool>> allowed;
+  std::vector<std::string> errors;  // prober-level problems; any error fails the step
+};
+
+class Prober {
+public:
+  virtual ~Prober() = default;
+  /// Probes every ordered pair of `pods` (including a pod to itself).
+  virtual ProbeMatrix probe(const policy::ClusterState& state,
+                            const std::vector<policy::PodId>& pods, policy::Protocol protocol,
+                            int32_t port) = 0;
+};
+
+/// The reference prober: policy::evaluate over the state, and, for every
+/// cell, the same flow through compile(state, "") and the IR evaluator by pod
+/// IP. Disagreement is an error ("ir evaluator disagrees: ...").
+class EvaluatorProber : public Prober {
+public:
+  ProbeMatrix probe(const policy::ClusterState& state, const std::vector<policy::PodId>& pods,
+                    policy::Protocol protocol, int32_t port) override;
+};
+
+struct CaseResult {
+  std::string path;
+  bool passed = false;
+  std::string detail;  // "step K: <cells>" (several steps joined by "; ")
+};
+
+/// Builds the case's starting model: namespaces labelled
+/// kubernetes.io/metadata.name, pods labelled pod=<name> with container ports
+/// serve-<port>-<proto>, IPs from pod_ips or the 10.0.<ns>.<pod> plan.
+/// Returns false (with `error`) when pod_ips holds a bad address.
+bool buildModel(const CaseFile& c, policy::ClusterState& state, std::string* error);
+
+/// Runs one parsed case.
+CaseResult runCase(const CaseFile& c, Prober& prober);
+
+/// Loads and runs each file; prints "PASS <file>" / "FAIL <file>: ..." per
+/// case and "N passed, M failed" last. Returns the number of failed cases.
+int runCaseFiles(const std::vector<std::string>& paths, Prober& prober, std::ostream& out);
+
+}  // namespace palisade::agent::conformance
