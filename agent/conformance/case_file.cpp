@@ -103,6 +103,18 @@ std::optional<CaseFile> parseCaseText(const std::string& text, const std::string
         c.pod_ips[kv.first.as<std::string>()] = value;
       }
     }
+    if (const YAML::Node ports = root["pod_ports"]) {
+      for (const auto& kv : ports) {
+        auto& list = c.pod_ports[kv.first.as<std::string>()];
+        for (const auto& p : kv.second) {
+          policy::ContainerPort cp;
+          if (p["name"]) cp.name = p["name"].as<std::string>();
+          cp.port = p["port"].as<int32_t>();
+          if (p["protocol"]) cp.protocol = requireProtocol(p["protocol"]);
+          list.push_back(cp);
+        }
+      }
+    }
     if (root["ignore_loopback"]) c.ignore_loopback = root["ignore_loopback"].as<bool>();
     for (const auto& s : root["steps"]) c.steps.push_back(parseStep(s));
     if (c.steps.empty()) throw std::runtime_error("no steps");

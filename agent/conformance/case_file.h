@@ -55,6 +55,9 @@ struct CaseFile {
   std::string name;
   CaseModel model;
   std::map<std::string, std::string> pod_ips;  // "x/a" → "10.0.1.1" (or v6; or a list "a,b")
+  /// palisade extension: extra container ports for some pods ("x/a" → ports),
+  /// e.g. the same port name on different numbers.
+  std::map<std::string, std::vector<policy::ContainerPort>> pod_ports;
   bool ignore_loopback = false;
   std::vector<CaseStep> steps;
 };

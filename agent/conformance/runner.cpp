@@ -131,6 +131,9 @@ bool buildModel(const CaseFile& c, ClusterState& state, std::string* error) {
                                port, proto});
         }
       }
+      if (auto extra = c.pod_ports.find(key); extra != c.pod_ports.end()) {
+        pod.ports.insert(pod.ports.end(), extra->second.begin(), extra->second.end());
+      }
       state.upsertPod(pod);
     }
   }
