@@ -64,7 +64,7 @@ format-check:
 	  echo "format-check: clean"; \
 	else \
 	  n=$$(grep -c 'error:' /tmp/palisade-format.log || true); \
-	  files=$$(grep -o '^[^:]*' /tmp/palisade-format.log | sort -u | wc -l); \
+	  files=$$(grep 'error:' /tmp/palisade-format.log | cut -d: -f1 | sort -u | wc -l); \
 	  echo "format-check: $$n formatting findings in $$files files (clang-format -i to fix)"; \
 	  if [ "$(FORMAT_STRICT)" = 1 ]; then cat /tmp/palisade-format.log; exit 1; fi; \
 	fi

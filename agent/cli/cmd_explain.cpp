@@ -1,6 +1,7 @@
 #include "agent/cli/cmd_explain.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <ostream>
 
@@ -20,10 +21,14 @@ using policy::DirectionVerdict;
 
 const char* outcomeName(DirectionVerdict::Outcome o) {
   switch (o) {
-    case DirectionVerdict::Outcome::NotIsolated: return "not-isolated";
-    case DirectionVerdict::Outcome::Allowed: return "allowed";
-    case DirectionVerdict::Outcome::Denied: return "denied";
-    case DirectionVerdict::Outcome::NotEnforced: return "not-enforced";
+    case DirectionVerdict::Outcome::NotIsolated:
+      return "not-isolated";
+    case DirectionVerdict::Outcome::Allowed:
+      return "allowed";
+    case DirectionVerdict::Outcome::Denied:
+      return "denied";
+    case DirectionVerdict::Outcome::NotEnforced:
+      return "not-enforced";
   }
   return "not-isolated";
 }
@@ -50,7 +55,12 @@ bool samePod(const policy::FlowEnd& a, const policy::FlowEnd& b) {
 std::vector<std::string> verdictNotes(const policy::Verdict& v, const policy::FlowEnd& src,
                                       const policy::FlowEnd& dst, bool via_service) {
   std::vector<std::string> notes = v.notes;
-  if (samePod(src, dst)) {
+  // The evaluator may already say it; one note is enough.
+  bool already = std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
+    return n.find("network namespace") != std::string::npos ||
+           n.find("hairpin") != std::string::npos;
+  });
+  if (samePod(src, dst) && !already) {
     notes.emplace_back(via_service ? "hairpin: the pod reaches itself through its Service; "
                                      "the kernel judges it as shown"
                                    : kSelfTrafficNote);
@@ -89,15 +99,13 @@ int explainService(const policy::ClusterState& state, const ExplainOptions& opts
     for (const std::string& n : r.notes) out << "  note: " << n << "\n";
   }
   for (const policy::ServiceBackend& b : r.backends) {
-    std::string label = b.pod ? state.podName(*b.pod)
-                              : (b.address ? b.address->toString() : b.hostname);
+    std::string label =
+        b.pod ? state.podName(*b.pod) : (b.address ? b.address->toString() : b.hostname);
     std::string where = label;
     if (b.pod && b.address) where += " " + b.address->toString();
     bool judged = (b.pod || b.address) && b.port != 0;
-    boost::json::object jb{{"backend", label},
-                           {"port", b.port},
-                           {"ready", b.ready},
-                           {"note", b.note}};
+    boost::json::object jb{
+        {"backend", label}, {"port", b.port}, {"ready", b.ready}, {"note", b.note}};
     if (b.address) jb["address"] = b.address->toString();
     if (!b.hostname.empty()) jb["hostname"] = b.hostname;
     if (opts.output == "text") {
@@ -129,16 +137,16 @@ int explainService(const policy::ClusterState& state, const ExplainOptions& opts
   if (opts.output == "json") {
     boost::json::array jn;
     for (const std::string& n : r.notes) jn.emplace_back(n);
-    boost::json::object doc{{"from", src.label},
-                            {"to", opts.to},
-                            {"protocol", policy::protocolName(protocol)},
-                            {"port", opts.port},
-                            {"service",
-                             boost::json::object{{"name", r.service},
-                                                 {"type", policy::serviceTypeName(r.type)},
-                                                 {"headless", r.headless}}},
-                            {"notes", std::move(jn)},
-                            {"backends", std::move(backends)}};
+    boost::json::object doc{
+        {"from", src.label},
+        {"to", opts.to},
+        {"protocol", policy::protocolName(protocol)},
+        {"port", opts.port},
+        {"service", boost::json::object{{"name", r.service},
+                                        {"type", policy::serviceTypeName(r.type)},
+                                        {"headless", r.headless}}},
+        {"notes", std::move(jn)},
+        {"backends", std::move(backends)}};
     out << boost::json::serialize(doc) << "\n";
   }
   return kExitOk;

@@ -71,8 +71,8 @@ int runReach(const ReachOptions& opts, std::ostream& out, std::ostream& err) {
     results.reserve(pods.size() * pods.size());
     for (size_t i = 0; i < pods.size(); ++i) {
       for (size_t j = 0; j < pods.size(); ++j) {
-        results.push_back(
-            boost::json::object{{"from", names[i]}, {"to", names[j]}, {"allowed", allowed[i][j]}});
+        results.push_back(boost::json::object{
+            {"from", names[i]}, {"to", names[j]}, {"allowed", static_cast<bool>(allowed[i][j])}});
       }
     }
     boost::json::object doc;

@@ -12,8 +12,7 @@ namespace palisade::agent::cli {
 
 CLI::App* addTestCommand(CLI::App& app, TestOptions& opts) {
   CLI::App* sub = app.add_subcommand("test", "Run conformance case files through the evaluator");
-  sub->add_option("cases", opts.cases, "Case files (or directories of *.yaml cases)")
-      ->required();
+  sub->add_option("cases", opts.cases, "Case files (or directories of *.yaml cases)")->required();
   return sub;
 }
 

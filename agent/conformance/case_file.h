@@ -44,7 +44,7 @@ struct PolicyKey {
 struct CaseStep {
   std::vector<std::string> apply;  // each a NetworkPolicy as YAML text
   std::optional<LabelTarget> relabel;
-  std::vector<PolicyKey> remove;   // `delete`
+  std::vector<PolicyKey> remove;                   // `delete`
   std::optional<policy::Protocol> probe_protocol;  // absent: step probes nothing
   int32_t probe_port = 0;
   Expectation expect;

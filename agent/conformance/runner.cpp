@@ -35,11 +35,11 @@ std::vector<std::string> splitComma(const std::string& s) {
 
 /// Applies a step's action. Policies go through the manifest reader, so a
 /// case can never install a policy the API server would have refused.
-bool applyAction(const CaseStep& step, size_t step_no, const std::string& path,
-                 ClusterState& state, std::string* error) {
+bool applyAction(const CaseStep& step, size_t step_no, const std::string& path, ClusterState& state,
+                 std::string* error) {
   for (size_t i = 0; i < step.apply.size(); ++i) {
-    std::string origin = path + " step " + std::to_string(step_no) + " apply[" +
-                         std::to_string(i) + "]";
+    std::string origin =
+        path + " step " + std::to_string(step_no) + " apply[" + std::to_string(i) + "]";
     policy::ManifestSet set =
         policy::readManifestText(step.apply[i], origin, policy::ManifestFormat::Yaml);
     if (!set.errors.empty()) {
@@ -87,9 +87,8 @@ ProbeMatrix EvaluatorProber::probe(const ClusterState& state, const std::vector<
           policy::Verdict iv = policy::evaluate(ruleset, s, d, protocol, port);
           if (iv.allowed != v.allowed) {
             m.errors.push_back("ir evaluator disagrees: " + state.podName(pods[i]) + "->" +
-                               state.podName(pods[j]) + " (" + s.toString() + "->" +
-                               d.toString() + ") state " + word(v.allowed) + ", ir " +
-                               word(iv.allowed));
+                               state.podName(pods[j]) + " (" + s.toString() + "->" + d.toString() +
+                               ") state " + word(v.allowed) + ", ir " + word(iv.allowed));
           }
         }
       }
@@ -127,8 +126,8 @@ bool buildModel(const CaseFile& c, ClusterState& state, std::string* error) {
       }
       for (int32_t port : c.model.ports) {
         for (Protocol proto : c.model.protocols) {
-          pod.ports.push_back({"serve-" + std::to_string(port) + "-" + lower(protocolName(proto)),
-                               port, proto});
+          pod.ports.push_back(
+              {"serve-" + std::to_string(port) + "-" + lower(protocolName(proto)), port, proto});
         }
       }
       if (auto extra = c.pod_ports.find(key); extra != c.pod_ports.end()) {
@@ -163,8 +162,8 @@ CaseResult runCase(const CaseFile& c, Prober& prober) {
     }
     if (!step.probe_protocol) continue;
 
-    std::vector<std::vector<bool>> expected(pods.size(),
-                                            std::vector<bool>(pods.size(), step.expect.default_allowed));
+    std::vector<std::vector<bool>> expected(
+        pods.size(), std::vector<bool>(pods.size(), step.expect.default_allowed));
     std::vector<std::string> cells;
     for (const ExpectedCell& e : step.expect.exceptions) {
       auto from = index.find(e.from);

@@ -19,7 +19,7 @@ struct ProbeMatrix {
 };
 
 class Prober {
-public:
+ public:
   virtual ~Prober() = default;
   /// Probes every ordered pair of `pods` (including a pod to itself).
   virtual ProbeMatrix probe(const policy::ClusterState& state,
@@ -31,7 +31,7 @@ public:
 /// cell, the same flow through compile(state, "") and the IR evaluator by pod
 /// IP. Disagreement is an error ("ir evaluator disagrees: ...").
 class EvaluatorProber : public Prober {
-public:
+ public:
   ProbeMatrix probe(const policy::ClusterState& state, const std::vector<policy::PodId>& pods,
                     policy::Protocol protocol, int32_t port) override;
 };

@@ -73,10 +73,9 @@ void backendsFromSelector(const ClusterState& state, std::string_view ns, const 
       b.ready = false;
     } else {
       b.port = *port;
-      b.note = sp.target_port.isNamed()
-                   ? "targetPort " + targetPortText(sp.target_port) + " = " +
-                         std::to_string(*port) + " on this pod"
-                   : "targetPort " + std::to_string(*port);
+      b.note = sp.target_port.isNamed() ? "targetPort " + targetPortText(sp.target_port) + " = " +
+                                              std::to_string(*port) + " on this pod"
+                                        : "targetPort " + std::to_string(*port);
     }
     if (pod.ips.empty()) {
       b.note += b.note.empty() ? "" : "; ";
@@ -103,15 +102,15 @@ void backendsFromSlices(const ClusterState& state, std::string_view ns,
       }
     }
     if (sp != nullptr && !slice_has_port) {
-      out.notes.push_back("EndpointSlice " + slice->meta.name + " has no port named \"" +
-                          sp->name + "\": its endpoints are skipped");
+      out.notes.push_back("EndpointSlice " + slice->meta.name + " has no port named \"" + sp->name +
+                          "\": its endpoints are skipped");
       continue;
     }
     for (const EndpointSliceEndpoint& ep : slice->endpoints) {
       std::optional<PodId> ref_pod;
       if (ep.target_ref && ep.target_ref->kind == "Pod") {
-        std::string ref_ns = ep.target_ref->namespace_.empty() ? std::string(ns)
-                                                               : ep.target_ref->namespace_;
+        std::string ref_ns =
+            ep.target_ref->namespace_.empty() ? std::string(ns) : ep.target_ref->namespace_;
         ref_pod = state.findPod(ref_ns, ep.target_ref->name);
       }
       auto emit = [&](std::optional<IpAddress> addr, std::string hostname) {
@@ -124,7 +123,8 @@ void backendsFromSlices(const ClusterState& state, std::string_view ns,
         if (!b.pod && addr) b.pod = state.findPodByIp(*addr);
         if (slice_port) {
           b.port = *slice_port;
-          b.note = "port " + std::to_string(*slice_port) + " from EndpointSlice " + slice->meta.name;
+          b.note =
+              "port " + std::to_string(*slice_port) + " from EndpointSlice " + slice->meta.name;
         } else if (sp != nullptr && b.pod) {
           // A slice port without a number: resolve targetPort on the pod.
           if (auto p = resolveTargetPort(state, state.pod(*b.pod), sp->target_port, protocol)) {
@@ -149,10 +149,14 @@ void backendsFromSlices(const ClusterState& state, std::string_view ns,
 
 const char* serviceTypeName(ServiceType type) {
   switch (type) {
-    case ServiceType::ClusterIP: return "ClusterIP";
-    case ServiceType::NodePort: return "NodePort";
-    case ServiceType::LoadBalancer: return "LoadBalancer";
-    case ServiceType::ExternalName: return "ExternalName";
+    case ServiceType::ClusterIP:
+      return "ClusterIP";
+    case ServiceType::NodePort:
+      return "NodePort";
+    case ServiceType::LoadBalancer:
+      return "LoadBalancer";
+    case ServiceType::ExternalName:
+      return "ExternalName";
   }
   return "ClusterIP";
 }

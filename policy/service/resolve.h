@@ -35,7 +35,7 @@ struct ServiceBackend {
 };
 
 struct ServiceResolution {
-  bool found = false;  // the Service exists
+  bool found = false;   // the Service exists
   std::string service;  // "ns/name"
   ServiceType type = ServiceType::ClusterIP;
   bool headless = false;

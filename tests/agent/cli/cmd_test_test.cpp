@@ -1,15 +1,16 @@
 // `palisade test`: the conformance runner on good, wrong and invalid cases,
 // and the built binary's exit codes.
+#include "agent/cli/cmd_test.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 
-#include "agent/cli/cmd_test.h"
 #include "agent/conformance/case_file.h"
 #include "agent/conformance/runner.h"
 
@@ -89,7 +90,7 @@ TEST(CaseFile, RejectsTwoActionsInOneStep) {
 
 /// A prober that always answers "allowed": the runner must grade, not trust.
 class AllowAll : public conformance::Prober {
-public:
+ public:
   conformance::ProbeMatrix probe(const policy::ClusterState&,
                                  const std::vector<policy::PodId>& pods, policy::Protocol,
                                  int32_t) override {
@@ -127,9 +128,8 @@ TEST(Binary, ExitCodes) {
   std::string out;
   EXPECT_EQ(shell(bin + " check -f " + data + "cluster.yaml", &out), 0) << out;
   EXPECT_EQ(shell(bin + " check -f " + data + "invalid.yaml", &out), 1) << out;
-  EXPECT_EQ(shell(bin + " explain -f " + data + "cluster.yaml --from x/zz --to x/a --port 80",
-                  &out),
-            2);
+  EXPECT_EQ(
+      shell(bin + " explain -f " + data + "cluster.yaml --from x/zz --to x/a --port 80", &out), 2);
   EXPECT_THAT(out, HasSubstr("unknown pod x/zz"));
   EXPECT_EQ(shell(bin + " reach", &out), 2) << out;  // -f is required
   EXPECT_EQ(shell(bin + " frobnicate", &out), 2) << out;

@@ -34,7 +34,7 @@ Service makeService(const std::string& ns, const std::string& name, PortRef targ
 }
 
 class ResolveTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     Namespace ns;
     ns.meta.name = "shop";
