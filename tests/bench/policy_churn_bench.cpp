@@ -1,0 +1,160 @@
+// Pod churn: one pod added, removed or relabelled, at 1k, 10k and 150k pods.
+//
+// Target (issue 2, "Performance"): one pod change → ruleset delta, median ≤ 100 µs, flat
+// as the cluster grows. The incremental compiler (policy/compile/incremental.h) does not
+// exist yet, so this measures what exists:
+//   BM_StatePod{Add,Remove,Relabel}   the ClusterState write alone (the floor any
+//                                     incremental path pays: interning + index updates);
+//   BM_PodAddFullRecompile            the write plus a full compile of node-0: what an
+//                                     agent without the incremental compiler pays.
+// Each timed operation is one sample; p50_us/p99_us/max_us are over those samples (the
+// "median" of the target), while Time is their mean.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "policy/compile/compile.h"
+#include "tests/bench/synthetic_cluster.h"
+
+namespace palisade::bench {
+
+using Clock = std::chrono::steady_clock;
+
+struct Loaded {
+  size_t pods = 0;
+  SyntheticCluster cluster;
+  policy::ClusterState state;
+  std::unique_ptr<PodChurn> churn;
+  std::vector<policy::Pod> new_pods;  // built up front: making a Pod is not the cost measured
+};
+
+Loaded& loaded(size_t pods) {
+  static std::unique_ptr<Loaded> current;
+  if (current && current->pods == pods) return *current;
+  current.reset();
+  auto l = std::make_unique<Loaded>();
+  l->pods = pods;
+  l->cluster = generateCluster(ClusterShape::scaled(pods));
+  loadInto(l->cluster, l->state);
+  l->churn = std::make_unique<PodChurn>(l->cluster);
+  for (uint64_t serial = 0; serial < 100; ++serial) l->new_pods.push_back(l->churn->newPod(serial));
+  current = std::move(l);
+  return *current;
+}
+
+class Samples {
+ public:
+  void add(Clock::duration d) {
+    us_.push_back(std::chrono::duration<double, std::micro>(d).count());
+  }
+  void report(benchmark::State& st) {
+    if (us_.empty()) return;
+    std::sort(us_.begin(), us_.end());
+    st.counters["p50_us"] = us_[us_.size() / 2];
+    st.counters["p99_us"] = us_[std::min(us_.size() - 1, us_.size() * 99 / 100)];
+    st.counters["max_us"] = us_.back();
+  }
+
+ private:
+  std::vector<double> us_;
+};
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+void BM_StatePodAdd(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  Samples samples;
+  size_t i = 0;
+  for (auto _ : st) {
+    const policy::Pod& pod = l.new_pods[i++ % l.new_pods.size()];
+    auto t0 = Clock::now();
+    l.state.upsertPod(pod);
+    auto d = Clock::now() - t0;
+    l.state.removePod(pod.meta.namespace_, pod.meta.name);  // untimed: back to the same state
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+}
+
+void BM_StatePodRemove(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  Samples samples;
+  size_t i = 0;
+  for (auto _ : st) {
+    const policy::Pod& pod = l.new_pods[i++ % l.new_pods.size()];
+    l.state.upsertPod(pod);  // untimed
+    auto t0 = Clock::now();
+    l.state.removePod(pod.meta.namespace_, pod.meta.name);
+    auto d = Clock::now() - t0;
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+}
+
+void BM_StatePodRelabel(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  const policy::Pod& target = l.churn->relabelTarget();
+  // Alternating canary / original labels: every write really changes what selects the pod.
+  const std::vector<policy::LabelMap> labels = {l.churn->relabel(1), l.churn->relabel(2)};
+  Samples samples;
+  size_t i = 0;
+  for (auto _ : st) {
+    const policy::LabelMap& next = labels[i++ % 2];
+    auto t0 = Clock::now();
+    l.state.mergePodLabels(target.meta.namespace_, target.meta.name, next);
+    auto d = Clock::now() - t0;
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+}
+
+void BM_PodAddFullRecompile(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  Samples samples;
+  size_t i = 0;
+  for (auto _ : st) {
+    const policy::Pod& pod = l.new_pods[i++ % l.new_pods.size()];
+    auto t0 = Clock::now();
+    l.state.upsertPod(pod);
+    policy::ir::Ruleset rs = policy::compile(l.state, SyntheticCluster::kBenchNode);
+    auto d = Clock::now() - t0;
+    benchmark::DoNotOptimize(rs);
+    l.state.removePod(pod.meta.namespace_, pod.meta.name);
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+}
+
+}  // namespace palisade::bench
+
+// Registered size by size rather than family by family, so each cluster is built once.
+int main(int argc, char** argv) {
+  using namespace palisade::bench;
+  using Fn = void (*)(benchmark::State&, size_t);
+  const std::pair<const char*, Fn> benches[] = {{"BM_StatePodAdd", BM_StatePodAdd},
+                                                {"BM_StatePodRemove", BM_StatePodRemove},
+                                                {"BM_StatePodRelabel", BM_StatePodRelabel},
+                                                {"BM_PodAddFullRecompile", BM_PodAddFullRecompile}};
+  for (size_t pods : {1'000, 10'000, 150'000}) {
+    for (const auto& [name, fn] : benches) {
+      const std::string full = std::string(name) + "/" + std::to_string(pods);
+      auto* b = benchmark::RegisterBenchmark(full.c_str(), fn, pods);
+      b->UseManualTime()->Unit(fn == BM_PodAddFullRecompile ? benchmark::kMillisecond
+                                                            : benchmark::kMicrosecond);
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
