@@ -122,6 +122,38 @@ std::string peersKey(const ClusterState& state, const CompiledRule& rule, Symbol
   return key;
 }
 
+std::string namedGroupKey(const std::string& peers_key, std::string_view port_name,
+                          Protocol protocol, int32_t number) {
+  return "named:" + peers_key + std::string(port_name) + ":" + protocolName(protocol) + ":" +
+         std::to_string(number);
+}
+
+std::vector<IpAddress> contributedAddresses(const ClusterState& state, const PeerSetSource& source,
+                                            const PodRecord& pod) {
+  if (!pod.live) return {};
+  auto selected = [&] {
+    return std::any_of(source.peers.begin(), source.peers.end(), [&](const CompiledPeer& peer) {
+      return !peer.block && state.peerSelectsRecord(peer, source.policy_ns, pod);
+    });
+  };
+  if (!source.named) return selected() ? pod.ips : std::vector<IpAddress>{};
+  const PodPort* port = nullptr;
+  for (const PodPort& cp : pod.ports) {
+    if (cp.name == source.port_name && cp.protocol == source.protocol) port = &cp;
+  }
+  if (port == nullptr || port->port != source.number) return {};
+  if (source.peers.empty() || selected()) return pod.ips;
+  // ipBlock peers: only the pod's addresses inside a block.
+  std::vector<IpAddress> out;
+  for (const IpAddress& a : pod.ips) {
+    if (std::any_of(source.blocks.begin(), source.blocks.end(),
+                    [&](const Cidr& c) { return c.contains(a); })) {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
 bool rulePeersSelectPod(const ClusterState& state, const CompiledRule& rule, Symbol policy_ns,
                         PodId id) {
   for (const CompiledPeer& peer : rule.peers) {
@@ -195,15 +227,20 @@ void RulesetBuilder::fillNode() {
 
 bool RulesetBuilder::isLocal(const PodRecord& pod) const {
   if (!pod.live || pod.host_network) return false;
-  return node_.empty() || pod.node == node_symbol_;
+  // The node's name may not have been interned when the builder was made.
+  return node_.empty() || pod.node == node_symbol_ || state_.str(pod.node) == node_;
 }
 
 ir::Ruleset RulesetBuilder::build() {
+  buildInPlace();
+  return std::move(ruleset_);
+}
+
+void RulesetBuilder::buildInPlace() {
   for (PodId id : state_.podsSorted()) {
     if (!isLocal(state_.pod(id))) continue;
     fillEndpoint(id, *ruleset_.add_endpoints());
   }
-  return std::move(ruleset_);
 }
 
 void RulesetBuilder::fillEndpoint(PodId id, ir::Endpoint& out) {
@@ -326,44 +363,38 @@ void RulesetBuilder::appendNamedEgressRules(const PolicyRecord& policy, const Co
   for (const NetworkPolicyPort& entry : rule.ports) {
     if (!entry.port || !entry.port->isNamed()) continue;
     const Symbol name = state_.symbols().find(entry.port->name());
-    const auto* candidates = name == SymbolTable::kNone ? nullptr : state_.podsWithPortName(name);
-    if (candidates == nullptr) continue;
+    if (name == SymbolTable::kNone) continue;
+    const std::string source_key = peers + entry.port->name() + ":" + protocolName(entry.protocol);
+    auto [index, inserted] = named_source_index_.emplace(source_key, named_sources_.size());
+    if (inserted) {
+      named_sources_.push_back({policy.namespace_, rule.peers, peers, name, entry.protocol, {}});
+    }
     // Destination pods grouped by the number this name resolves to on them.
-    std::map<int32_t, std::vector<IpAddress>> by_number;
-    for (PodId id : *candidates) {
-      const PodRecord& p = state_.pod(id);
-      const PodPort* port = nullptr;
-      for (const PodPort& cp : p.ports) {
-        if (cp.name == name && cp.protocol == entry.protocol) port = &cp;
-      }
-      if (port == nullptr) continue;
-      auto& addrs = by_number[port->port];
-      if (rule.peers.empty() || rulePeersSelectPod(state_, rule, policy.namespace_, id)) {
-        addrs.insert(addrs.end(), p.ips.begin(), p.ips.end());
-        continue;
-      }
-      // ipBlock peers: the pod's addresses that fall inside a block.
-      for (const IpAddress& a : p.ips) {
-        for (const CompiledPeer& peer : rule.peers) {
-          if (!peer.block) continue;
-          if (std::any_of(peer.block_cidrs.begin(), peer.block_cidrs.end(),
-                          [&](const Cidr& c) { return c.contains(a); })) {
-            addrs.push_back(a);
-            break;
-          }
+    PeerSetSource probe{policy.namespace_, rule.peers, {}, true, name, entry.protocol, 0};
+    for (const CompiledPeer& peer : rule.peers) {
+      probe.blocks.insert(probe.blocks.end(), peer.block_cidrs.begin(), peer.block_cidrs.end());
+    }
+    std::set<int32_t>& numbers = named_sources_[index->second].numbers;
+    if (const auto* candidates = state_.podsWithPortName(name)) {
+      for (PodId id : *candidates) {
+        const PodRecord& p = state_.pod(id);
+        for (const PodPort& cp : p.ports) {
+          if (cp.name != name || cp.protocol != entry.protocol) continue;
+          probe.number = cp.port;
+          if (!contributedAddresses(state_, probe, p).empty()) numbers.insert(cp.port);
         }
       }
     }
-    for (auto& [number, addrs] : by_number) {
-      if (addrs.empty()) continue;
-      const std::string key = "named:" + peers + entry.port->name() + ":" +
-                              protocolName(entry.protocol) + ":" + std::to_string(number);
+    for (const int32_t number : numbers) {
+      PeerSetSource source = probe;
+      source.number = number;
       const std::string description = "pods with port " + entry.port->name() + "=" +
                                       std::to_string(number) + "/" +
                                       protocolName(entry.protocol) + " among rule " +
                                       std::to_string(rule_index) + "'s peers";
       ir::Rule r;
-      r.set_peer_set(peerSetOfAddresses(key, std::move(addrs), description));
+      r.set_peer_set(addPeerSet(namedGroupKey(peers, entry.port->name(), entry.protocol, number),
+                                std::move(source), description));
       const auto n = static_cast<uint32_t>(number);
       r.set_port_set(portSetFor({{entry.protocol, n, n}}));
       out.push_back(std::move(r));
@@ -374,43 +405,56 @@ void RulesetBuilder::appendNamedEgressRules(const PolicyRecord& policy, const Co
 uint32_t RulesetBuilder::peerSetForRule(const PolicyRecord& policy, const CompiledRule& rule) {
   const std::string key = peersKey(state_, rule, policy.namespace_);
   if (auto it = peer_sets_.find(key); it != peer_sets_.end()) return it->second;
-  std::vector<Cidr> blocks;
-  std::vector<PodId> pods;
+  PeerSetSource source;
+  source.policy_ns = policy.namespace_;
+  source.peers = rule.peers;
   std::string description;
   for (const CompiledPeer& peer : rule.peers) {
     if (!description.empty()) description += " or ";
     description += describePeer(state_, peer, policy.namespace_);
-    if (peer.block) {
-      blocks.insert(blocks.end(), peer.block_cidrs.begin(), peer.block_cidrs.end());
-    } else {
-      collectPeerPods(state_, peer, policy.namespace_, pods);
-    }
+    source.blocks.insert(source.blocks.end(), peer.block_cidrs.begin(), peer.block_cidrs.end());
   }
-  std::vector<IpAddress> addresses;
-  for (PodId id : pods) {
-    const auto& ips = state_.pod(id).ips;
-    addresses.insert(addresses.end(), ips.begin(), ips.end());
-  }
-  const auto id = static_cast<uint32_t>(ruleset_.peer_sets_size() + 1);
-  ir::PeerSet* set = ruleset_.add_peer_sets();
-  set->set_id(id);
-  set->set_description(description);
-  fillPeerAddresses(blocks, std::move(addresses), *set);
-  peer_sets_.emplace(key, id);
-  return id;
+  return addPeerSet(key, std::move(source), std::move(description));
 }
 
-uint32_t RulesetBuilder::peerSetOfAddresses(const std::string& key,
-                                            std::vector<IpAddress> addresses,
-                                            std::string description) {
+uint32_t RulesetBuilder::addPeerSet(const std::string& key, PeerSetSource source,
+                                    std::string description) {
   if (auto it = peer_sets_.find(key); it != peer_sets_.end()) return it->second;
   const auto id = static_cast<uint32_t>(ruleset_.peer_sets_size() + 1);
   ir::PeerSet* set = ruleset_.add_peer_sets();
   set->set_id(id);
   set->set_description(std::move(description));
-  fillPeerAddresses({}, std::move(addresses), *set);
+  sources_.push_back(std::move(source));
   peer_sets_.emplace(key, id);
+  rebuildPeerSet(id);
   return id;
+}
+
+void RulesetBuilder::rebuildPeerSet(uint32_t id) {
+  const PeerSetSource& source = sources_[id - 1];
+  std::vector<IpAddress> addresses;
+  auto add = [&](const PodRecord& p) {
+    auto a = contributedAddresses(state_, source, p);
+    addresses.insert(addresses.end(), a.begin(), a.end());
+  };
+  if (source.named) {
+    if (const auto* candidates = state_.podsWithPortName(source.port_name)) {
+      for (PodId pid : *candidates) add(state_.pod(pid));
+    }
+  } else {
+    std::vector<PodId> pods;
+    for (const CompiledPeer& peer : source.peers) {
+      if (!peer.block) collectPeerPods(state_, peer, source.policy_ns, pods);
+    }
+    for (PodId pid : pods) {
+      const auto& ips = state_.pod(pid).ips;
+      addresses.insert(addresses.end(), ips.begin(), ips.end());
+    }
+  }
+  ir::PeerSet& set = *ruleset_.mutable_peer_sets(static_cast<int>(id - 1));
+  set.clear_v4();
+  set.clear_v6();
+  fillPeerAddresses(source.named ? std::vector<Cidr>{} : source.blocks, std::move(addresses), set);
 }
 
 uint32_t RulesetBuilder::portSetFor(const std::vector<PortInterval>& ports) {

@@ -3,6 +3,7 @@
 // incremental compiler: content-keyed interning of peer sets, port sets and
 // programs (so identical content gets one id), and the translation of one
 // pod's selecting policies into programs.
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,6 +40,40 @@ std::string peersKey(const ClusterState& state, const CompiledRule& rule, Symbol
 bool rulePeersSelectPod(const ClusterState& state, const CompiledRule& rule, Symbol policy_ns,
                         PodId id);
 
+/// What a peer set is made of, kept so its contents can be recomputed and
+/// so the incremental compiler can tell which pods belong to it.
+struct PeerSetSource {
+  Symbol policy_ns = 0;
+  std::vector<CompiledPeer> peers;  // the rule's peers (selectors and ipBlocks)
+  std::vector<Cidr> blocks;         // the ipBlock peers' prefixes
+  // An egress named-port group: only pods whose port `port_name`/`protocol`
+  // resolves to `number`, among the rule's peers (any pod when peers is empty).
+  bool named = false;
+  Symbol port_name = 0;
+  Protocol protocol = Protocol::TCP;
+  int32_t number = 0;
+};
+
+/// An egress rule entry with a named port: new resolutions of the name on
+/// new pods may need a new group (and so a new rule).
+struct NamedPortSource {
+  Symbol policy_ns = 0;
+  std::vector<CompiledPeer> peers;
+  std::string peers_key;
+  Symbol port_name = 0;
+  Protocol protocol = Protocol::TCP;
+  // Every number a group was made for; every program using this entry gets
+  // a rule per number, so programs made later stay alike.
+  std::set<int32_t> numbers;
+};
+
+/// The addresses `pod` contributes to a peer set (ipBlock prefixes aside).
+std::vector<IpAddress> contributedAddresses(const ClusterState& state, const PeerSetSource& source,
+                                            const PodRecord& pod);
+
+std::string namedGroupKey(const std::string& peers_key, std::string_view port_name,
+                          Protocol protocol, int32_t number);
+
 /// Builds an ir::Ruleset, handing out ids by content.
 class RulesetBuilder {
 public:
@@ -56,6 +91,15 @@ public:
   void fillEndpoint(PodId pod, ir::Endpoint& out);
 
   ir::Ruleset& ruleset() { return ruleset_; }
+  const ir::Ruleset& ruleset() const { return ruleset_; }
+  /// Adds every local endpoint in place (the incremental compiler keeps the builder).
+  void buildInPlace();
+
+  const PeerSetSource& peerSetSource(uint32_t id) const { return sources_[id - 1]; }
+  const std::vector<NamedPortSource>& namedPortSources() const { return named_sources_; }
+  bool hasPeerSet(const std::string& key) const { return peer_sets_.count(key) != 0; }
+  /// Recomputes a peer set's addresses from the current state.
+  void rebuildPeerSet(uint32_t id);
 
 private:
   uint32_t programFor(ir::Direction direction, const std::vector<PolicyId>& isolating,
@@ -65,8 +109,7 @@ private:
   void appendNamedEgressRules(const PolicyRecord& policy, const CompiledRule& rule,
                               uint32_t rule_index, std::vector<ir::Rule>& out);
   uint32_t peerSetForRule(const PolicyRecord& policy, const CompiledRule& rule);
-  uint32_t peerSetOfAddresses(const std::string& key, std::vector<IpAddress> addresses,
-                              std::string description);
+  uint32_t addPeerSet(const std::string& key, PeerSetSource source, std::string description);
   uint32_t portSetFor(const std::vector<PortInterval>& ports);
   void fillNode();
 
@@ -77,6 +120,9 @@ private:
   std::unordered_map<std::string, uint32_t> peer_sets_;
   std::unordered_map<std::string, uint32_t> port_sets_;
   std::unordered_map<std::string, uint32_t> programs_;
+  std::vector<PeerSetSource> sources_;  // by peer set id - 1
+  std::vector<NamedPortSource> named_sources_;
+  std::unordered_map<std::string, size_t> named_source_index_;
 };
 
 /// Fills an ir::PeerSet's addresses: ipBlock prefixes merged, plus host

@@ -95,7 +95,7 @@ void ClusterState::mergeNamespaceLabels(std::string_view ns, const LabelMap& lab
 void ClusterState::indexPod(PodId id) {
   const PodRecord& p = pods_[id];
   pod_by_name_[pairKey(p.namespace_, p.name)] = id;
-  for (const IpAddress& ip : p.ips) pod_by_ip_[ip] = id;
+  for (const IpAddress& ip : p.ips) pod_by_ip_[ip].push_back(id);
   for (const PodPort& port : p.ports) {
     if (port.name != 0) pods_by_port_name_[port.name].insert(id);
   }
@@ -109,7 +109,10 @@ void ClusterState::unindexPod(PodId id) {
   pod_by_name_.erase(pairKey(p.namespace_, p.name));
   for (const IpAddress& ip : p.ips) {
     auto it = pod_by_ip_.find(ip);
-    if (it != pod_by_ip_.end() && it->second == id) pod_by_ip_.erase(it);
+    if (it == pod_by_ip_.end()) continue;
+    auto& ids = it->second;
+    ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+    if (ids.empty()) pod_by_ip_.erase(it);
   }
   auto eraseFrom = [id](auto& index, auto key) {
     auto it = index.find(key);
@@ -272,7 +275,12 @@ std::optional<PodId> ClusterState::findPod(std::string_view ns, std::string_view
 std::optional<PodId> ClusterState::findPodByIp(const IpAddress& ip) const {
   auto it = pod_by_ip_.find(ip);
   if (it == pod_by_ip_.end()) return std::nullopt;
-  return it->second;
+  return it->second.back();  // the most recent holder of the address
+}
+
+const std::vector<PodId>* ClusterState::podsByIp(const IpAddress& ip) const {
+  auto it = pod_by_ip_.find(ip);
+  return it == pod_by_ip_.end() ? nullptr : &it->second;
 }
 
 std::vector<PodId> ClusterState::podsSorted() const {
@@ -359,8 +367,12 @@ const NodeRecord* ClusterState::findNode(std::string_view name) const {
 }
 
 bool ClusterState::peerSelectsPod(const CompiledPeer& peer, Symbol policy_ns, PodId id) const {
-  if (peer.block) return false;  // address peers are matched by address, not identity
-  const PodRecord& p = pods_[id];
+  return peerSelectsRecord(peer, policy_ns, pods_[id]);
+}
+
+bool ClusterState::peerSelectsRecord(const CompiledPeer& peer, Symbol policy_ns,
+                                     const PodRecord& p) const {
+  if (peer.block || !p.live) return false;  // address peers match by address, not identity
   // hostNetwork pods are their node's address: no pod selector reaches them.
   if (p.host_network) return false;
   if (peer.ns) {

@@ -117,6 +117,9 @@ public:
   const PodRecord& pod(PodId id) const { return pods_[id]; }
   std::optional<PodId> findPod(std::string_view ns, std::string_view name) const;
   std::optional<PodId> findPodByIp(const IpAddress& ip) const;
+  /// Every live pod with this address (more than one while an address is
+  /// being reused before the old pod's deletion arrives).
+  const std::vector<PodId>* podsByIp(const IpAddress& ip) const;
   /// Live pods sorted by (namespace, name): the order of reach matrices.
   std::vector<PodId> podsSorted() const;
   size_t podCount() const { return pod_count_; }
@@ -149,6 +152,9 @@ public:
 
   /// Does the peer select this pod, for a policy in namespace `policy_ns`?
   bool peerSelectsPod(const CompiledPeer& peer, Symbol policy_ns, PodId pod) const;
+  /// The same for a pod record that may no longer be in the state (its
+  /// namespace's current labels are used).
+  bool peerSelectsRecord(const CompiledPeer& peer, Symbol policy_ns, const PodRecord& pod) const;
   /// Is `pod` a subject of `policy` (same namespace, podSelector matches, not hostNetwork)?
   bool policySelectsPod(const PolicyRecord& policy, PodId pod) const;
 
@@ -165,7 +171,7 @@ private:
   std::vector<PodId> free_pods_;
   size_t pod_count_ = 0;
   std::unordered_map<uint64_t, PodId> pod_by_name_;  // (ns sym << 32 | name sym)
-  std::map<IpAddress, PodId> pod_by_ip_;
+  std::map<IpAddress, std::vector<PodId>> pod_by_ip_;
   std::unordered_map<Symbol, std::unordered_set<PodId>> pods_by_port_name_;
   std::unordered_map<Symbol, std::unordered_set<PodId>> pods_by_node_;
   std::unordered_map<uint64_t, std::unordered_set<PodId>> pods_by_label_;  // (key << 32 | value)
