@@ -20,17 +20,17 @@ std::string data(const std::string& name) {
   return std::string(PALISADE_SOURCE_DIR) + "/tests/agent/cli/testdata/" + name;
 }
 
-struct Run {
+struct CmdRun {
   int code = 0;
   std::string out;
   std::string err;
 };
 
 template <typename Options, typename Fn>
-Run run(Fn fn, const Options& opts) {
+CmdRun run(Fn fn, const Options& opts) {
   std::ostringstream out;
   std::ostringstream err;
-  Run r;
+  CmdRun r;
   r.code = fn(opts, out, err);
   r.out = out.str();
   r.err = err.str();
@@ -38,14 +38,14 @@ Run run(Fn fn, const Options& opts) {
 }
 
 TEST(CheckCommand, ValidManifestsExitZeroWithSummary) {
-  Run r = run(runCheck, CheckOptions{{data("cluster.yaml")}});
+  CmdRun r = run(runCheck, CheckOptions{{data("cluster.yaml")}});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   // 2 namespaces, 3 pods, 1 policy, 2 services.
   EXPECT_EQ(r.out, "8 objects, 0 errors\n");
 }
 
 TEST(CheckCommand, InvalidObjectExitsOneAndNamesField) {
-  Run r = run(runCheck, CheckOptions{{data("invalid.yaml")}});
+  CmdRun r = run(runCheck, CheckOptions{{data("invalid.yaml")}});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.out, HasSubstr("NetworkPolicy x/bad-cidr"));
   EXPECT_THAT(r.out, HasSubstr("ipBlock.cidr"));
@@ -61,7 +61,7 @@ TEST(ReachCommand, JsonIsExactlyOneObject) {
   o.files = {data("cluster.yaml")};
   o.port = 8080;
   o.output = "json";
-  Run r = run(runReach, o);
+  CmdRun r = run(runReach, o);
   ASSERT_EQ(r.code, 0) << r.err;
   // Only x/b reaches x/a on 8080 (its "http" port); nothing else is isolated.
   EXPECT_EQ(r.out,
@@ -81,7 +81,7 @@ TEST(ReachCommand, TableIsTheTruthTableGrid) {
   ReachOptions o;
   o.files = {data("cluster.yaml")};
   o.port = 80;  // not "http": x/a admits nobody on 80
-  Run r = run(runReach, o);
+  CmdRun r = run(runReach, o);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "    x/a x/b y/a\n"
@@ -114,7 +114,7 @@ ExplainOptions explainOpts(std::string from, std::string to, int32_t port) {
 }
 
 TEST(ExplainCommand, AllowedFlowNamesTheRule) {
-  Run r = run(runExplain, explainOpts("x/b", "x/a", 8080));
+  CmdRun r = run(runExplain, explainOpts("x/b", "x/a", 8080));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("x/b -> x/a TCP/8080: ALLOWED"));
   EXPECT_THAT(r.out, HasSubstr("egress of x/b: not isolated"));
@@ -122,20 +122,20 @@ TEST(ExplainCommand, AllowedFlowNamesTheRule) {
 }
 
 TEST(ExplainCommand, DeniedFlowNamesTheIsolatingPolicy) {
-  Run r = run(runExplain, explainOpts("y/a", "10.0.1.1", 8080));
+  CmdRun r = run(runExplain, explainOpts("y/a", "10.0.1.1", 8080));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("DENIED"));
   EXPECT_THAT(r.out, HasSubstr("isolated by [x/allow-from-b]"));
 }
 
 TEST(ExplainCommand, SelfTrafficCarriesTheNote) {
-  Run r = run(runExplain, explainOpts("x/b", "x/b", 80));
+  CmdRun r = run(runExplain, explainOpts("x/b", "x/b", 80));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("never leaves the pod's network namespace"));
 }
 
 TEST(ExplainCommand, UnknownPodIsExitTwo) {
-  Run r = run(runExplain, explainOpts("x/nope", "x/a", 80));
+  CmdRun r = run(runExplain, explainOpts("x/nope", "x/a", 80));
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown pod x/nope"));
   r = run(runExplain, explainOpts("x/a", "z/zz", 80));
@@ -144,7 +144,7 @@ TEST(ExplainCommand, UnknownPodIsExitTwo) {
 }
 
 TEST(ExplainCommand, ServiceResolvesNamedTargetPort) {
-  Run r = run(runExplain, explainOpts("x/b", "svc/x/web", 80));
+  CmdRun r = run(runExplain, explainOpts("x/b", "svc/x/web", 80));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("1 backend(s)"));
   EXPECT_THAT(r.out, HasSubstr("backend x/a 10.0.1.1 TCP/8080"));
@@ -154,21 +154,21 @@ TEST(ExplainCommand, ServiceResolvesNamedTargetPort) {
 }
 
 TEST(ExplainCommand, ServiceHairpinIsJudged) {
-  Run r = run(runExplain, explainOpts("x/a", "svc/x/web", 80));
+  CmdRun r = run(runExplain, explainOpts("x/a", "svc/x/web", 80));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("hairpin"));
   EXPECT_THAT(r.out, HasSubstr("DENIED"));
 }
 
 TEST(ExplainCommand, ExternalNameIsNotJudged) {
-  Run r = run(runExplain, explainOpts("x/b", "svc/x/ext", 5432));
+  CmdRun r = run(runExplain, explainOpts("x/b", "svc/x/ext", 5432));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("db.example.com"));
   EXPECT_THAT(r.out, HasSubstr("not judged"));
 }
 
 TEST(ExplainCommand, UnknownServiceOrPortIsExitTwo) {
-  Run r = run(runExplain, explainOpts("x/b", "svc/x/nope", 80));
+  CmdRun r = run(runExplain, explainOpts("x/b", "svc/x/nope", 80));
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("no Service x/nope"));
   r = run(runExplain, explainOpts("x/b", "svc/x/web", 81));
@@ -179,7 +179,7 @@ TEST(ExplainCommand, UnknownServiceOrPortIsExitTwo) {
 TEST(ExplainCommand, JsonCarriesBothDirections) {
   ExplainOptions o = explainOpts("x/b", "x/a", 8080);
   o.output = "json";
-  Run r = run(runExplain, o);
+  CmdRun r = run(runExplain, o);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"allowed\":true"));
   EXPECT_THAT(r.out, HasSubstr("\"egress\":{\"outcome\":\"not-isolated\""));
@@ -191,7 +191,7 @@ TEST(CompileCommand, PrintsRulesetJson) {
   CompileOptions o;
   o.files = {data("cluster.yaml")};
   o.node = "";
-  Run r = run(runCompile, o);
+  CmdRun r = run(runCompile, o);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"endpoints\""));
   EXPECT_THAT(r.out, HasSubstr("allow-from-b"));
