@@ -1,12 +1,14 @@
 // Pod churn: one pod added, removed or relabelled, at 1k, 10k and 150k pods.
 //
 // Target (issue 2, "Performance"): one pod change → ruleset delta, median ≤ 100 µs, flat
-// as the cluster grows. The incremental compiler (policy/compile/incremental.h) does not
-// exist yet, so this measures what exists:
+// as the cluster grows.
+//   BM_IncrementalPod{Add,Remove,Relabel}  IncrementalCompiler (policy/compile/incremental.h)
+//                                     for node-0: state write + ir::RulesetDelta; the target.
 //   BM_StatePod{Add,Remove,Relabel}   the ClusterState write alone (the floor any
 //                                     incremental path pays: interning + index updates);
 //   BM_PodAddFullRecompile            the write plus a full compile of node-0: what an
 //                                     agent without the incremental compiler pays.
+// The incremental benchmarks are built only when incremental.h exists.
 // Each timed operation is one sample; p50_us/p99_us/max_us are over those samples (the
 // "median" of the target), while Time is their mean.
 #include <benchmark/benchmark.h>
@@ -19,6 +21,10 @@
 #include <vector>
 
 #include "policy/compile/compile.h"
+#if __has_include("policy/compile/incremental.h")
+#include "policy/compile/incremental.h"
+#define PALISADE_HAVE_INCREMENTAL 1
+#endif
 #include "tests/bench/synthetic_cluster.h"
 
 namespace palisade::bench {
@@ -31,6 +37,11 @@ struct Loaded {
   policy::ClusterState state;
   std::unique_ptr<PodChurn> churn;
   std::vector<policy::Pod> new_pods;  // built up front: making a Pod is not the cost measured
+#ifdef PALISADE_HAVE_INCREMENTAL
+  // Created on first use, after the state-only benchmarks (which write the state directly).
+  std::unique_ptr<policy::IncrementalCompiler> incremental;
+  double initial_compile_ms = 0;
+#endif
 };
 
 Loaded& loaded(size_t pods) {
@@ -134,16 +145,128 @@ void BM_PodAddFullRecompile(benchmark::State& st, size_t pods) {
   samples.report(st);
 }
 
+#ifdef PALISADE_HAVE_INCREMENTAL
+policy::IncrementalCompiler& incremental(Loaded& l) {
+  if (!l.incremental) {
+    // Put the relabel target back first, so every size starts from the generated cluster.
+    l.state.mergePodLabels(l.churn->relabelTarget().meta.namespace_,
+                           l.churn->relabelTarget().meta.name, l.churn->relabel(0));
+    auto t0 = Clock::now();
+    l.incremental = std::make_unique<policy::IncrementalCompiler>(
+        l.state, std::string(SyntheticCluster::kBenchNode));
+    l.incremental->ruleset();
+    l.initial_compile_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  }
+  return *l.incremental;
+}
+
+/// What a delta carries, summed over the timed deltas and reported per delta.
+class DeltaSizes {
+ public:
+  void add(const policy::ir::RulesetDelta& d) {
+    deltas_++;
+    full_ += d.full();
+    for (const auto& p : d.peer_sets()) {
+      elements_ += p.add_v4_size() + p.remove_v4_size() + p.add_v6_size() + p.remove_v6_size();
+    }
+    endpoints_ += d.upserted_endpoints_size() + d.removed_endpoints_size();
+    new_objects_ += d.new_peer_sets_size() + d.new_port_sets_size() + d.new_programs_size();
+  }
+  void report(benchmark::State& st, const Loaded& l) const {
+    const double n = deltas_ ? static_cast<double>(deltas_) : 1.0;
+    st.counters["full_deltas"] = static_cast<double>(full_);
+    st.counters["set_elems/delta"] = static_cast<double>(elements_) / n;
+    st.counters["endpoints/delta"] = static_cast<double>(endpoints_) / n;
+    st.counters["new_objs/delta"] = static_cast<double>(new_objects_) / n;
+    st.counters["initial_compile_ms"] = l.initial_compile_ms;
+  }
+
+ private:
+  size_t deltas_ = 0, full_ = 0, elements_ = 0, endpoints_ = 0, new_objects_ = 0;
+};
+
+void BM_IncrementalPodAdd(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  policy::IncrementalCompiler& inc = incremental(l);
+  Samples samples;
+  DeltaSizes sizes;
+  size_t i = 0;
+  for (auto _ : st) {
+    const policy::Pod& pod = l.new_pods[i++ % l.new_pods.size()];
+    auto t0 = Clock::now();
+    policy::ir::RulesetDelta delta = inc.upsertPod(pod);
+    auto d = Clock::now() - t0;
+    sizes.add(delta);
+    inc.removePod(pod.meta.namespace_, pod.meta.name);  // untimed: back to the same state
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+  sizes.report(st, l);
+}
+
+void BM_IncrementalPodRemove(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  policy::IncrementalCompiler& inc = incremental(l);
+  Samples samples;
+  DeltaSizes sizes;
+  size_t i = 0;
+  for (auto _ : st) {
+    const policy::Pod& pod = l.new_pods[i++ % l.new_pods.size()];
+    inc.upsertPod(pod);  // untimed
+    auto t0 = Clock::now();
+    policy::ir::RulesetDelta delta = inc.removePod(pod.meta.namespace_, pod.meta.name);
+    auto d = Clock::now() - t0;
+    sizes.add(delta);
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+  sizes.report(st, l);
+}
+
+void BM_IncrementalPodRelabel(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  policy::IncrementalCompiler& inc = incremental(l);
+  const policy::Pod& target = l.churn->relabelTarget();
+  const std::vector<policy::LabelMap> labels = {l.churn->relabel(1), l.churn->relabel(2)};
+  Samples samples;
+  DeltaSizes sizes;
+  size_t i = 0;
+  for (auto _ : st) {
+    const policy::LabelMap& next = labels[i++ % 2];
+    auto t0 = Clock::now();
+    policy::ir::RulesetDelta delta =
+        inc.mergePodLabels(target.meta.namespace_, target.meta.name, next);
+    auto d = Clock::now() - t0;
+    sizes.add(delta);
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+  sizes.report(st, l);
+}
+#endif  // PALISADE_HAVE_INCREMENTAL
+
 }  // namespace palisade::bench
 
 // Registered size by size rather than family by family, so each cluster is built once.
 int main(int argc, char** argv) {
   using namespace palisade::bench;
   using Fn = void (*)(benchmark::State&, size_t);
-  const std::pair<const char*, Fn> benches[] = {{"BM_StatePodAdd", BM_StatePodAdd},
-                                                {"BM_StatePodRemove", BM_StatePodRemove},
-                                                {"BM_StatePodRelabel", BM_StatePodRelabel},
-                                                {"BM_PodAddFullRecompile", BM_PodAddFullRecompile}};
+  // Order matters within a size: the state-only benchmarks write the state directly, so
+  // they run before the incremental compiler takes the state over.
+  const std::vector<std::pair<const char*, Fn>> benches = {
+      {"BM_StatePodAdd", BM_StatePodAdd},
+      {"BM_StatePodRemove", BM_StatePodRemove},
+      {"BM_StatePodRelabel", BM_StatePodRelabel},
+      {"BM_PodAddFullRecompile", BM_PodAddFullRecompile},
+#ifdef PALISADE_HAVE_INCREMENTAL
+      {"BM_IncrementalPodAdd", BM_IncrementalPodAdd},
+      {"BM_IncrementalPodRemove", BM_IncrementalPodRemove},
+      {"BM_IncrementalPodRelabel", BM_IncrementalPodRelabel},
+#endif
+  };
   for (size_t pods : {1'000, 10'000, 150'000}) {
     for (const auto& [name, fn] : benches) {
       const std::string full = std::string(name) + "/" + std::to_string(pods);

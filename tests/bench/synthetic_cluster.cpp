@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <set>
 #include <stdexcept>
 #include <unordered_set>
 #include <utility>
@@ -970,14 +971,52 @@ std::string toYaml(const SyntheticCluster& cluster) {
 // ---- churn ----
 
 PodChurn::PodChurn(const SyntheticCluster& cluster) {
-  for (size_t i : cluster.podsOnBenchNode()) {
+  const std::vector<size_t> local = cluster.podsOnBenchNode();
+  auto selects = [](const LabelSelector& s, const Pod& p) {  // matchLabels part only
+    for (const auto& [k, v] : s.match_labels) {
+      auto it = p.meta.labels.find(k);
+      if (it == p.meta.labels.end() || it->second != v) return false;
+    }
+    return true;
+  };
+  // The relabel target is a pod that a same-namespace "tier=T" peer selects, in a policy
+  // that selects one of node-0's pods: flipping its tier then takes it out of (and puts it
+  // back into) a peer set of node-0's ruleset, which is the costly kind of relabel.
+  std::set<std::pair<std::string, std::string>> peers;  // (namespace, tier)
+  for (const NetworkPolicy& np : cluster.policies) {
+    bool subject_is_local = false;
+    for (size_t i : local) {
+      const Pod& p = cluster.pods[i];
+      subject_is_local |= p.meta.namespace_ == np.meta.namespace_ && selects(np.pod_selector, p);
+    }
+    if (!subject_is_local) continue;
+    for (const auto* rules : {&np.ingress, &np.egress}) {
+      for (const auto& rule : *rules) {
+        for (const auto& peer : rule.peers) {
+          if (!peer.pod_selector || peer.namespace_selector) continue;
+          auto tier = peer.pod_selector->match_labels.find("tier");
+          if (tier != peer.pod_selector->match_labels.end()) {
+            peers.insert({np.meta.namespace_, tier->second});
+          }
+        }
+      }
+    }
+  }
+  for (const Pod& p : cluster.pods) {
+    auto tier = p.meta.labels.find("tier");
+    if (tier != p.meta.labels.end() && peers.count({p.meta.namespace_, tier->second})) {
+      target_ = &p;
+      break;
+    }
+  }
+  for (size_t i : local) {
     const Pod& p = cluster.pods[i];
     if (p.host_network || p.ips.empty()) continue;
     templates_.push_back(&p);
-    if (!target_ && p.meta.labels.count("app")) target_ = &p;
+    if (!target_ && p.meta.labels.count("app")) target_ = &p;  // fallback: a local pod
   }
-  if (!target_) throw std::invalid_argument("pod churn: no pod with an app label on node-0");
-  node_base_v4_ = target_->ips.front().v4Value() & 0xffffff00u;
+  if (templates_.empty()) throw std::invalid_argument("pod churn: no pod on node-0");
+  node_base_v4_ = templates_.front()->ips.front().v4Value() & 0xffffff00u;
 }
 
 Pod PodChurn::newPod(uint64_t serial) const {

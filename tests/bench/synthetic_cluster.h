@@ -86,16 +86,18 @@ void loadInto(const SyntheticCluster& cluster, policy::ClusterState& state);
 /// NetworkPolicy), readable by policy::readManifestText and the `palisade` CLI.
 std::string toYaml(const SyntheticCluster& cluster);
 
-/// Pod churn on kBenchNode for the incremental benchmarks: a realistic new pod (one more
-/// replica of an app that already runs on the node, with a fresh name and a free IP of the
-/// node's /24), and a relabel that changes what policies select.
+/// Pod churn for the incremental benchmarks: a realistic new pod on kBenchNode (one more
+/// replica of an app that already runs there, with a fresh name and a free IP of the node's
+/// /24), and a relabel that changes what node-0's policies select.
 class PodChurn {
  public:
   explicit PodChurn(const SyntheticCluster& cluster);
 
   /// The `serial`-th new pod; distinct serials give distinct names (IPs repeat after 100).
   policy::Pod newPod(uint64_t serial) const;
-  /// The pod relabelled by relabel(): an existing non-hostNetwork pod on kBenchNode.
+  /// The pod relabelled by relabel(): a frontend that is a pod-selector peer of a policy
+  /// selecting a pod of kBenchNode (so the relabel changes set elements), else a pod of
+  /// kBenchNode.
   const policy::Pod& relabelTarget() const { return *target_; }
   /// Labels to merge into relabelTarget(): alternates, by serial parity, between a
   /// canary app/tier (which other policies select differently) and the original values.
