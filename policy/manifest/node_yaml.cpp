@@ -88,10 +88,10 @@ int YamlNode::line() const {
 
 std::optional<YamlNode> YamlNode::get(std::string_view key) const {
   if (kind_ != NodeKind::Map) return std::nullopt;
-  for (auto it = node_.begin(); it != node_.end(); ++it) {
-    const YAML::Node& k = it->first;
-    if (k.IsScalar() && k.Scalar() == key) {
-      YamlNode v(it->second, offset_);
+  // Iterators yield key/value pairs by value: hold the pair, not references into it.
+  for (const auto& kv : node_) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) {
+      YamlNode v(kv.second, offset_);
       if (v.kind() == NodeKind::Null) return std::nullopt;
       return v;
     }

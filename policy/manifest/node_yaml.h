@@ -38,11 +38,12 @@ public:
   template <class F>
   void forEachMember(F&& f) const {
     if (kind_ != NodeKind::Map) return;
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      const YAML::Node& key = it->first;
+    // Iterators yield key/value pairs by value: hold the pair, not references into it.
+    for (const auto& kv : node_) {
       // Complex keys (`? [a, b]`) read as "" and then fail validation as an empty key.
-      const std::string_view key_text = key.IsScalar() ? std::string_view(key.Scalar()) : "";
-      f(key_text, YamlNode(it->second, offset_));
+      const std::string_view key_text =
+          kv.first.IsScalar() ? std::string_view(kv.first.Scalar()) : std::string_view();
+      f(key_text, YamlNode(kv.second, offset_));
     }
   }
 
@@ -51,7 +52,7 @@ public:
   void forEachElement(F&& f) const {
     if (kind_ != NodeKind::Seq) return;
     size_t i = 0;
-    for (auto it = node_.begin(); it != node_.end(); ++it) f(i++, YamlNode(*it, offset_));
+    for (const auto& element : node_) f(i++, YamlNode(element, offset_));
   }
 
 private:
