@@ -1,0 +1,127 @@
+#pragma once
+// The nftables object model of table `inet palisade`: what the renderer
+// produces from an ir::Ruleset, what the readback reconstructs from the
+// kernel, what the diff compares and what both the batch builder (libnftnl)
+// and the text renderer (nft syntax) lower. Plain values, no libnftnl types,
+// so every stage is testable without the kernel.
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace palisade::datapath::nft {
+
+using U128 = unsigned __int128;
+
+/// Key of a set or map. Values are kept as integers in host order:
+///  Ipv4: the address; Ipv6: the address (high:low); ProtoService: proto << 16 | port.
+enum class KeyType : uint8_t { Ipv4, Ipv6, ProtoService };
+
+/// An inclusive interval of key values.
+struct Range {
+  U128 first = 0;
+  U128 last = 0;
+  bool operator==(const Range&) const = default;
+  auto operator<=>(const Range& o) const {
+    if (first != o.first) return first < o.first ? std::strong_ordering::less
+                                                 : std::strong_ordering::greater;
+    if (last != o.last) return last < o.last ? std::strong_ordering::less
+                                             : std::strong_ordering::greater;
+    return std::strong_ordering::equal;
+  }
+};
+
+/// A dispatch entry: jump to `chain`; `origin` names the pod (for errors).
+struct Jump {
+  std::string chain;
+  std::string origin;
+  bool operator==(const Jump& o) const { return chain == o.chain; }  // origin is not state
+};
+
+/// An interval set (peers, node addresses, ports) or a verdict map (dispatch).
+struct SetModel {
+  std::string name;
+  KeyType key = KeyType::Ipv4;
+  bool is_map = false;
+  std::vector<Range> ranges;         // sets: sorted, non-overlapping, non-adjacent
+  std::map<U128, Jump> jumps;        // maps: address → program chain
+  std::string origin;                // the IR object behind it, for error messages
+
+  bool operator==(const SetModel& o) const {
+    return name == o.name && key == o.key && is_map == o.is_map && ranges == o.ranges &&
+           jumps == o.jumps;
+  }
+  size_t elementCount() const { return is_map ? jumps.size() : ranges.size(); }
+};
+
+enum class Family : uint8_t { Any, Ip, Ip6 };
+enum class Addr : uint8_t { Saddr, Daddr };
+
+/// One rule, at the level of meaning; lowered to expressions by batch.cpp and
+/// to nft syntax by text.cpp (the two must agree: a kernel test compares).
+struct RuleModel {
+  enum class Kind : uint8_t {
+    CtEstablishedAccept,  // ct state established,related accept
+    AddrInSetAccept,      // ip saddr @node_v4 accept
+    DispatchVmap,         // ip saddr vmap @egress_dispatch_v4
+    AllowReturn,          // [ip saddr @peers] [meta l4proto . th dport @ports] return
+    DenyDrop,             // counter drop
+    DenyRejectTcp,        // meta l4proto tcp counter reject with tcp reset
+    DenyRejectOther,      // counter reject with icmpx admin-prohibited
+  };
+  Kind kind = Kind::DenyDrop;
+  Family family = Family::Any;
+  Addr addr = Addr::Saddr;
+  std::string set;      // peers / node / dispatch map; "" = any peer
+  std::string ports;    // port set of AllowReturn; "" = any port
+  std::string comment;  // shown by `nft list` (provenance)
+  std::string origin;   // for error messages: "program 3 rule 1, policy x/allow-db"
+  bool operator==(const RuleModel& o) const {
+    return kind == o.kind && family == o.family && addr == o.addr && set == o.set &&
+           ports == o.ports && comment == o.comment;
+  }
+};
+
+struct Hook {
+  uint32_t num = 0;      // NF_INET_*
+  int32_t priority = 0;
+  bool operator==(const Hook&) const = default;
+};
+
+struct ChainModel {
+  std::string name;
+  std::optional<Hook> hook;  // set for base chains (type filter, policy accept)
+  std::string comment;       // base chains carry their layout hash here (adopt compares it)
+  std::vector<RuleModel> rules;
+  std::string origin;
+  /// Same name and same comment means same content: program chains are named by
+  /// the hash of their content, base chains carry it in the comment.
+  bool sameContent(const ChainModel& o) const { return name == o.name && comment == o.comment; }
+};
+
+constexpr uint32_t kTableFlagOwner = 0x2;    // NFT_TABLE_F_OWNER
+constexpr uint32_t kTableFlagPersist = 0x4;  // NFT_TABLE_F_PERSIST (kernel 6.9; header may lack it)
+
+struct TableModel {
+  std::string name = "palisade";
+  uint32_t flags = 0;
+  std::map<std::string, SetModel> sets;      // sets and maps, by name
+  std::map<std::string, ChainModel> chains;  // base and program chains, by name
+};
+
+/// Well-known names.
+inline constexpr const char* kTableName = "palisade";
+
+/// 64-bit FNV-1a: stable across processes and builds (names live in the kernel).
+inline uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace palisade::datapath::nft

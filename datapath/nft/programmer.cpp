@@ -1,0 +1,116 @@
+#include "datapath/nft/programmer.h"
+
+#include <ctime>
+
+namespace palisade::datapath::nft {
+
+Programmer::Programmer(std::unique_ptr<Transport> transport, ProgrammerOptions options)
+    : transport_(std::move(transport)),
+      options_(std::move(options)),
+      seq_(static_cast<uint32_t>(std::time(nullptr))) {}
+
+BatchOptions Programmer::nextBatch() {
+  BatchOptions o;
+  o.first_seq = seq_;
+  return o;
+}
+
+Result<TableModel> Programmer::renderModel(const ir::Ruleset& rs) const {
+  RenderOptions ro;
+  ro.deny = options_.deny;
+  ro.table_flags = options_.table_flags;
+  auto m = render(rs, ro);
+  if (!m) return m.error().context("rendering revision " + std::to_string(rs.revision()));
+  return m;
+}
+
+Result<SyncReport> Programmer::send(const Batch& batch, SyncReport report) {
+  seq_ = batch.lastSeq() + 1;
+  report.messages = batch.messageCount();
+  report.bytes = batch.size();
+  const std::string where = "programming table inet " + table_;
+  auto acks = transport_->sendBatch({batch.data(), batch.size()});
+  if (!acks) {
+    current_.reset();  // the kernel state is unknown now: the next sync re-reads it
+    return acks.error().context(where);
+  }
+  bool last_acked = false;
+  for (const Ack& a : *acks) {
+    if (a.error == 0) {
+      last_acked |= a.seq == batch.lastSeq() - 1;
+      continue;
+    }
+    std::string what = batch.describe(a.seq);
+    std::string msg = where + ": " + (what.empty() ? "seq " + std::to_string(a.seq) : what);
+    if (!a.message.empty()) msg += " [" + a.message + "]";
+    if (a.error == EPERM) msg += " (needs CAP_NET_ADMIN in this network namespace)";
+    return Error(a.error, msg);
+  }
+  if (!last_acked && batch.messageCount() > 0) {
+    current_.reset();
+    return Error(EPROTO, where + ": the kernel did not acknowledge the batch");
+  }
+  if (options_.log) options_.log(where + ": " + report.summary);
+  return report;
+}
+
+Result<SyncReport> Programmer::replace(const ir::Ruleset& rs) {
+  auto model = renderModel(rs);
+  if (!model) return model.error();
+  Batch b = buildReplace(*model, nextBatch());
+  SyncReport r;
+  r.kind = SyncReport::Kind::Replace;
+  r.elements_only = false;
+  r.summary = "replaced: " + std::to_string(model->sets.size()) + " sets, " +
+              std::to_string(model->chains.size()) + " chains";
+  auto sent = send(b, r);
+  if (sent) current_ = std::move(*model);
+  return sent;
+}
+
+Result<SyncReport> Programmer::sync(const ir::Ruleset& rs) {
+  if (!current_) return replace(rs);
+  auto model = renderModel(rs);
+  if (!model) return model.error();
+  Delta d = diff(*current_, *model);
+  SyncReport r;
+  r.element_changes = d.elementChanges();
+  r.elements_only = d.elementsOnly();
+  r.summary = d.summary();
+  if (d.empty()) {
+    current_ = std::move(*model);  // element origins follow the newest IR
+    return r;
+  }
+  r.kind = SyncReport::Kind::Delta;
+  Batch b = buildDelta(d, nextBatch());
+  auto sent = send(b, r);
+  if (sent) current_ = std::move(*model);
+  return sent;
+}
+
+Result<SyncReport> Programmer::adopt(const ir::Ruleset& rs) {
+  auto kernel = readTable(*transport_, table_, seq_);
+  if (!kernel) return kernel.error().context("adopting table inet " + table_);
+  if (!kernel->table) {
+    if (options_.log) options_.log("table inet " + table_ + " absent: creating it");
+    return replace(rs);
+  }
+  current_ = std::move(*kernel->table);
+  auto r = sync(rs);
+  if (r) r->readback_attempts = kernel->attempts;
+  return r;
+}
+
+Status Programmer::deleteTable() {
+  Batch b = buildDeleteTable(table_, nextBatch());
+  auto sent = send(b, SyncReport{});
+  current_.reset();
+  if (!sent && sent.error().code() != ENOENT) return sent.error();
+  return okStatus();
+}
+
+Result<std::map<std::string, Counter>> Programmer::counters() {
+  return readCounters(*transport_, table_, seq_);
+}
+
+}  // namespace palisade::datapath::nft

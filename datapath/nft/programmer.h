@@ -1,0 +1,76 @@
+#pragma once
+// The programmer: keeps table `inet palisade` equal to the latest ruleset.
+//
+//   ir::Ruleset ─render─▶ TableModel ─diff(current)─▶ Delta ─build─▶ Batch ─send─▶ kernel
+//                                                                         │
+//                          current = model  ◀──── all acks ok ────────────┘
+//
+// One batch per revision, all or nothing: when the kernel rejects a batch the
+// previous state stays in force, `current` is unchanged and the error names
+// the IR object behind the rejected message. It never touches another table.
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "datapath/common/result.h"
+#include "datapath/nft/batch.h"
+#include "datapath/nft/diff.h"
+#include "datapath/nft/readback.h"
+#include "datapath/nft/render.h"
+#include "datapath/nft/transport.h"
+
+namespace palisade::datapath::nft {
+
+struct ProgrammerOptions {
+  DenyAction deny = DenyAction::Drop;
+  uint32_t table_flags = 0;  // kTableFlagOwner|kTableFlagPersist when the kernel has both
+  std::function<void(std::string_view)> log;  // one line per batch; may be empty
+};
+
+struct SyncReport {
+  enum class Kind { Unchanged, Delta, Replace } kind = Kind::Unchanged;
+  size_t messages = 0;        // between BEGIN and END
+  size_t bytes = 0;
+  size_t element_changes = 0;
+  bool elements_only = true;  // no set or chain was added, replaced or deleted
+  std::string summary;
+  int readback_attempts = 0;  // adopt only
+};
+
+class Programmer {
+public:
+  Programmer(std::unique_ptr<Transport> transport, ProgrammerOptions options);
+
+  /// Programs `ruleset`: an atomic replace when the kernel state is unknown,
+  /// else only the difference from the last programmed revision.
+  Result<SyncReport> sync(const ir::Ruleset& ruleset);
+  /// Creates or atomically replaces the whole table.
+  Result<SyncReport> replace(const ir::Ruleset& ruleset);
+  /// After a restart: reads the table back and converges with one delta batch
+  /// (no flush, no moment without enforcement); creates it when absent.
+  Result<SyncReport> adopt(const ir::Ruleset& ruleset);
+  /// Deletes the table; absent is success.
+  Status deleteTable();
+  /// Deny counters per program chain.
+  Result<std::map<std::string, Counter>> counters();
+
+  const std::optional<TableModel>& current() const { return current_; }
+  Transport& transport() { return *transport_; }
+  const std::string& table() const { return table_; }
+
+private:
+  Result<SyncReport> send(const Batch& batch, SyncReport report);
+  Result<TableModel> renderModel(const ir::Ruleset& ruleset) const;
+  BatchOptions nextBatch();
+
+  std::unique_ptr<Transport> transport_;
+  ProgrammerOptions options_;
+  std::string table_ = kTableName;
+  std::optional<TableModel> current_;  // what the kernel holds, when known
+  uint32_t seq_;
+};
+
+}  // namespace palisade::datapath::nft
