@@ -13,11 +13,18 @@ namespace palisade::agent::cli {
 CLI::App* addTestCommand(CLI::App& app, TestOptions& opts) {
   CLI::App* sub = app.add_subcommand("test", "Run conformance case files through the evaluator");
   sub->add_option("cases", opts.cases, "Case files (or directories of *.yaml cases)")->required();
+  // Hook for the lab: it runs the same cases with a packet prober
+  // (conformance::Prober) instead of the evaluator.
+  sub->add_flag("--lab", opts.lab, "Run on a real kernel in network namespaces (not yet)");
   return sub;
 }
 
 int runTest(const TestOptions& opts, std::ostream& out, std::ostream& err) {
   namespace fs = std::filesystem;
+  if (opts.lab) {
+    err << "palisade test: --lab is not available in this build yet\n";
+    return kExitUsage;
+  }
   // A directory stands for its *.yaml files in name order (the README is not a case).
   std::vector<std::string> files;
   for (const std::string& path : opts.cases) {

@@ -13,6 +13,7 @@ namespace palisade::agent::cli {
 
 struct TestOptions {
   std::vector<std::string> cases;  // files, or directories of *.yaml cases
+  bool lab = false;                // real packets in network namespaces (not built yet)
 };
 
 CLI::App* addTestCommand(CLI::App& app, TestOptions& opts);

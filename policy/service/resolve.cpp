@@ -131,10 +131,11 @@ void backendsFromSlices(const ClusterState& state, std::string_view ns,
             b.port = *p;
             b.note = "targetPort " + targetPortText(sp->target_port) + " = " + std::to_string(*p);
           }
-        } else {
+        } else if (sp == nullptr) {
           b.port = fallback_port;
           b.note = "EndpointSlice " + slice->meta.name + " gives no port: the requested port";
         }
+        if (b.port == 0) b.note = "no port number for this endpoint: not judged";
         if (!b.pod) b.note += "; not a pod (external address)";
         if (!ep.ready) b.note += "; not ready (kube-proxy sends it no new connections)";
         out.backends.push_back(std::move(b));
