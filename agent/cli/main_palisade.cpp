@@ -5,12 +5,14 @@
 //   palisade explain -f PATH... --from --to --port    one flow, and why
 //   palisade compile -f PATH... --node NAME           the node's IR
 //   palisade test    CASE.yaml...                     conformance cases
+//   palisade lab     up|apply|probe|verify|down       real kernel, network namespaces (root)
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "agent/cli/cmd_check.h"
 #include "agent/cli/cmd_compile.h"
 #include "agent/cli/cmd_explain.h"
+#include "agent/cli/cmd_lab.h"
 #include "agent/cli/cmd_reach.h"
 #include "agent/cli/cmd_test.h"
 #include "agent/cli/common.h"
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
   CLI::App* explain_cmd = cli::addExplainCommand(app, explain);
   CLI::App* compile_cmd = cli::addCompileCommand(app, compile);
   CLI::App* test_cmd = cli::addTestCommand(app, test);
+  cli::LabOptions lab;
+  cli::LabCommands lab_cmds = cli::addLabCommand(app, lab);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -42,6 +46,7 @@ int main(int argc, char** argv) {
     if (explain_cmd->parsed()) return cli::runExplain(explain, std::cout, std::cerr);
     if (compile_cmd->parsed()) return cli::runCompile(compile, std::cout, std::cerr);
     if (test_cmd->parsed()) return cli::runTest(test, std::cout, std::cerr);
+    if (lab_cmds.lab->parsed()) return cli::runLab(lab_cmds, lab, std::cout, std::cerr);
   } catch (const std::exception& e) {
     // Broken invariants inside the core end here, loudly, with a distinct code.
     std::cerr << "palisade: internal error: " << e.what() << "\n";

@@ -1,0 +1,92 @@
+#pragma once
+// What a lab is made of, recorded under /run/palisade/lab/<name>/ so that
+// `lab up`, `apply`, `probe`, `verify`, `down` and `serve` can be separate
+// processes: the namespaces it created (and only those may be removed), the
+// server's pid, every pod's node, interface and addresses, the Services as
+// kube-proxy would program them, and copies of the manifests it was built from.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "datapath/common/result.h"
+#include "policy/model/objects.h"
+#include "policy/net/ip.h"
+
+namespace palisade::agent::lab {
+
+using policy::IpAddress;
+using policy::Protocol;
+
+struct LabNode {
+  std::string name;   // the Kubernetes node name
+  std::string netns;  // pal-<lab>-n<i>
+  IpAddress addr4;    // the node's address (on lo), what NodePorts listen on
+  IpAddress addr6;
+};
+
+struct LabPort {
+  int32_t port = 0;
+  Protocol protocol = Protocol::TCP;
+};
+
+struct LabPod {
+  std::string namespace_;
+  std::string name;
+  std::string netns;  // pal-<lab>-<ns>-<pod>
+  size_t node = 0;    // index into LabState::nodes
+  std::string veth;   // its interface in the node netns (p<i>)
+  std::vector<IpAddress> ips;
+  std::vector<LabPort> ports;  // served by `lab serve`
+  std::string label() const { return namespace_ + "/" + name; }
+};
+
+struct LabBackend {
+  IpAddress ip;
+  int32_t port = 0;
+};
+
+struct LabServicePort {
+  Protocol protocol = Protocol::TCP;
+  int32_t port = 0;
+  int32_t node_port = 0;  // 0 = none
+  std::vector<LabBackend> backends;
+};
+
+struct LabService {
+  std::string namespace_;
+  std::string name;
+  bool headless = false;
+  std::vector<IpAddress> cluster_ips;  // empty when headless
+  std::vector<LabServicePort> ports;
+};
+
+struct LabState {
+  std::string name;
+  std::vector<LabNode> nodes;
+  std::vector<LabPod> pods;
+  std::vector<LabService> services;
+  int serve_pid = 0;
+  /// Manifest copies under the state dir, in the order they were applied:
+  /// the first is what `lab up` read, each later one a `lab apply`.
+  std::vector<std::string> manifest_dirs;
+
+  const LabPod* findPod(const std::string& ns, const std::string& name) const;
+};
+
+/// "pal-<lab>-": every namespace of the lab starts with it.
+std::string netnsPrefix(const std::string& lab);
+/// Lab names: 1-12 of [a-z0-9-], so namespace and interface names stay short.
+bool validLabName(const std::string& lab, std::string* error);
+/// /run/palisade/lab/<name>
+std::string stateDir(const std::string& lab);
+
+datapath::Status saveState(const LabState& state);
+datapath::Result<LabState> loadState(const std::string& lab);
+
+/// Copies manifest files (directories walked for *.yaml|*.yml|*.json in
+/// sorted order) into `dir`, keeping their order; returns `dir`.
+datapath::Result<std::string> copyManifests(const std::vector<std::string>& paths,
+                                            const std::string& dir);
+
+}  // namespace palisade::agent::lab

@@ -1,0 +1,28 @@
+#pragma once
+// The lab's network: one namespace per node and per pod, wired like a
+// routed CNI (no bridge):
+//
+//   pod netns (pal-L-x-a)            node netns (pal-L-n0)                 node netns (pal-L-n1)
+//   eth0 10.0.1.1/32 ── veth ── p0 169.254.1.1/32 (link), fe80::1   n1 ── veth ── n0
+//   default via 169.254.1.1          lo 172.31.255.1, fd00:ffff::1       lo 172.31.255.2 ...
+//   default via fe80::1 (v6)         10.0.1.1 dev p0 (one route per pod)
+//                                    <pod on n1> via 172.31.255.2 dev n1 onlink
+//                                    <v6 pod on n1> via fe80::2 dev n1
+//
+// Node addresses live on lo, so traffic the node itself sends (and what
+// kube-proxy masquerades) carries the node address. Built with `ip -batch`,
+// one invocation per namespace.
+#include "agent/lab/lab_state.h"
+
+namespace palisade::agent::lab {
+
+/// Creates every namespace, link, address and route of `lab`. On failure
+/// the caller tears down with destroyTopology (it only removes what `lab`
+/// records).
+datapath::Status createTopology(const LabState& lab);
+
+/// Deletes the lab's namespaces. Refuses names without the lab's prefix;
+/// namespaces already gone are not an error. Returns what it deleted.
+datapath::Result<std::vector<std::string>> destroyTopology(const LabState& lab);
+
+}  // namespace palisade::agent::lab
