@@ -149,6 +149,7 @@ public:
       nftnl_set_set_data(p.get(), NFTNL_SET_DESC_CONCAT, field_len, sizeof field_len);
     }
     nftnl_set_set_u32(p.get(), NFTNL_SET_FLAGS, flags);
+    nftnl_set_set_u32(p.get(), NFTNL_SET_ID, ++set_id_);  // the kernel requires one per new set
     auto* nlh = header(NFT_MSG_NEWSET, NLM_F_CREATE,
                        std::string("adding ") + (s.is_map ? "map " : "set ") + s.name + " (" +
                            s.origin + ")");
@@ -296,6 +297,7 @@ private:
   Batch b_;
   uint32_t seq_ = 0;
   size_t last_msg_ = 0;
+  uint32_t set_id_ = 0;
 };
 
 // ---- rule lowering: the expressions nft itself emits for the same syntax ----

@@ -122,6 +122,7 @@ Result<Features> runProbes(const std::string& table, std::string where) {
     nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_TYPE, (12u << 6) | 13u);
     nftnl_set_set_u32(s.get(), NFTNL_SET_KEY_LEN, 8);
     nftnl_set_set_u32(s.get(), NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_CONCAT);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_ID, 1);
     uint8_t field_len[NFT_REG32_COUNT] = {1, 2};
     nftnl_set_set_data(s.get(), NFTNL_SET_DESC_CONCAT, field_len, sizeof field_len);
     nftnl_set_nlmsg_build_payload(b.msg(NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE), s.get());

@@ -28,6 +28,7 @@ Result<ReadbackResult> readTable(Transport& t, const std::string& table, uint32_
 struct Counter {
   uint64_t packets = 0;
   uint64_t bytes = 0;
+  bool operator==(const Counter&) const = default;
 };
 /// Sums the counters of each chain's rules (the program chains' deny counters).
 Result<std::map<std::string, Counter>> readCounters(Transport& t, const std::string& table,

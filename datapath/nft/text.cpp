@@ -63,8 +63,9 @@ std::string priorityText(uint32_t hook, int32_t prio) {
     }
   };
   for (const auto& n : kNames) consider(n.name, n.value);
-  if (hook == NF_INET_POST_ROUTING || hook == NF_INET_LOCAL_IN) consider("srcnat", 100);
-  if (hook == NF_INET_PRE_ROUTING || hook == NF_INET_LOCAL_OUT) consider("dstnat", -100);
+  // nft accepts srcnat/dstnat only on the hooks where NAT runs them.
+  if (hook == NF_INET_POST_ROUTING) consider("srcnat", 100);
+  if (hook == NF_INET_PRE_ROUTING) consider("dstnat", -100);
   if (best.empty()) return std::to_string(prio);
   if (best_off == 0) return best;
   return best + (best_off > 0 ? " + " : " - ") + std::to_string(std::abs(best_off));

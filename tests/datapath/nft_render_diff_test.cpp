@@ -234,7 +234,7 @@ TEST(NftText, RendersLoadableSyntax) {
   EXPECT_EQ(text.rfind("table inet palisade {\n", 0), 0u);
   EXPECT_NE(text.find("type filter hook postrouting priority srcnat - 5; policy accept;"),
             std::string::npos);
-  EXPECT_NE(text.find("type filter hook input priority srcnat + 1; policy accept;"),
+  EXPECT_NE(text.find("type filter hook input priority 101; policy accept;"),
             std::string::npos);
   EXPECT_NE(text.find("ct state established,related accept"), std::string::npos);
   EXPECT_NE(text.find("ip saddr vmap @egress_dispatch_v4"), std::string::npos);
