@@ -1,6 +1,7 @@
 #pragma once
 // `palisade test CASE.yaml...`: conformance cases through the evaluator
-// (cross-checked against the compiled IR). `--lab` (real kernel) comes later.
+// (cross-checked against the compiled IR), or with `--lab [--nodes N]` on a
+// real lab: network namespaces, the nft datapath, probes through Service ClusterIPs.
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -13,7 +14,8 @@ namespace palisade::agent::cli {
 
 struct TestOptions {
   std::vector<std::string> cases;  // files, or directories of *.yaml cases
-  bool lab = false;                // real packets in network namespaces (not built yet)
+  bool lab = false;                // real packets in network namespaces (root)
+  int nodes = 1;                   // lab nodes the pods are spread over
 };
 
 CLI::App* addTestCommand(CLI::App& app, TestOptions& opts);

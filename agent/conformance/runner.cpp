@@ -175,6 +175,11 @@ CaseResult runCase(const CaseFile& c, Prober& prober) {
       expected[from->second][to->second] = e.allowed;
     }
     ProbeMatrix got = prober.probe(state, pods, *step.probe_protocol, step.probe_port);
+    if (!got.skipped.empty()) {
+      result.skipped = true;
+      result.detail = prefix + got.skipped;
+      return result;
+    }
     for (size_t i = 0; i < pods.size(); ++i) {
       for (size_t j = 0; j < pods.size(); ++j) {
         if (c.ignore_loopback && i == j) continue;
@@ -200,6 +205,7 @@ CaseResult runCase(const CaseFile& c, Prober& prober) {
 int runCaseFiles(const std::vector<std::string>& paths, Prober& prober, std::ostream& out) {
   int passed = 0;
   int failed = 0;
+  int skipped = 0;
   for (const std::string& path : paths) {
     std::string error;
     std::optional<CaseFile> c = loadCaseFile(path, &error);
@@ -210,7 +216,10 @@ int runCaseFiles(const std::vector<std::string>& paths, Prober& prober, std::ost
       r.path = path;
       r.detail = "cannot load case: " + error;
     }
-    if (r.passed) {
+    if (r.skipped) {
+      ++skipped;
+      out << "SKIP " << path << ": " << r.detail << "\n";
+    } else if (r.passed) {
       ++passed;
       out << "PASS " << path << "\n";
     } else {
@@ -218,7 +227,9 @@ int runCaseFiles(const std::vector<std::string>& paths, Prober& prober, std::ost
       out << "FAIL " << path << ": " << r.detail << "\n";
     }
   }
-  out << passed << " passed, " << failed << " failed\n";
+  out << passed << " passed, " << failed << " failed";
+  if (skipped > 0) out << ", " << skipped << " skipped";
+  out << "\n";
   return failed;
 }
 

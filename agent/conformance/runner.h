@@ -16,6 +16,7 @@ namespace palisade::agent::conformance {
 struct ProbeMatrix {
   std::vector<std::vector<bool>> allowed;
   std::vector<std::string> errors;  // prober-level problems; any error fails the step
+  std::string skipped;  // non-empty: the prober cannot probe this at all (why); the case is skipped
 };
 
 class Prober {
@@ -39,6 +40,7 @@ class EvaluatorProber : public Prober {
 struct CaseResult {
   std::string path;
   bool passed = false;
+  bool skipped = false;  // a step could not be probed (detail says why)
   std::string detail;  // "step K: <cells>" (several steps joined by "; ")
 };
 
@@ -52,7 +54,8 @@ bool buildModel(const CaseFile& c, policy::ClusterState& state, std::string* err
 CaseResult runCase(const CaseFile& c, Prober& prober);
 
 /// Loads and runs each file; prints "PASS <file>" / "FAIL <file>: ..." per
-/// case and "N passed, M failed" last. Returns the number of failed cases.
+/// case and "N passed, M failed" last (", K skipped" when a prober skipped
+/// cases: "SKIP <file>: reason"). Returns the number of failed cases.
 int runCaseFiles(const std::vector<std::string>& paths, Prober& prober, std::ostream& out);
 
 }  // namespace palisade::agent::conformance
