@@ -30,13 +30,15 @@ bool selectorMatches(const ClusterState& state, const PodRecord& pod, const Labe
 std::vector<PodId> selectedPods(const ClusterState& state, std::string_view ns,
                                 const LabelMap& selector) {
   std::vector<PodId> out;
-  if (selector.empty()) return out;
-  for (PodId id : state.podsSorted()) {
-    const PodRecord& pod = state.pod(id);
-    if (state.str(pod.namespace_) == ns && selectorMatches(state, pod, selector)) {
-      out.push_back(id);
-    }
+  const NamespaceRecord* record = state.findNamespace(ns);
+  if (selector.empty() || record == nullptr) return out;
+  // The namespace index keeps this proportional to the namespace, not the cluster.
+  for (PodId id : record->pods) {
+    if (state.pod(id).live && selectorMatches(state, state.pod(id), selector)) out.push_back(id);
   }
+  std::sort(out.begin(), out.end(), [&](PodId a, PodId b) {
+    return state.str(state.pod(a).name) < state.str(state.pod(b).name);
+  });
   return out;
 }
 
