@@ -1,0 +1,141 @@
+#pragma once
+// A reflector keeps a consumer in step with one API resource:
+//
+//   LIST (limit/continue pages) ──rv──▶ WATCH ?resourceVersion=rv&allowWatchBookmarks=true
+//        ▲                                  │ ADDED/MODIFIED/DELETED → callbacks
+//        │ 410 (HTTP or ERROR event)        │ BOOKMARK → rv
+//        └──────────────────────────────────┤ stream end / drop → rewatch from rv
+//                                           │ 429/5xx → Retry-After; others → backoff
+//
+// With streaming lists (sendInitialEvents=true, resourceVersionMatch=
+// NotOlderThan) the LIST is replaced by the watch's initial ADDED events up to
+// the bookmark annotated k8s.io/initial-events-end; a server that rejects the
+// parameters (400/422) makes the reflector fall back to LIST+WATCH for good.
+// After every complete (re)list, objects that were known but are gone are
+// reported removed and on_synced runs. A malformed event is counted, logged
+// with its kind/name and skipped: it never stops the watch.
+#include <simdjson.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_set>
+
+#include "agent/k8s/client.h"
+
+namespace palisade::agent::k8s {
+
+struct Resource {
+  std::string name;            // "pods" (metrics, logs)
+  std::string kind;            // "Pod"
+  std::string path;            // "/api/v1/pods"
+  std::string field_selector;  // "metadata.name=node-1" or empty
+};
+
+enum class EventType { Added, Modified, Deleted };
+const char* eventTypeName(EventType t);
+
+enum class StreamingList { Auto, Off, On };
+
+struct ReflectorOptions {
+  size_t page_size = 500;
+  std::chrono::milliseconds backoff_initial{800};
+  std::chrono::milliseconds backoff_max{30000};
+  double jitter = 0.5;  // each wait is backoff * [1, 1 + jitter)
+  std::chrono::seconds watch_timeout{300};  // timeoutSeconds, randomised in [t, 2t)
+  std::chrono::milliseconds idle_timeout{0};  // 0: watch_timeout * 2 + 30 s
+  std::chrono::milliseconds retry_after_max{60000};
+  StreamingList streaming = StreamingList::Auto;
+  /// A streaming list that has not reached initial-events-end after this long
+  /// is treated as unsupported (an old server ignoring sendInitialEvents).
+  std::chrono::milliseconds streaming_sync_timeout{120000};
+};
+
+struct ReflectorCallbacks {
+  /// One API object (a typed LIST item or a watch event's object). Runs on the
+  /// reflector's thread; the element is only valid during the call.
+  std::function<void(EventType, simdjson::dom::element)> on_object;
+  /// An object known before a relist and absent from it.
+  std::function<void(std::string_view ns, std::string_view name)> on_removed;
+  /// A complete list (or initial events) has been delivered.
+  std::function<void()> on_synced;
+};
+
+struct ReflectorStats {
+  std::atomic<uint64_t> lists{0};    // complete lists (first and relists)
+  std::atomic<uint64_t> relists{0};  // lists after the first
+  std::atomic<uint64_t> watches{0};  // watch requests started
+  std::atomic<uint64_t> added{0}, modified{0}, deleted{0}, bookmarks{0};
+  std::atomic<uint64_t> errors{0};         // failed requests and broken streams
+  std::atomic<uint64_t> decode_errors{0};  // malformed events or objects skipped
+  std::atomic<uint64_t> expired{0};        // 410s
+  std::atomic<uint64_t> throttled{0};      // 429s
+  std::atomic<uint64_t> unauthorized{0};   // 401s
+  std::atomic<bool> synced{false};
+  std::atomic<bool> streaming{false};      // the last list was a streaming list
+};
+
+class Reflector {
+public:
+  Reflector(Resource resource, ClusterConfig config, std::shared_ptr<TokenSource> tokens,
+            ReflectorCallbacks callbacks, ReflectorOptions options = {},
+            ClientOptions client_options = {});
+  ~Reflector();
+
+  void start();
+  /// Stops and joins (aborts a request in progress).
+  void stop();
+  /// Forces a relist (SIGHUP): the current watch is dropped.
+  void relist();
+
+  const Resource& resource() const { return resource_; }
+  const ReflectorStats& stats() const { return stats_; }
+  std::string resourceVersion() const;
+
+private:
+  enum class Outcome { Ok, Expired, Ended, Retry, Unauthorized, Unsupported, Stopped };
+  struct Attempt {
+    Outcome outcome = Outcome::Retry;
+    std::chrono::milliseconds wait{0};  // Retry-After, when given
+  };
+
+  void run();
+  Attempt list();
+  Attempt watch(bool streaming_list);
+  Attempt classify(const Result<ResponseHead>& head, const std::string& body, bool streaming);
+  // Handles one watch event line; returns the outcome when the watch must end.
+  std::optional<Attempt> onEvent(const char* data, size_t len, bool& initial);
+  void finishList();
+  bool sleepFor(std::chrono::milliseconds d);
+  std::chrono::milliseconds nextBackoff();
+  std::string query(bool watch, bool streaming_list, const std::string& cont) const;
+
+  Resource resource_;
+  ReflectorCallbacks callbacks_;
+  ReflectorOptions options_;
+  std::unique_ptr<ApiClient> client_;
+  ReflectorStats stats_;
+  simdjson::dom::parser parser_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool relist_requested_ = false;
+  std::string rv_;
+  std::thread thread_;
+
+  std::unordered_set<std::string> known_;  // "ns/name" of every live object
+  std::unordered_set<std::string> seen_;   // during a (re)list
+  std::chrono::milliseconds backoff_{0};
+  std::mt19937_64 rng_{std::random_device{}()};
+  bool streaming_disabled_ = false;
+  bool initial_done_ = false;  // the last watch completed a streaming list
+};
+
+}  // namespace palisade::agent::k8s
