@@ -120,3 +120,53 @@ TEST(DatapathConformance, EveryPairMatchesTheEvaluator) {
 
 }  // namespace
 }  // namespace palisade::datapath::nft
+
+// `palisade apply` programs the namespace it runs in, adopts on a second run,
+// and `--delete` removes the table.
+#include <fstream>
+#include <sstream>
+
+#include "agent/cli/cmd_apply.h"
+
+namespace palisade::datapath::nft {
+namespace {
+
+TEST(DatapathApply, ApplyAdoptDelete) {
+  std::string why = palisade::testing::kernelTestsUnavailable();
+  if (!why.empty()) GTEST_SKIP() << why;
+  palisade::testing::NetnsGuard guard;
+  std::string ns = guard.add("apply");
+  std::string path = "/tmp/" + palisade::testing::prefix() + "apply.yaml";
+  std::ofstream(path) << kManifests;
+  agent::cli::ApplyOptions o;
+  o.files = {path};
+  o.node = "n0";
+  auto run = [&](const agent::cli::ApplyOptions& opts, std::string* out_text) {
+    return palisade::testing::inNetns(ns, [&] {
+      std::ostringstream out, err;
+      int rc = agent::cli::runApply(opts, out, err);
+      *out_text = out.str() + err.str();
+      return rc;
+    });
+  };
+  std::string text;
+  EXPECT_EQ(run(o, &text), 0) << text;
+  EXPECT_NE(text.find("programmed table inet palisade for node n0"), std::string::npos) << text;
+  EXPECT_NE(text.find("kernel features:"), std::string::npos);
+  int rc = 0;
+  std::string listed = palisade::testing::shell("ip netns exec " + ns + " nft list table inet palisade", &rc);
+  EXPECT_EQ(rc, 0) << listed;
+  EXPECT_NE(listed.find("chain postrouting"), std::string::npos);
+  // Second run: the table is adopted, nothing changes.
+  EXPECT_EQ(run(o, &text), 0) << text;
+  EXPECT_NE(text.find("0 element changes"), std::string::npos) << text;
+  agent::cli::ApplyOptions del;
+  del.remove = true;
+  EXPECT_EQ(run(del, &text), 0) << text;
+  palisade::testing::shell("ip netns exec " + ns + " nft list table inet palisade", &rc);
+  EXPECT_NE(rc, 0);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace palisade::datapath::nft
