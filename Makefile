@@ -1,6 +1,6 @@
 # palisade: build, test and demo entry points. Debian 12, run as root for `deps`.
 #
-#   make demo   deps + build, then the dry-run CLI on deploy/examples/
+#   make demo   deps + build, then deploy/examples/ as a lab (root): prediction and kernel
 #   make test   deps + build + ctest, an ASan+UBSan build of the unit tests,
 #               and a clang-format check
 #   make bench  Google Benchmark programs (results are reported, never asserted)
@@ -73,20 +73,20 @@ demo: build
 	@echo "== palisade check: validate every manifest"
 	$(PALISADE) check -f $(EXAMPLES)
 	@echo
-	@echo "== palisade reach, before any policy (namespaces and pods only), TCP/9000"
-	$(PALISADE) reach -f $(EXAMPLES)/namespaces.yaml $(EXAMPLES)/pods.yaml --port 9000
-	@echo
-	@echo "== palisade reach, with the policies, TCP/9000 (api-1's named port \"api\")"
-	$(PALISADE) reach -f $(EXAMPLES) --port 9000
-	@echo
-	@echo "== palisade reach, with the policies, TCP/5432"
-	$(PALISADE) reach -f $(EXAMPLES) --port 5432
-	@echo
-	@echo "== palisade explain: frontend/web-1 to the api Service, port 80"
-	$(PALISADE) explain -f $(EXAMPLES) --from frontend/web-1 --to svc/backend/api --port 80
-	@echo
-	@echo "== palisade explain: backend/worker to data/db-0 on 5432"
-	$(PALISADE) explain -f $(EXAMPLES) --from backend/worker --to data/db-0 --port 5432
+	@# The lab: the examples' 9 pods as network namespaces on their 2 nodes, real
+	@# packets, prediction (reach) and kernel (probe) side by side; always torn down.
+	@if [ "$$(id -u)" != 0 ]; then echo "demo: the lab needs root"; exit 1; fi
+	@set -e; trap '$(PALISADE) lab down --name demo >/dev/null 2>&1 || true' EXIT; \
+	$(PALISADE) lab down --name demo >/dev/null 2>&1 || true; \
+	echo "== palisade lab up: namespaces, pods and services (no policy yet)"; \
+	$(PALISADE) lab up --name demo -f $(EXAMPLES)/namespaces.yaml $(EXAMPLES)/pods.yaml $(EXAMPLES)/services.yaml; \
+	for port in 9000 5432; do echo; echo "== before policies, TCP/$$port"; \
+	  $(PALISADE) lab verify --name demo --port $$port; done; \
+	echo; echo "== palisade lab apply: $(EXAMPLES)/policies"; \
+	$(PALISADE) lab apply --name demo -f $(EXAMPLES)/policies; \
+	for port in 9000 5432; do echo; echo "== with the policies, TCP/$$port"; \
+	  $(PALISADE) lab verify --name demo --port $$port; done; \
+	echo; echo "== palisade lab down"; $(PALISADE) lab down --name demo
 
 bench: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPALISADE_BENCH=ON $(CMAKE_FLAGS)

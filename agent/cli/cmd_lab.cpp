@@ -1,6 +1,7 @@
 #include "agent/cli/cmd_lab.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <ostream>
 
@@ -98,12 +99,16 @@ int runProbeOrVerify(bool verify, const LabOptions& opts, std::ostream& out, std
   out << "prediction (palisade reach) | kernel (lab probe, " << opts.via << ", "
       << policy::protocolName(*protocol) << "/" << opts.port << ")\n";
   size_t width = left.find('\n');
+  size_t name_width = 0;
+  for (const std::string& n : probe->names) name_width = std::max(name_width, n.size());
+  name_width = std::max<size_t>(name_width, 1);
   for (size_t a = 0, b = 0; a < left.size() && b < right.size();) {
     size_t ea = left.find('\n', a);
     size_t eb = right.find('\n', b);
     std::string l = left.substr(a, ea - a);
-    out << l << std::string(width - std::min(width, l.size()), ' ') << " | "
-        << right.substr(b, eb - b) << "\n";
+    // The kernel's rows carry the same names as the prediction's: drop them.
+    out << l << std::string(width - std::min(width, l.size()), ' ') << " |"
+        << right.substr(b + name_width, eb - b - name_width) << "\n";
     a = ea + 1;
     b = eb + 1;
   }
@@ -111,12 +116,16 @@ int runProbeOrVerify(bool verify, const LabOptions& opts, std::ostream& out, std
   // column says nothing about enforcement.
   int disagree = 0;
   size_t unchecked = 0;
+  std::string idle;
   for (size_t j = 0; j < pods.size(); ++j) {
     if (!probe->served[j]) {
       ++unchecked;
-      out << "not checked: " << probe->names[j] << " does not serve "
-          << policy::protocolName(*protocol) << "/" << opts.port << "\n";
+      idle += (idle.empty() ? "" : ", ") + probe->names[j];
     }
+  }
+  if (!idle.empty()) {
+    out << "not checked, no " << policy::protocolName(*protocol) << "/" << opts.port
+        << " listener: " << idle << "\n";
   }
   for (size_t i = 0; i < pods.size(); ++i) {
     for (size_t j = 0; j < pods.size(); ++j) {
