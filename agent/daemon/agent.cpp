@@ -1,0 +1,178 @@
+#include "agent/daemon/agent.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <signal.h>
+
+#include <memory>
+
+#include "agent/daemon/api_source.h"
+#include "agent/daemon/http_server.h"
+#include "agent/daemon/log.h"
+#include "agent/daemon/manifest_source.h"
+#include "agent/daemon/metrics.h"
+#include "agent/daemon/reconciler.h"
+#include "palisade/v1/status.pb.h"
+
+namespace palisade::agent {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::chrono::milliseconds secondsFlag(double s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+std::string statusJson(const AgentFlags& flags, Reconciler& rec, Metrics& metrics,
+                       const ApiSource* api) {
+  palisade::agent::v1::AgentStatus st;
+  st.set_node(flags.node);
+  st.set_version(kAgentVersion);
+  st.set_mode(flags.manifests.empty() ? "api" : "manifests");
+  st.set_ready(rec.ready());
+  auto size = metrics.rulesetSize();
+  st.set_ruleset_revision(size.revision);
+  st.set_programs(size.programs);
+  st.set_rules(size.rules);
+  st.set_set_elements(size.set_elements);
+  st.set_endpoints(size.endpoints);
+  st.set_last_error(rec.lastError());
+  if (api) {
+    for (const auto& r : api->reflectors()) {
+      auto* rs = st.add_resources();
+      const auto& s = r->stats();
+      rs->set_resource(r->resource().name);
+      rs->set_synced(s.synced);
+      rs->set_resource_version(r->resourceVersion());
+      rs->set_lists(s.lists);
+      rs->set_relists(s.relists);
+      rs->set_events(s.added + s.modified + s.deleted);
+      rs->set_errors(s.errors);
+      rs->set_decode_errors(s.decode_errors);
+      rs->set_streaming_list(s.streaming);
+    }
+  }
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(st, &out, opts);
+  return out;
+}
+
+}  // namespace
+
+int runAgent(const AgentFlags& flags) {
+  logger().configure(parseLogLevel(flags.log_level).value_or(LogLevel::Info),
+                     flags.log_format == "json" ? LogFormat::Json : LogFormat::Text);
+  if (flags.node.empty()) {
+    logError("--node (or NODE_NAME) is required");
+    return 2;
+  }
+  // Signals go to the main thread's sigwait only: block them before any
+  // thread starts so every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  logInfo("starting palisade-agent", {{"version", kAgentVersion}, {"node", flags.node},
+                                      {"mode", flags.manifests.empty() ? "api" : "manifests"}});
+  auto kernel = openNftKernel(flags.deny_action == "reject" ? datapath::nft::DenyAction::Reject
+                                                            : datapath::nft::DenyAction::Drop);
+  if (!kernel) {
+    logError("cannot open the datapath", {{"error", kernel.error().str()}});
+    return 1;
+  }
+
+  Metrics metrics;
+  ReconcilerOptions ropts;
+  ropts.node = flags.node;
+  ropts.state_dir = flags.state_dir;
+  ropts.checkpoint_interval = secondsFlag(flags.checkpoint_interval);
+  std::unique_ptr<k8s::ClusterConfig> config;
+  if (flags.manifests.empty()) {
+    auto c = flags.kubeconfig.empty() ? k8s::inClusterConfig() : k8s::kubeconfigConfig(flags.kubeconfig);
+    if (!c) {
+      logError("no API configuration", {{"error", c.error().str()}});
+      return 1;
+    }
+    config = std::make_unique<k8s::ClusterConfig>(std::move(c.value()));
+    for (const auto& r : watchedResources(flags.node)) ropts.required_resources.insert(r.name);
+  }
+  Reconciler reconciler(ropts, std::move(kernel.value()), metrics);
+  reconciler.restoreCheckpoint();
+  reconciler.start();
+
+  std::unique_ptr<ApiSource> api;
+  std::unique_ptr<ManifestSource> files;
+  if (config) {
+    k8s::ReflectorOptions o;
+    o.page_size = size_t(flags.page_size);
+    o.backoff_initial = secondsFlag(flags.backoff_initial);
+    o.backoff_max = secondsFlag(flags.backoff_max);
+    o.watch_timeout = std::chrono::seconds(flags.watch_timeout);
+    o.streaming = flags.streaming_list == "on"    ? k8s::StreamingList::On
+                  : flags.streaming_list == "off" ? k8s::StreamingList::Off
+                                                  : k8s::StreamingList::Auto;
+    k8s::ClientOptions co;
+    co.user_agent = std::string("palisade-agent/") + kAgentVersion;
+    api = std::make_unique<ApiSource>(*config, flags.node, reconciler, metrics, o, co);
+    metrics.addCollector([a = api.get()](std::string& out) {
+      renderReflectorMetrics(a->reflectors(), out);
+    });
+    api->start();
+  } else {
+    files = std::make_unique<ManifestSource>(flags.manifests, reconciler, metrics);
+    if (auto s = files->start(); !s) {
+      logError("cannot watch the manifest directory", {{"error", s.error().str()}});
+      return 1;
+    }
+  }
+
+  HttpServer http;
+  http.handle("/metrics", [&] {
+    return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
+  });
+  http.handle("/healthz", [&] {
+    return reconciler.healthy() ? HttpReply{200, "text/plain", "ok\n"}
+                                : HttpReply{503, "text/plain", "reconcile loop stuck\n"};
+  });
+  http.handle("/readyz", [&] {
+    return reconciler.ready() ? HttpReply{200, "text/plain", "ok\n"}
+                              : HttpReply{503, "text/plain", "first full sync not done\n"};
+  });
+  http.handle("/status", [&] {
+    return HttpReply{200, "application/json", statusJson(flags, reconciler, metrics, api.get())};
+  });
+  if (!flags.metrics_addr.empty()) {
+    if (auto s = http.start(flags.metrics_addr); !s) {
+      logError("cannot serve metrics", {{"error", s.error().str()}});
+      return 1;
+    }
+    logInfo("serving metrics and health", {{"addr", flags.metrics_addr}, {"port", http.port()}});
+  }
+
+  while (true) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      logInfo("SIGHUP: full resync");
+      if (api) api->relist();
+      if (files) files->reload();
+      reconciler.resync();
+      continue;
+    }
+    logInfo("shutting down; enforcement stays in the kernel", {{"signal", sig}});
+    break;
+  }
+  if (api) api->stop();
+  if (files) files->stop();
+  http.stop();
+  reconciler.stop();
+  return 0;
+}
+
+}  // namespace palisade::agent

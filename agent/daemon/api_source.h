@@ -1,0 +1,45 @@
+#pragma once
+// Feeds the reconcile loop from the Kubernetes API: one reflector per
+// resource (Pods, Namespaces, NetworkPolicies, Services, EndpointSlices, this
+// Node), each object decoded with the policy decoders (the same validation
+// and defaulting as manifests). An object that fails validation is logged
+// with its kind and name and skipped; the state keeps its previous version,
+// so enforcement already in force is never dropped because of it.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/daemon/metrics.h"
+#include "agent/daemon/reconciler.h"
+#include "agent/k8s/reflector.h"
+
+namespace palisade::agent {
+
+/// The resources the agent watches ("pods", "namespaces", "networkpolicies",
+/// "services", "endpointslices", "nodes"), the node one by field selector.
+std::vector<k8s::Resource> watchedResources(const std::string& node);
+
+class ApiSource {
+public:
+  ApiSource(k8s::ClusterConfig config, const std::string& node, Reconciler& reconciler,
+            Metrics& metrics, k8s::ReflectorOptions options = {},
+            k8s::ClientOptions client_options = {});
+  ~ApiSource();
+  void start();
+  void stop();
+  void relist();
+  const std::vector<std::unique_ptr<k8s::Reflector>>& reflectors() const { return reflectors_; }
+
+private:
+  void onObject(const k8s::Resource& r, k8s::EventType type, simdjson::dom::element obj);
+
+  Reconciler& reconciler_;
+  Metrics& metrics_;
+  std::vector<std::unique_ptr<k8s::Reflector>> reflectors_;
+};
+
+/// Renders the reflectors' counters in Prometheus text (a Metrics collector).
+void renderReflectorMetrics(const std::vector<std::unique_ptr<k8s::Reflector>>& reflectors,
+                            std::string& out);
+
+}  // namespace palisade::agent

@@ -1,0 +1,21 @@
+#pragma once
+// The checkpoint file: the last ruleset the kernel acknowledged, as a
+// palisade.agent.v1.Checkpoint. Written atomically (temp file, fsync, rename,
+// fsync of the directory) so a crash leaves the old or the new file, never a
+// torn one.
+#include <optional>
+#include <string>
+
+#include "datapath/common/result.h"
+#include "palisade/v1/checkpoint.pb.h"
+
+namespace palisade::agent {
+
+std::string checkpointPath(const std::string& state_dir);
+datapath::Status writeCheckpoint(const std::string& state_dir,
+                                 const palisade::agent::v1::Checkpoint& checkpoint);
+/// nullopt when absent; Error when present but unreadable or corrupt.
+datapath::Result<std::optional<palisade::agent::v1::Checkpoint>> readCheckpoint(
+    const std::string& state_dir);
+
+}  // namespace palisade::agent

@@ -1,0 +1,31 @@
+#pragma once
+// What the reconcile loop needs from the datapath, behind an interface so the
+// loop is testable without CAP_NET_ADMIN: the nft Programmer in production, a
+// recording fake in tests.
+#include <map>
+#include <memory>
+#include <string>
+
+#include "datapath/common/result.h"
+#include "datapath/nft/programmer.h"
+
+namespace palisade::agent {
+
+struct KernelCounter {
+  uint64_t packets = 0, bytes = 0;
+};
+
+class Kernel {
+public:
+  virtual ~Kernel() = default;
+  /// Converges with what the kernel holds (read back, one delta; no flush).
+  virtual datapath::Result<datapath::nft::SyncReport> adopt(const palisade::ir::v1::Ruleset& rs) = 0;
+  /// Programs the difference from the last programmed ruleset.
+  virtual datapath::Result<datapath::nft::SyncReport> sync(const palisade::ir::v1::Ruleset& rs) = 0;
+  virtual datapath::Result<std::map<std::string, KernelCounter>> counters() = 0;
+};
+
+/// The real datapath: table inet palisade through netlink.
+datapath::Result<std::unique_ptr<Kernel>> openNftKernel(datapath::nft::DenyAction deny);
+
+}  // namespace palisade::agent

@@ -1,0 +1,364 @@
+#include "agent/daemon/reconciler.h"
+
+#include "agent/daemon/checkpoint.h"
+#include "agent/daemon/log.h"
+
+namespace palisade::agent {
+
+using namespace std::chrono_literals;
+
+const char* objectKindName(ObjectKind k) {
+  switch (k) {
+    case ObjectKind::Namespace: return "Namespace";
+    case ObjectKind::Pod: return "Pod";
+    case ObjectKind::NetworkPolicy: return "NetworkPolicy";
+    case ObjectKind::Service: return "Service";
+    case ObjectKind::EndpointSlice: return "EndpointSlice";
+    case ObjectKind::Node: return "Node";
+  }
+  return "?";
+}
+
+RulesetSize measureRuleset(const palisade::ir::v1::Ruleset& rs) {
+  RulesetSize s;
+  s.revision = rs.revision();
+  s.endpoints = uint64_t(rs.endpoints_size());
+  s.programs = uint64_t(rs.programs_size());
+  for (const auto& p : rs.programs()) s.rules += uint64_t(p.rules_size());
+  for (const auto& ps : rs.peer_sets()) s.set_elements += uint64_t(ps.v4_size() + ps.v6_size());
+  for (const auto& ps : rs.port_sets()) s.set_elements += uint64_t(ps.ranges_size());
+  return s;
+}
+
+static int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+Reconciler::Reconciler(ReconcilerOptions options, std::unique_ptr<Kernel> kernel, Metrics& metrics)
+    : options_(std::move(options)), kernel_(std::move(kernel)), metrics_(metrics) {
+  heartbeat_ms_ = nowMs();
+}
+
+Reconciler::~Reconciler() { stop(); }
+
+void Reconciler::restoreCheckpoint() {
+  if (options_.state_dir.empty()) return;
+  auto cp = readCheckpoint(options_.state_dir);
+  if (!cp) {
+    logWarn("ignoring checkpoint", {{"error", cp.error().str()}});
+    return;
+  }
+  if (!cp->has_value()) {
+    logInfo("no checkpoint: the kernel is left as it is until the first full sync");
+    return;
+  }
+  const auto& rs = (*cp)->ruleset();
+  if ((*cp)->node() != options_.node) {
+    logWarn("checkpoint is for another node, ignoring it",
+            {{"checkpoint_node", (*cp)->node()}, {"node", options_.node}});
+    return;
+  }
+  auto r = kernel_->adopt(rs);
+  if (!r) {
+    ++metrics_.kernel_batch_errors;
+    logError("adopting the checkpoint failed", {{"error", r.error().str()}});
+    return;
+  }
+  adopted_ = true;
+  programmed_revision_ = rs.revision();
+  metrics_.setRulesetSize(measureRuleset(rs));
+  logInfo("adopted kernel table against checkpoint",
+          {{"revision", rs.revision()}, {"summary", r->summary}, {"endpoints", rs.endpoints_size()}});
+}
+
+void Reconciler::start() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Reconciler::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+    maybeCheckpoint(true);
+  }
+}
+
+void Reconciler::push(Change c) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(c));
+  }
+  cv_.notify_all();
+}
+
+void Reconciler::upsert(AnyObject object, Clock::time_point received) {
+  Change c{Change::Op::Upsert};
+  c.kind = static_cast<ObjectKind>(object.index());
+  c.object = std::move(object);
+  c.at = received;
+  push(std::move(c));
+}
+
+void Reconciler::remove(ObjectKind kind, std::string ns, std::string name,
+                        Clock::time_point received) {
+  Change c{Change::Op::Remove};
+  c.kind = kind;
+  c.ns = std::move(ns);
+  c.name = std::move(name);
+  c.at = received;
+  push(std::move(c));
+}
+
+void Reconciler::synced(const std::string& resource) {
+  Change c{Change::Op::Synced};
+  c.name = resource;
+  c.at = Clock::now();
+  push(std::move(c));
+}
+
+void Reconciler::replaceAll(policy::ManifestSet set) {
+  Change c{Change::Op::Replace};
+  c.manifests = std::make_shared<policy::ManifestSet>(std::move(set));
+  c.at = Clock::now();
+  push(std::move(c));
+}
+
+void Reconciler::resync() {
+  Change c{Change::Op::Resync};
+  c.at = Clock::now();
+  push(std::move(c));
+}
+
+bool Reconciler::healthy() const {
+  return nowMs() - heartbeat_ms_ < options_.stuck_after.count();
+}
+
+std::string Reconciler::lastError() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+bool Reconciler::waitIdle(std::chrono::milliseconds limit) {
+  auto end = Clock::now() + limit;
+  while (Clock::now() < end) {
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty() && !busy_) return true;
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  return false;
+}
+
+void Reconciler::applyToState(Change& c) {
+  auto& s = state_;
+  if (c.op == Change::Op::Upsert) {
+    std::visit(
+        [&](auto& obj) {
+          using T = std::decay_t<decltype(obj)>;
+          if constexpr (std::is_same_v<T, policy::Namespace>) s.upsertNamespace(obj);
+          else if constexpr (std::is_same_v<T, policy::Pod>) s.upsertPod(obj);
+          else if constexpr (std::is_same_v<T, policy::NetworkPolicy>) s.upsertPolicy(obj);
+          else if constexpr (std::is_same_v<T, policy::Service>) s.upsertService(obj);
+          else if constexpr (std::is_same_v<T, policy::EndpointSlice>) s.upsertEndpointSlice(obj);
+          else if constexpr (std::is_same_v<T, policy::Node>) s.upsertNode(obj);
+        },
+        *c.object);
+    return;
+  }
+  switch (c.kind) {
+    case ObjectKind::Namespace: s.removeNamespace(c.name); break;
+    case ObjectKind::Pod: s.removePod(c.ns, c.name); break;
+    case ObjectKind::NetworkPolicy: s.removePolicy(c.ns, c.name); break;
+    case ObjectKind::Service: s.removeService(c.ns, c.name); break;
+    case ObjectKind::EndpointSlice: s.removeEndpointSlice(c.ns, c.name); break;
+    case ObjectKind::Node: s.removeNode(c.name); break;
+  }
+}
+
+bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest) {
+  bool full = false;
+  bool changed = false;
+  for (auto& c : batch) {
+    if (c.op == Change::Op::Replace || c.op == Change::Op::Resync) full = true;
+    if ((c.op == Change::Op::Upsert || c.op == Change::Op::Remove) && c.kind != ObjectKind::Pod)
+      full = true;
+  }
+  for (auto& c : batch) {
+    switch (c.op) {
+      case Change::Op::Synced:
+        if (synced_.insert(c.name).second) logInfo("resource synced", {{"resource", c.name}});
+        break;
+      case Change::Op::Replace:
+        compiler_.reset();
+        state_ = policy::ClusterState::fromManifests(*c.manifests);
+        all_synced_ = true;
+        changed = true;
+        break;
+      case Change::Op::Resync:
+        ++metrics_.resyncs;
+        force_adopt_ = true;
+        changed = true;
+        break;
+      case Change::Op::Upsert:
+      case Change::Op::Remove:
+        changed = true;
+        oldest = std::min(oldest, c.at);
+        // Pod changes become set-element deltas when nothing else forces a
+        // recompile; otherwise every write goes straight to the state.
+        if (!full && compiler_ && c.kind == ObjectKind::Pod) {
+          if (c.op == Change::Op::Upsert) compiler_->upsertPod(std::get<policy::Pod>(*c.object));
+          else compiler_->removePod(c.ns, c.name);
+        } else {
+          applyToState(c);
+        }
+        break;
+    }
+  }
+  if (!all_synced_) {
+    all_synced_ = true;
+    for (const auto& r : options_.required_resources)
+      if (!synced_.count(r)) all_synced_ = false;
+    if (all_synced_) {
+      logInfo("every resource synced: programming", {{"pods", state_.podCount()}});
+      changed = true;
+    }
+  }
+  if (!all_synced_) return false;
+  if (!compiler_) {
+    compiler_ = std::make_unique<policy::IncrementalCompiler>(state_, options_.node);
+  } else if (full) {
+    compiler_->recompile();
+  }
+  return changed;
+}
+
+void Reconciler::program(Clock::time_point oldest) {
+  const auto& rs = compiler_->ruleset();
+  bool adopting = !adopted_ || force_adopt_;
+  auto r = adopting ? kernel_->adopt(rs) : kernel_->sync(rs);
+  if (!r) {
+    ++metrics_.kernel_batch_errors;
+    {
+      std::lock_guard lock(mu_);
+      last_error_ = r.error().str();
+    }
+    logError("programming the kernel failed; the previous ruleset stays in force",
+             {{"revision", rs.revision()}, {"error", r.error().str()}});
+    dirty_ = true;
+    retry_at_ = Clock::now() + options_.retry_interval;
+    return;
+  }
+  auto acked = Clock::now();
+  adopted_ = true;
+  force_adopt_ = false;
+  dirty_ = false;
+  retry_at_.reset();
+  {
+    std::lock_guard lock(mu_);
+    last_error_.clear();
+  }
+  switch (r->kind) {
+    case datapath::nft::SyncReport::Kind::Unchanged: ++metrics_.syncs_unchanged; break;
+    case datapath::nft::SyncReport::Kind::Delta: ++metrics_.syncs_delta; break;
+    case datapath::nft::SyncReport::Kind::Replace: ++metrics_.syncs_replace; break;
+  }
+  if (oldest != Clock::time_point::max())
+    metrics_.sync_duration.observe(std::chrono::duration<double>(acked - oldest).count());
+  metrics_.setRulesetSize(measureRuleset(rs));
+  programmed_revision_ = rs.revision();
+  if (!metrics_.ready) {
+    metrics_.ready = true;
+    logInfo("first full sync programmed: ready", {{"revision", rs.revision()},
+                                                   {"endpoints", rs.endpoints_size()},
+                                                   {"programs", rs.programs_size()}});
+  }
+  logDebug("programmed", {{"revision", rs.revision()}, {"summary", r->summary}});
+  checkpoint_pending_ = true;
+  maybeCheckpoint(false);
+}
+
+void Reconciler::maybeCheckpoint(bool force) {
+  if (!checkpoint_pending_ || options_.state_dir.empty() || !compiler_) return;
+  auto now = Clock::now();
+  if (!force && now - last_checkpoint_ < options_.checkpoint_interval) return;
+  palisade::agent::v1::Checkpoint cp;
+  cp.set_format(1);
+  cp.set_node(options_.node);
+  cp.set_agent_version(kAgentVersion);
+  cp.set_written_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count());
+  *cp.mutable_ruleset() = compiler_->ruleset();
+  auto w = writeCheckpoint(options_.state_dir, cp);
+  last_checkpoint_ = now;
+  checkpoint_pending_ = false;
+  if (w) {
+    ++metrics_.checkpoint_writes;
+  } else {
+    ++metrics_.checkpoint_errors;
+    logWarn("writing the checkpoint failed", {{"error", w.error().str()}});
+  }
+}
+
+void Reconciler::refreshCounters() {
+  auto now = Clock::now();
+  if (!adopted_ || now - last_counters_ < options_.counters_interval) return;
+  last_counters_ = now;
+  auto c = kernel_->counters();
+  if (!c) {
+    logDebug("reading deny counters failed", {{"error", c.error().str()}});
+    return;
+  }
+  std::map<std::string, std::pair<uint64_t, uint64_t>> denied;
+  for (const auto& [chain, v] : *c) denied[chain] = {v.packets, v.bytes};
+  metrics_.setDenied(std::move(denied));
+}
+
+void Reconciler::run() {
+  while (true) {
+    std::deque<Change> batch;
+    {
+      std::unique_lock lock(mu_);
+      auto wait = 500ms;
+      if (retry_at_) wait = std::min<std::chrono::milliseconds>(
+          wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::max(*retry_at_ - Clock::now(), Clock::duration(0))));
+      cv_.wait_for(lock, wait, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      batch.swap(queue_);
+      busy_ = true;
+    }
+    heartbeat_ms_ = nowMs();
+    try {
+      auto oldest = Clock::time_point::max();
+      if (pending_since_) oldest = *pending_since_;
+      if (!batch.empty() && applyBatch(batch, oldest)) dirty_ = true;
+      if (dirty_ && all_synced_ && compiler_ && (!retry_at_ || Clock::now() >= *retry_at_)) {
+        program(oldest);
+        pending_since_ = dirty_ ? std::optional(oldest) : std::nullopt;
+      }
+      maybeCheckpoint(false);
+      refreshCounters();
+    } catch (const std::exception& e) {
+      // A broken invariant in the compiler must not silently stop the loop;
+      // the kernel keeps the last ruleset and the next change retries.
+      logError("reconcile failed", {{"error", e.what()}});
+      dirty_ = true;
+      retry_at_ = Clock::now() + options_.retry_interval;
+    }
+    std::lock_guard lock(mu_);
+    busy_ = false;
+  }
+}
+
+}  // namespace palisade::agent

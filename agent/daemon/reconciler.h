@@ -1,0 +1,138 @@
+#pragma once
+// The reconcile loop. Producers (API reflectors, the manifest watcher, signal
+// handling) push changes from any thread; one loop thread owns the cluster
+// state, the incremental compiler and the kernel, and coalesces whatever has
+// queued up into one ruleset and one kernel batch:
+//
+//   upsert/remove/synced ──▶ queue ──▶ [loop] apply batch ──▶ pods only? delta : recompile
+//                                              │                        │
+//                                   all resources synced?  ──no──▶ (keep the kernel as is)
+//                                              │yes
+//                                              ▼
+//                        first time: kernel.adopt(ruleset), else kernel.sync(ruleset)
+//                                              ▼
+//                        metrics (event → ack), checkpoint (rate-limited, atomic)
+//
+// Until every resource has completed its first list, nothing is programmed:
+// the kernel keeps whatever it had (the previous agent's table, or the
+// checkpoint adopted at start). A rejected batch leaves the previous ruleset
+// in force and is retried.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "agent/daemon/kernel.h"
+#include "agent/daemon/metrics.h"
+#include "policy/compile/incremental.h"
+#include "policy/manifest/reader.h"
+#include "policy/state/cluster_state.h"
+
+namespace palisade::agent {
+
+using Clock = std::chrono::steady_clock;
+
+enum class ObjectKind { Namespace, Pod, NetworkPolicy, Service, EndpointSlice, Node };
+const char* objectKindName(ObjectKind k);
+
+using AnyObject = std::variant<policy::Namespace, policy::Pod, policy::NetworkPolicy,
+                               policy::Service, policy::EndpointSlice, policy::Node>;
+
+struct ReconcilerOptions {
+  std::string node;
+  std::string state_dir;  // empty: no checkpoint
+  /// Resources whose first complete list gates programming ("pods", ...).
+  std::set<std::string> required_resources;
+  std::chrono::milliseconds checkpoint_interval{5000};
+  std::chrono::milliseconds retry_interval{1000};     // after a rejected batch
+  std::chrono::milliseconds counters_interval{10000};  // nft deny counters → metrics
+  std::chrono::milliseconds stuck_after{120000};       // /healthz fails past this
+};
+
+class Reconciler {
+public:
+  Reconciler(ReconcilerOptions options, std::unique_ptr<Kernel> kernel, Metrics& metrics);
+  ~Reconciler();
+
+  /// Adopts the kernel table against the checkpoint, when there is one: the
+  /// enforcement of the last run is back (or kept) before any API access.
+  void restoreCheckpoint();
+  void start();
+  /// Stops the loop, writes a pending checkpoint. The kernel table stays.
+  void stop();
+
+  // ---- producers (any thread) ----
+  void upsert(AnyObject object, Clock::time_point received = Clock::now());
+  void remove(ObjectKind kind, std::string ns, std::string name,
+              Clock::time_point received = Clock::now());
+  void synced(const std::string& resource);
+  /// Standalone mode: the whole state becomes `set`.
+  void replaceAll(policy::ManifestSet set);
+  /// Recompiles everything and re-adopts the kernel table (SIGHUP).
+  void resync();
+
+  bool ready() const { return metrics_.ready; }
+  bool healthy() const;
+  /// Blocks until the queue is empty and the result programmed (tests).
+  bool waitIdle(std::chrono::milliseconds limit);
+  uint64_t programmedRevision() const { return programmed_revision_; }
+  std::string lastError() const;
+
+private:
+  struct Change {
+    enum class Op { Upsert, Remove, Synced, Replace, Resync } op;
+    ObjectKind kind = ObjectKind::Pod;
+    std::optional<AnyObject> object;
+    std::string ns, name;
+    std::shared_ptr<policy::ManifestSet> manifests;
+    Clock::time_point at;
+  };
+
+  void push(Change c);
+  void run();
+  // Applies one batch; returns true when the ruleset must be programmed.
+  bool applyBatch(std::deque<Change>& batch, Clock::time_point& oldest);
+  void applyToState(Change& c);
+  void program(Clock::time_point oldest);
+  void maybeCheckpoint(bool force);
+  void refreshCounters();
+
+  ReconcilerOptions options_;
+  std::unique_ptr<Kernel> kernel_;
+  Metrics& metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Change> queue_;
+  bool stopping_ = false;
+  bool busy_ = false;
+  std::thread thread_;
+  std::atomic<int64_t> heartbeat_ms_{0};
+  std::atomic<uint64_t> programmed_revision_{0};
+  std::string last_error_;
+
+  // Loop thread only.
+  policy::ClusterState state_;
+  std::unique_ptr<policy::IncrementalCompiler> compiler_;
+  std::set<std::string> synced_;
+  bool all_synced_ = false;
+  bool adopted_ = false;      // the first programming (adopt) has happened
+  bool dirty_ = false;        // the state changed since the last successful program
+  bool force_adopt_ = false;  // resync: read the kernel back again
+  std::optional<Clock::time_point> pending_since_;
+  std::optional<Clock::time_point> retry_at_;
+  bool checkpoint_pending_ = false;
+  Clock::time_point last_checkpoint_{};
+  Clock::time_point last_counters_{};
+};
+
+/// Ruleset size figures (metrics, status).
+RulesetSize measureRuleset(const palisade::ir::v1::Ruleset& rs);
+
+}  // namespace palisade::agent
