@@ -76,7 +76,8 @@ int runProbeOrVerify(bool verify, const LabOptions& opts, std::ostream& out, std
   std::optional<Loaded> loaded = loadLab(opts.name, err);
   if (!loaded) return kExitFailed;
   lab::Via via = opts.via == "service" ? lab::Via::Service : lab::Via::Pod;
-  auto probe = lab::labProbe(loaded->lab, loaded->state, *protocol, opts.port, via, opts.timeout_ms);
+  auto probe =
+      lab::labProbe(loaded->lab, loaded->state, *protocol, opts.port, via, opts.timeout_ms);
   if (!probe) {
     err << "palisade lab probe: " << probe.error().str() << "\n";
     return kExitFailed;
@@ -91,8 +92,7 @@ int runProbeOrVerify(bool verify, const LabOptions& opts, std::ostream& out, std
     return kExitOk;
   }
   std::vector<policy::PodId> pods = loaded->state.podsSorted();
-  std::vector<std::vector<bool>> predicted =
-      reachMatrix(loaded->state, pods, *protocol, opts.port);
+  std::vector<std::vector<bool>> predicted = reachMatrix(loaded->state, pods, *protocol, opts.port);
   // Side by side: the prediction (evaluator) and what the kernel did.
   std::string left = renderReachTable(probe->names, predicted);
   std::string right = renderReachTable(probe->names, probe->allowed);
@@ -143,9 +143,9 @@ int runProbeOrVerify(bool verify, const LabOptions& opts, std::ostream& out, std
     out << "not checked: a pod to its own IP (never leaves its namespace; --via service "
            "checks the hairpin)\n";
   }
-  out << (disagree == 0 ? "agree" : "disagree") << ": "
-      << (pods.size() - unchecked) * pods.size() << " cells checked, " << disagree << " disagreeing (probe " << static_cast<int>(probe->seconds * 1000)
-      << " ms)\n";
+  out << (disagree == 0 ? "agree" : "disagree") << ": " << (pods.size() - unchecked) * pods.size()
+      << " cells checked, " << disagree << " disagreeing (probe "
+      << static_cast<int>(probe->seconds * 1000) << " ms)\n";
   return disagree == 0 ? kExitOk : kExitFailed;
 }
 

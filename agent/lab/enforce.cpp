@@ -35,8 +35,8 @@ datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab) {
   return out;
 }
 
-datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& rulesets,
-                                       bool adopt, std::vector<std::string>* log) {
+datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& rulesets, bool adopt,
+                                       std::vector<std::string>* log) {
   for (size_t i = 0; i < programmers_.size() && i < rulesets.size(); ++i) {
     datapath::nft::Programmer& p = *programmers_[i];
     auto report = adopt && !p.current() ? p.adopt(rulesets[i]) : p.sync(rulesets[i]);
@@ -49,8 +49,8 @@ datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& r
     // keeps enforcing, and say so.
     auto model = datapath::nft::render(rulesets[i], {});
     if (!model) return model.error().context(netns_[i]);
-    std::string script = "table inet palisade\ndelete table inet palisade\n" +
-                         datapath::nft::renderText(*model);
+    std::string script =
+        "table inet palisade\ndelete table inet palisade\n" + datapath::nft::renderText(*model);
     // This nft(8) takes symbolic priorities only on their own hooks: use numbers.
     for (auto [from, to] : {std::pair{"srcnat + 1", "101"}, std::pair{"srcnat - 5", "95"}}) {
       for (size_t at; (at = script.find(from)) != std::string::npos;) {
@@ -58,8 +58,8 @@ datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& r
       }
     }
     if (auto s = runChecked(netns_[i], {"nft", "-f", "-"}, script); !s) {
-      return report.error().context(netns_[i] + " (nft -f fallback also failed: " +
-                                    s.error().str() + ")");
+      return report.error().context(netns_[i] +
+                                    " (nft -f fallback also failed: " + s.error().str() + ")");
     }
     if (log != nullptr) {
       log->push_back(netns_[i] + ": programmer failed (" + report.error().str() +

@@ -108,8 +108,8 @@ datapath::Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
   std::string error;
   if (!validLabName(options.name, &error)) return Error(EINVAL, error);
   if (fs::exists(stateDir(options.name) + "/state.json")) {
-    return Error(EEXIST, "lab " + options.name + " exists (palisade lab down --name " +
-                             options.name + ")");
+    return Error(EEXIST,
+                 "lab " + options.name + " exists (palisade lab down --name " + options.name + ")");
   }
   auto t0 = std::chrono::steady_clock::now();
   policy::ManifestSet set = policy::readManifests(options.files);
@@ -185,9 +185,10 @@ datapath::Result<ProbeResult> labProbe(const LabState& lab, const policy::Cluste
         lab.findPod(std::string(state.str(rec.namespace_)), std::string(state.str(rec.name)));
     if (p == nullptr) out.notes.push_back(out.names.back() + ": not in the lab (hostNetwork?)");
     pods.push_back(p);
-    bool serves = p != nullptr && std::any_of(p->ports.begin(), p->ports.end(), [&](const LabPort& lp) {
-      return lp.port == port && lp.protocol == protocol;
-    });
+    bool serves =
+        p != nullptr && std::any_of(p->ports.begin(), p->ports.end(), [&](const LabPort& lp) {
+          return lp.port == port && lp.protocol == protocol;
+        });
     out.served.push_back(serves);
   }
   std::vector<std::string> sources;

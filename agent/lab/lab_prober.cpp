@@ -14,13 +14,20 @@ namespace {
 using policy::ClusterState;
 using policy::PodId;
 
-std::vector<LabPort> portsOf(const policy::PodRecord& rec) {
+/// The declared container ports, plus the probed one: palisade's own cases
+/// probe ports no container declares (policy-only questions); the pod must
+/// listen there for the answer to be about policy.
+std::vector<LabPort> portsOf(const policy::PodRecord& rec, LabPort probed) {
   std::vector<LabPort> out;
   for (const policy::PodPort& p : rec.ports) {
     bool dup = false;
     for (const LabPort& q : out) dup = dup || (q.port == p.port && q.protocol == p.protocol);
     if (!dup) out.push_back({p.port, p.protocol});
   }
+  bool dup = false;
+  for (const LabPort& q : out)
+    dup = dup || (q.port == probed.port && q.protocol == probed.protocol);
+  if (!dup) out.push_back(probed);
   return out;
 }
 
@@ -71,7 +78,8 @@ void LabProber::teardown() {
   lab_.reset();
 }
 
-datapath::Status LabProber::build(const ClusterState& state, const std::vector<PodId>& pods) {
+datapath::Status LabProber::build(const ClusterState& state, const std::vector<PodId>& pods,
+                                  LabPort probed) {
   // Placement and names come from the same planner as `lab up`; the pods
   // carry the case's addresses and are spread over the nodes in grid order.
   policy::ManifestSet set;
@@ -87,7 +95,8 @@ datapath::Status LabProber::build(const ClusterState& state, const std::vector<P
   auto planned = planLab(set, {name_, nodes_});
   if (!planned) return planned.error();
   lab_ = std::move(*planned);
-  for (size_t k = 0; k < pods.size(); ++k) lab_->pods[k].ports = portsOf(state.pod(pods[k]));
+  for (size_t k = 0; k < pods.size(); ++k)
+    lab_->pods[k].ports = portsOf(state.pod(pods[k]), probed);
   lab_->services = upstreamServices(*lab_);
   if (auto s = saveState(*lab_); !s) return s;
   if (auto s = createTopology(*lab_); !s) return s;
@@ -101,7 +110,8 @@ datapath::Status LabProber::build(const ClusterState& state, const std::vector<P
   return saveState(*lab_);
 }
 
-datapath::Status LabProber::ensureLab(const ClusterState& state, const std::vector<PodId>& pods) {
+datapath::Status LabProber::ensureLab(const ClusterState& state, const std::vector<PodId>& pods,
+                                      LabPort probed) {
   bool same = lab_ && lab_->pods.size() == pods.size();
   for (size_t k = 0; same && k < pods.size(); ++k) {
     const policy::PodRecord& rec = state.pod(pods[k]);
@@ -109,13 +119,13 @@ datapath::Status LabProber::ensureLab(const ClusterState& state, const std::vect
   }
   if (!same) {
     teardown();
-    datapath::Status s = build(state, pods);
+    datapath::Status s = build(state, pods, probed);
     if (!s) teardown();
     return s;
   }
   bool ports_changed = false;
   for (size_t k = 0; k < pods.size(); ++k) {
-    std::vector<LabPort> want = portsOf(state.pod(pods[k]));
+    std::vector<LabPort> want = portsOf(state.pod(pods[k]), probed);
     if (!samePorts(want, lab_->pods[k].ports)) {
       lab_->pods[k].ports = std::move(want);
       ports_changed = true;
@@ -133,8 +143,7 @@ datapath::Status LabProber::ensureLab(const ClusterState& state, const std::vect
   return saveState(*lab_);
 }
 
-conformance::ProbeMatrix LabProber::probe(const ClusterState& state,
-                                          const std::vector<PodId>& pods,
+conformance::ProbeMatrix LabProber::probe(const ClusterState& state, const std::vector<PodId>& pods,
                                           policy::Protocol protocol, int32_t port) {
   conformance::ProbeMatrix m;
   m.allowed.assign(pods.size(), std::vector<bool>(pods.size(), false));
@@ -142,7 +151,7 @@ conformance::ProbeMatrix LabProber::probe(const ClusterState& state,
     m.skipped = "SCTP not probed: this kernel has no SCTP sockets";
     return m;
   }
-  if (auto s = ensureLab(state, pods); !s) {
+  if (auto s = ensureLab(state, pods, {port, protocol}); !s) {
     m.errors.push_back("lab: " + s.error().str());
     return m;
   }

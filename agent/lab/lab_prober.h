@@ -23,13 +23,14 @@ class LabProber : public conformance::Prober {
   LabProber& operator=(const LabProber&) = delete;
 
   conformance::ProbeMatrix probe(const policy::ClusterState& state,
-                                 const std::vector<policy::PodId>& pods,
-                                 policy::Protocol protocol, int32_t port) override;
+                                 const std::vector<policy::PodId>& pods, policy::Protocol protocol,
+                                 int32_t port) override;
 
  private:
   datapath::Status ensureLab(const policy::ClusterState& state,
-                             const std::vector<policy::PodId>& pods);
-  datapath::Status build(const policy::ClusterState& state, const std::vector<policy::PodId>& pods);
+                             const std::vector<policy::PodId>& pods, LabPort probed);
+  datapath::Status build(const policy::ClusterState& state, const std::vector<policy::PodId>& pods,
+                         LabPort probed);
   void teardown();
 
   std::string name_;

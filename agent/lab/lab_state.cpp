@@ -49,10 +49,9 @@ const LabPod* LabState::findPod(const std::string& ns, const std::string& name) 
 std::string netnsPrefix(const std::string& lab) { return "pal-" + lab + "-"; }
 
 bool validLabName(const std::string& lab, std::string* error) {
-  bool ok = !lab.empty() && lab.size() <= 12 &&
-            std::all_of(lab.begin(), lab.end(), [](char c) {
-              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-            });
+  bool ok = !lab.empty() && lab.size() <= 12 && std::all_of(lab.begin(), lab.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
   if (!ok) *error = "lab name \"" + lab + "\" must be 1-12 characters of [a-z0-9-]";
   return ok;
 }
@@ -75,8 +74,8 @@ datapath::Status saveState(const LabState& s) {
   for (const LabPod& p : s.pods) {
     json::array ports;
     for (const LabPort& port : p.ports) {
-      ports.push_back(json::object{{"port", port.port},
-                                   {"protocol", policy::protocolName(port.protocol)}});
+      ports.push_back(
+          json::object{{"port", port.port}, {"protocol", policy::protocolName(port.protocol)}});
     }
     pods.push_back(json::object{{"namespace", p.namespace_},
                                 {"name", p.name},

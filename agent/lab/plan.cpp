@@ -54,7 +54,8 @@ datapath::Result<LabState> planLab(policy::ManifestSet& set, const PlanOptions& 
   for (const policy::Node& n : set.nodes) addName(n.meta.name);
   for (const policy::Pod& p : set.pods) addName(p.node_name);
   int wanted = std::max(options.nodes, 1);
-  for (int i = 0; static_cast<int>(names.size()) < wanted; ++i) addName("node-" + std::to_string(i));
+  for (int i = 0; static_cast<int>(names.size()) < wanted; ++i)
+    addName("node-" + std::to_string(i));
   for (size_t i = 0; i < names.size(); ++i) {
     lab.nodes.push_back(
         {names[i], netnsPrefix(lab.name) + "n" + std::to_string(i), nodeAddr4(i), nodeAddr6(i)});
@@ -122,7 +123,8 @@ datapath::Result<LabState> planLab(policy::ManifestSet& set, const PlanOptions& 
 
   // Services: ClusterIPs (v4, and v6 when a backend pod has a v6 address) and NodePorts.
   std::set<IpAddress> vips;
-  for (const policy::Service& s : set.services) vips.insert(s.cluster_ips.begin(), s.cluster_ips.end());
+  for (const policy::Service& s : set.services)
+    vips.insert(s.cluster_ips.begin(), s.cluster_ips.end());
   size_t next_vip = 0;
   int32_t next_node_port = 30000;
   for (policy::Service& s : set.services) {
@@ -138,8 +140,8 @@ datapath::Result<LabState> planLab(policy::ManifestSet& set, const PlanOptions& 
       vips.insert(s.cluster_ips.begin(), s.cluster_ips.end());
     }
     for (policy::ServicePort& sp : s.ports) {
-      bool wants_node_port = s.type == policy::ServiceType::NodePort ||
-                             s.type == policy::ServiceType::LoadBalancer;
+      bool wants_node_port =
+          s.type == policy::ServiceType::NodePort || s.type == policy::ServiceType::LoadBalancer;
       if (wants_node_port && sp.node_port == 0) sp.node_port = next_node_port++;
     }
     LabService svc;

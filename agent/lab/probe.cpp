@@ -66,8 +66,8 @@ ProbeCells probeCells(const std::vector<std::string>& sources,
       if (!targets[i][j]) continue;
       sockaddr_storage addr;
       socklen_t len = toSockaddr(*targets[i][j], &addr);
-      int fd = socket(addr.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                      0);
+      int fd = socket(addr.ss_family,
+                      (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
       if (fd < 0) {
         out.errors.push_back(std::string("socket: ") + std::strerror(errno));
         continue;

@@ -96,7 +96,7 @@ int serveMain(const std::string& lab_name) {
     std::cerr << "palisade lab serve: " << lab.error().str() << "\n";
     return 1;
   }
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = onSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);

@@ -10,9 +10,12 @@ constexpr const char* kMasqMark = "0x4000";
 
 const char* l4(Protocol p) {
   switch (p) {
-    case Protocol::TCP: return "tcp";
-    case Protocol::UDP: return "udp";
-    case Protocol::SCTP: return "sctp";
+    case Protocol::TCP:
+      return "tcp";
+    case Protocol::UDP:
+      return "udp";
+    case Protocol::SCTP:
+      return "sctp";
   }
   return "tcp";
 }
@@ -42,8 +45,8 @@ std::string familyTable(const LabState& lab, bool v4) {
       } else {
         body = "    numgen random mod " + std::to_string(backends.size()) + " vmap { ";
         for (size_t i = 0; i < backends.size(); ++i) {
-          body += (i ? ", " : "") + std::to_string(i) + " : goto " + chain + "_ep" +
-                  std::to_string(i);
+          body +=
+              (i ? ", " : "") + std::to_string(i) + " : goto " + chain + "_ep" + std::to_string(i);
         }
         body += " }\n";
       }

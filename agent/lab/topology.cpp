@@ -68,10 +68,10 @@ std::string nodeRoutes(const LabState& lab, size_t n) {
         b += "route add " + host + " dev " + pod.veth + " src " + src.toString() + "\n";
       } else {
         std::string dev = "n" + std::to_string(pod.node);
-        b += ip.isV4() ? "route add " + host + " via " + lab.nodes[pod.node].addr4.toString() +
-                             " dev " + dev + " onlink\n"
-                       : "route add " + host + " via " + nodeLinkAddr6(pod.node) + " dev " + dev +
-                             "\n";
+        b += ip.isV4()
+                 ? "route add " + host + " via " + lab.nodes[pod.node].addr4.toString() + " dev " +
+                       dev + " onlink\n"
+                 : "route add " + host + " via " + nodeLinkAddr6(pod.node) + " dev " + dev + "\n";
       }
     }
   }
@@ -128,9 +128,8 @@ datapath::Status createTopology(const LabState& lab) {
   // The rest is independent per namespace: run the batches side by side.
   std::vector<std::future<datapath::Status>> jobs;
   for (size_t n = 0; n < lab.nodes.size(); ++n) {
-    jobs.push_back(std::async(std::launch::async, [&lab, n] {
-      return ipBatch(lab.nodes[n].netns, nodeRoutes(lab, n));
-    }));
+    jobs.push_back(std::async(
+        std::launch::async, [&lab, n] { return ipBatch(lab.nodes[n].netns, nodeRoutes(lab, n)); }));
   }
   for (const LabPod& p : lab.pods) {
     jobs.push_back(std::async(std::launch::async, [&p] { return ipBatch(p.netns, podBatch(p)); }));

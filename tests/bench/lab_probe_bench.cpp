@@ -68,7 +68,9 @@ void probeMatrix(benchmark::State& st, Via via, bool deny) {
   if (geteuid() != 0) return st.SkipWithError("needs root");
   std::ostringstream log;
   (void)labDown("bench-probe", log);
-  auto lab = labUp({"bench-probe", {writeFile("palisade-bench-grid.yaml", gridManifest())}, 1,
+  auto lab = labUp({"bench-probe",
+                    {writeFile("palisade-bench-grid.yaml", gridManifest())},
+                    1,
                     PALISADE_CLI_BINARY},
                    log);
   if (!lab) return st.SkipWithError(lab.error().str().c_str());

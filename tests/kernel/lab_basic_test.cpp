@@ -105,10 +105,10 @@ TEST(LabBasic, UpProbeApplyDownOnTwoNodes) {
     // v6 between the dual-stack pods (a/p1 on one node, b/p3 on the other).
     const LabPod* p1 = reloaded->findPod("a", "p1");
     const LabPod* p3 = reloaded->findPod("b", "p3");
-    ProbeCells v6 = probeCells({p1->netns, p3->netns},
-                               {{std::nullopt, ProbeTarget{p3->ips[1], 80}},
-                                {ProbeTarget{p1->ips[1], 80}, std::nullopt}},
-                               policy::Protocol::TCP, 300);
+    ProbeCells v6 = probeCells(
+        {p1->netns, p3->netns},
+        {{std::nullopt, ProbeTarget{p3->ips[1], 80}}, {ProbeTarget{p1->ips[1], 80}, std::nullopt}},
+        policy::Protocol::TCP, 300);
     EXPECT_TRUE(v6.allowed[0][1]) << "a/p1 -> b/p3 over IPv6 (allowed by only-one)";
     EXPECT_TRUE(v6.allowed[1][0]) << "b/p3 -> a/p1 over IPv6 (a is not isolated)";
   }
