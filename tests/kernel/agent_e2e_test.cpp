@@ -1,0 +1,244 @@
+// palisade-agent end to end: a fake API server and the real agent in a node
+// network namespace, pods as namespaces behind it, real TCP between them.
+// Policies created, deleted and pods relabelled through the fake API change
+// reachability; an API outage changes nothing; a SIGKILLed agent restarted
+// without API access keeps established connections and opens nothing.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/agent/k8s/fake_apiserver.h"
+#include "tests/agent/k8s/k8s_objects.h"
+#include "tests/kernel/netns_fixture.h"
+
+namespace palisade::agent {
+namespace {
+
+using namespace std::chrono_literals;
+using palisade::testing::Conn;
+using palisade::testing::Fd;
+using palisade::testing::shell;
+using palisade::testing::tcpConnect;
+
+const std::string kPods = "/api/v1/pods";
+const std::string kPolicies = "/apis/networking.k8s.io/v1/networkpolicies";
+
+template <typename P>
+bool eventually(P pred, std::chrono::milliseconds limit = 10000ms) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return pred();
+}
+
+std::string agentBinary() {
+  if (const char* env = std::getenv("PALISADE_AGENT_BINARY")) return env;
+  auto self = std::filesystem::read_symlink("/proc/self/exe");
+  return (self.parent_path().parent_path() / "agent" / "palisade-agent").string();
+}
+
+/// Echoes whatever each accepted connection sends, until the listener closes.
+class EchoServer {
+public:
+  explicit EchoServer(Fd listener) : listener_(std::move(listener)) {
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        if (!palisade::testing::readable(listener_.fd, 100)) continue;
+        int c = accept4(listener_.fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) continue;
+        conns_.emplace_back([c, this] {
+          char buf[256];
+          while (!stop_) {
+            if (!palisade::testing::readable(c, 100)) continue;
+            ssize_t n = read(c, buf, sizeof buf);
+            if (n <= 0) break;
+            (void)!write(c, buf, size_t(n));
+          }
+          close(c);
+        });
+      }
+    });
+  }
+  ~EchoServer() {
+    stop_ = true;
+    thread_.join();
+    for (auto& t : conns_) t.join();
+  }
+
+private:
+  Fd listener_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<std::thread> conns_;
+};
+
+bool echoes(int fd) {
+  if (write(fd, "ping", 4) != 4) return false;
+  if (!palisade::testing::readable(fd, 1000)) return false;
+  char buf[8];
+  return read(fd, buf, sizeof buf) == 4;
+}
+
+class AgentProcess {
+public:
+  AgentProcess(const std::string& netns, const std::vector<std::string>& args,
+               const std::string& log) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, 2);
+      dup2(fd, 1);
+      std::vector<std::string> all = {"ip", "netns", "exec", netns, agentBinary()};
+      all.insert(all.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : all) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp("ip", argv.data());
+      _exit(127);
+    }
+  }
+  ~AgentProcess() { kill(SIGTERM); }
+  void kill(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+private:
+  pid_t pid_ = -1;
+};
+
+TEST(AgentE2E, PoliciesThroughTheApiReachTheKernel) {
+  if (auto why = palisade::testing::kernelTestsUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (!std::filesystem::exists(agentBinary())) GTEST_SKIP() << "no " << agentBinary();
+
+  palisade::testing::Topology topo(3);  // 1: db, 2: client, 3: other
+  const std::string node = topo.node;
+  auto tmp = std::filesystem::temp_directory_path() / (palisade::testing::prefix() + "agent-e2e");
+  std::filesystem::create_directories(tmp);
+  const std::string log = (tmp / "agent.log").string();
+
+  palisade::agent::testing::FakeApiServer server;
+  server.setToken("e2e-token");
+  palisade::testing::inNetns(node, [&] {
+    server.start();
+    return 0;
+  });
+  const uint16_t port = server.port();
+  server.upsert("/api/v1/nodes", "", "node-1",
+                palisade::agent::testing::nodeJson("node-1", "10.77.0.0/16", "10.77.1.1"));
+  server.upsert("/api/v1/namespaces", "", "web", palisade::agent::testing::namespaceJson("web"));
+  auto pod = [&](int i, const std::string& name, const std::string& app) {
+    palisade::agent::testing::PodSpec p;
+    p.ns = "web";
+    p.name = name;
+    p.ip = topo.pod_ip[size_t(i - 1)];
+    p.labels = {{"app", app}};
+    p.ports = {{"http", 8080}};
+    server.upsert(kPods, "web", name, palisade::agent::testing::podJson(p));
+  };
+  pod(1, "db", "db");
+  pod(2, "client", "client");
+  pod(3, "other", "other");
+
+  std::ofstream(tmp / "ca.crt") << palisade::agent::testing::TestPki::get().ca_pem;
+  std::ofstream(tmp / "kubeconfig")
+      << "apiVersion: v1\nkind: Config\ncurrent-context: e2e\n"
+      << "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:" << port
+      << "', certificate-authority: ca.crt}}]\n"
+      << "users: [{name: u, user: {token: e2e-token}}]\n"
+      << "contexts: [{name: e2e, context: {cluster: c, user: u}}]\n";
+  const std::vector<std::string> args = {
+      "--kubeconfig=" + (tmp / "kubeconfig").string(), "--node=node-1",
+      "--state-dir=" + (tmp / "state").string(), "--metrics-addr=127.0.0.1:0",
+      "--backoff-initial=0.05", "--backoff-max=0.5", "--checkpoint-interval=0",
+      "--log-level=debug"};
+
+  EchoServer echo(palisade::testing::tcpListen(topo.pods[0], 8080));
+  const std::string db = topo.pod_ip[0];
+  auto reach = [&](int from) { return tcpConnect(topo.pods[size_t(from - 1)], db, 8080) == Conn::Ok; };
+  ASSERT_TRUE(reach(2));
+
+  auto agent = std::make_unique<AgentProcess>(node, args, log);
+  auto tableExists = [&] {
+    int rc = 0;
+    shell("ip netns exec " + node + " nft list table inet palisade", &rc);
+    return rc == 0;
+  };
+  ASSERT_TRUE(eventually(tableExists)) << shell("cat " + log);
+  EXPECT_TRUE(reach(2));
+
+  // Create: db isolated, nothing allowed.
+  server.upsert(kPolicies, "web", "db-deny",
+                palisade::agent::testing::policyJson("web", "db-deny", {{"app", "db"}}));
+  EXPECT_TRUE(eventually([&] { return !reach(2); })) << shell("cat " + log);
+  // Delete: restored.
+  server.remove(kPolicies, "web", "db-deny");
+  EXPECT_TRUE(eventually([&] { return reach(2); }));
+
+  // Allow from app=client only; relabel changes reachability.
+  server.upsert(kPolicies, "web", "db-allow",
+                palisade::agent::testing::policyJson("web", "db-allow", {{"app", "db"}},
+                                                     {{"app", "client"}}));
+  EXPECT_TRUE(eventually([&] { return !reach(3); }));
+  EXPECT_TRUE(reach(2));
+  pod(2, "client", "other");
+  EXPECT_TRUE(eventually([&] { return !reach(2); }));
+  pod(2, "client", "client");
+  EXPECT_TRUE(eventually([&] { return reach(2); }));
+
+  // Established connection from the client.
+  Fd conn;
+  ASSERT_EQ(tcpConnect(topo.pods[1], db, 8080, 1000, &conn), Conn::Ok);
+  ASSERT_TRUE(echoes(conn.fd));
+
+  // API server gone: nothing changes in force.
+  server.stop();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(tableExists());
+  EXPECT_TRUE(echoes(conn.fd));
+  EXPECT_TRUE(reach(2));
+  EXPECT_FALSE(reach(3));
+
+  // SIGKILL under traffic, restart without API access: adopts the checkpoint.
+  std::atomic<bool> traffic_ok{true}, stop_traffic{false};
+  std::thread traffic([&] {
+    while (!stop_traffic) {
+      if (!echoes(conn.fd)) traffic_ok = false;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  agent->kill(SIGKILL);
+  std::this_thread::sleep_for(300ms);
+  agent = std::make_unique<AgentProcess>(node, args, log);
+  std::this_thread::sleep_for(1500ms);
+  stop_traffic = true;
+  traffic.join();
+  EXPECT_TRUE(traffic_ok);
+  EXPECT_TRUE(echoes(conn.fd));
+  EXPECT_TRUE(reach(2));
+  EXPECT_FALSE(reach(3));  // opened nothing
+  EXPECT_NE(shell("cat " + log).find("adopted kernel table against checkpoint"), std::string::npos)
+      << shell("cat " + log);
+
+  // The API comes back: the agent syncs and follows changes again.
+  palisade::testing::inNetns(node, [&] {
+    server.start(port);
+    return 0;
+  });
+  server.remove(kPolicies, "web", "db-allow");
+  EXPECT_TRUE(eventually([&] { return reach(3); })) << shell("tail -50 " + log);
+  agent->kill(SIGTERM);
+  EXPECT_TRUE(tableExists());  // graceful shutdown leaves enforcement in place
+  std::filesystem::remove_all(tmp);
+}
+
+}  // namespace
+}  // namespace palisade::agent
