@@ -46,7 +46,7 @@ policy::NetworkPolicy denyAll(const std::string& ns, const std::string& name,
   return np;
 }
 
-struct Fixture : ::testing::Test {
+struct ReconcilerTest : ::testing::Test {
   std::shared_ptr<FakeKernelLog> log = std::make_shared<FakeKernelLog>();
   Metrics metrics;
   std::string dir = (std::filesystem::temp_directory_path() /
@@ -71,7 +71,7 @@ struct Fixture : ::testing::Test {
   }
 };
 
-TEST_F(Fixture, NothingProgrammedUntilEveryResourceSynced) {
+TEST_F(ReconcilerTest, NothingProgrammedUntilEveryResourceSynced) {
   make();
   rec->start();
   rec->upsert(ns("web"));
@@ -92,7 +92,7 @@ TEST_F(Fixture, NothingProgrammedUntilEveryResourceSynced) {
   EXPECT_NE(e->ingress_program(), 0u);
 }
 
-TEST_F(Fixture, PodChangesSyncAndPolicyRemovalRecompiles) {
+TEST_F(ReconcilerTest, PodChangesSyncAndPolicyRemovalRecompiles) {
   make();
   rec->start();
   rec->upsert(ns("web"));
@@ -121,7 +121,7 @@ TEST_F(Fixture, PodChangesSyncAndPolicyRemovalRecompiles) {
   EXPECT_GE(metrics.sync_duration.count(), 4u);
 }
 
-TEST_F(Fixture, RejectedBatchIsRetriedAndCounted) {
+TEST_F(ReconcilerTest, RejectedBatchIsRetriedAndCounted) {
   make({"pods"});
   rec->start();
   log->fail_next = 2;
@@ -135,7 +135,7 @@ TEST_F(Fixture, RejectedBatchIsRetriedAndCounted) {
   EXPECT_EQ(rec->lastError(), "");
 }
 
-TEST_F(Fixture, CheckpointWrittenThenAdoptedOnRestart) {
+TEST_F(ReconcilerTest, CheckpointWrittenThenAdoptedOnRestart) {
   make({"pods"});
   rec->start();
   rec->upsert(pod("web", "a", "a", "10.1.0.1"));
@@ -165,7 +165,7 @@ TEST_F(Fixture, CheckpointWrittenThenAdoptedOnRestart) {
   EXPECT_EQ(log2->last.endpoints_size(), 1);
 }
 
-TEST_F(Fixture, CorruptCheckpointIsIgnored) {
+TEST_F(ReconcilerTest, CorruptCheckpointIsIgnored) {
   std::filesystem::create_directories(dir);
   { std::ofstream(checkpointPath(dir)) << "garbage"; }
   make({"pods"});
@@ -173,7 +173,7 @@ TEST_F(Fixture, CorruptCheckpointIsIgnored) {
   EXPECT_EQ(log->calls(), 0);
 }
 
-TEST_F(Fixture, ResyncReadoptsKernel) {
+TEST_F(ReconcilerTest, ResyncReadoptsKernel) {
   make({"pods"});
   rec->start();
   rec->upsert(pod("web", "a", "a", "10.1.0.1"));
@@ -185,7 +185,7 @@ TEST_F(Fixture, ResyncReadoptsKernel) {
   EXPECT_EQ(metrics.resyncs, 1u);
 }
 
-TEST_F(Fixture, MetricsRenderLoopValues) {
+TEST_F(ReconcilerTest, MetricsRenderLoopValues) {
   make({"pods"});
   rec->start();
   rec->upsert(pod("web", "a", "a", "10.1.0.1"));

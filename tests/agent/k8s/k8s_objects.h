@@ -60,7 +60,7 @@ inline std::string realisticPadding(const std::string& name) {
 
 inline std::string realisticSpecExtra() {
   std::string env;
-  for (int i = 0; i < 30; ++i) {
+  for (int i = 0; i < 60; ++i) {
     if (i) env += ",";
     env += "{\"name\":\"SETTING_NUMBER_" + std::to_string(i) +
            "\",\"value\":\"some-configuration-value-for-the-application-" + std::to_string(i) + "\"}";
