@@ -98,6 +98,27 @@ ProbeMatrix EvaluatorProber::probe(const ClusterState& state, const std::vector<
 }
 
 bool buildModel(const CaseFile& c, ClusterState& state, std::string* error) {
+  // A typo in pod_ips/pod_ports must not silently leave the plan in place.
+  auto inModel = [&](const std::string& key) {
+    for (const std::string& ns : c.model.namespaces) {
+      for (const std::string& pod : c.model.pods) {
+        if (key == ns + "/" + pod) return true;
+      }
+    }
+    return false;
+  };
+  for (const auto& [key, value] : c.pod_ips) {
+    if (!inModel(key)) {
+      *error = "pod_ips: " + key + " is not a pod of the model";
+      return false;
+    }
+  }
+  for (const auto& [key, value] : c.pod_ports) {
+    if (!inModel(key)) {
+      *error = "pod_ports: " + key + " is not a pod of the model";
+      return false;
+    }
+  }
   for (size_t n = 0; n < c.model.namespaces.size(); ++n) {
     policy::Namespace ns;
     ns.meta.name = c.model.namespaces[n];

@@ -111,6 +111,37 @@ TEST(Runner, GradesAnyProber) {
   EXPECT_THAT(r.detail, HasSubstr("expected deny got allow"));
 }
 
+TEST(Runner, RejectsPodsOutsideTheModel) {
+  std::string error;
+  auto c = conformance::parseCaseText(
+      "model: {namespaces: [x], pods: [a], ports: [80], protocols: [TCP]}\n"
+      "pod_ports: {x/q: [{name: web, port: 8080}]}\n"
+      "steps:\n  - probe: {protocol: TCP, port: 80}\n    expect: {default: allow}\n",
+      "inline", &error);
+  ASSERT_TRUE(c) << error;
+  conformance::EvaluatorProber prober;
+  conformance::CaseResult r = conformance::runCase(*c, prober);
+  EXPECT_FALSE(r.passed);
+  EXPECT_THAT(r.detail, HasSubstr("pod_ports: x/q is not a pod of the model"));
+}
+
+TEST(Runner, DefaultDenyCanBeTheDefault) {
+  std::string error;
+  auto c = conformance::parseCaseText(
+      "model: {namespaces: [x], pods: [a, b], ports: [80], protocols: [TCP]}\n"
+      "steps:\n"
+      "  - apply:\n"
+      "      - {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy,\n"
+      "         metadata: {name: deny, namespace: x}, spec: {podSelector: {}}}\n"
+      "    probe: {protocol: TCP, port: 80}\n"
+      "    expect: {default: deny}\n",
+      "inline", &error);
+  ASSERT_TRUE(c) << error;
+  conformance::EvaluatorProber prober;
+  conformance::CaseResult r = conformance::runCase(*c, prober);
+  EXPECT_TRUE(r.passed) << r.detail;
+}
+
 #ifdef PALISADE_CLI_BINARY
 int shell(const std::string& cmd, std::string* out) {
   std::array<char, 4096> buf{};
