@@ -1,14 +1,17 @@
-// palisade: the dry-run CLI. Reads manifests, never touches kernel state.
+// palisade: the command line. Everything but `apply` and `lab` is a dry run
+// that reads manifests and never touches kernel state.
 //
 //   palisade check   -f PATH...                       validate
 //   palisade reach   -f PATH... [--protocol] [--port] every pod pair
 //   palisade explain -f PATH... --from --to --port    one flow, and why
 //   palisade compile -f PATH... --node NAME           the node's IR
 //   palisade test    CASE.yaml...                     conformance cases
+//   palisade apply   -f PATH... --node NAME           program this netns once (root)
 //   palisade lab     up|apply|probe|verify|down       real kernel, network namespaces (root)
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "agent/cli/cmd_apply.h"
 #include "agent/cli/cmd_check.h"
 #include "agent/cli/cmd_compile.h"
 #include "agent/cli/cmd_explain.h"
@@ -19,7 +22,7 @@
 
 int main(int argc, char** argv) {
   namespace cli = palisade::agent::cli;
-  CLI::App app{"palisade: Kubernetes NetworkPolicy, dry run (touches no kernel state)"};
+  CLI::App app{"palisade: Kubernetes NetworkPolicy (dry run, except apply and lab)"};
   app.require_subcommand(1);
   cli::CheckOptions check;
   cli::ReachOptions reach;
@@ -33,6 +36,7 @@ int main(int argc, char** argv) {
   CLI::App* test_cmd = cli::addTestCommand(app, test);
   cli::LabOptions lab;
   cli::LabCommands lab_cmds = cli::addLabCommand(app, lab);
+  cli::addApplyCommand(app);  // runs from its own callback and exits
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -276,7 +276,9 @@ private:
     boost::system::error_code ec;
     stream.handshake(boost::asio::ssl::stream_base::server, ec);
     if (ec) return;
-    bool client_cert = SSL_get_peer_certificate(stream.native_handle()) != nullptr &&
+    // get0: a borrowed pointer (SSL_get_peer_certificate returns a reference
+    // the caller must free, and leaked one per connection).
+    bool client_cert = SSL_get0_peer_certificate(stream.native_handle()) != nullptr &&
                        SSL_get_verify_result(stream.native_handle()) == X509_V_OK;
     boost::beast::flat_buffer buf;
     while (true) {
