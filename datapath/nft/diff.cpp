@@ -85,6 +85,15 @@ void apply(TableModel& m, const Delta& d) {
     if (e.is_map) {
       for (const auto& [k, j] : e.remove_jumps) s.jumps.erase(k);
       for (const auto& [k, j] : e.add_jumps) s.jumps[k] = j;
+    } else if ((e.remove_ranges.size() + e.add_ranges.size()) * 16 < s.ranges.size()) {
+      // A few changes to a large set (the delta path): edit in place, so the
+      // cost follows the change rather than the set.
+      for (const Range& r : e.remove_ranges) {
+        auto it = std::lower_bound(s.ranges.begin(), s.ranges.end(), r);
+        if (it != s.ranges.end() && *it == r) s.ranges.erase(it);
+      }
+      for (const Range& r : e.add_ranges)
+        s.ranges.insert(std::lower_bound(s.ranges.begin(), s.ranges.end(), r), r);
     } else {
       std::vector<Range> kept;
       std::set_difference(s.ranges.begin(), s.ranges.end(), e.remove_ranges.begin(),

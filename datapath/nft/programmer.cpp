@@ -15,11 +15,11 @@ BatchOptions Programmer::nextBatch() {
   return o;
 }
 
-Result<TableModel> Programmer::renderModel(const ir::Ruleset& rs) const {
+Result<TableModel> Programmer::renderModel(const ir::Ruleset& rs, RenderNames* names) const {
   RenderOptions ro;
   ro.deny = options_.deny;
   ro.table_flags = options_.table_flags;
-  auto m = render(rs, ro);
+  auto m = render(rs, ro, names);
   if (!m) return m.error().context("rendering revision " + std::to_string(rs.revision()));
   return m;
 }
@@ -31,7 +31,7 @@ Result<SyncReport> Programmer::send(const Batch& batch, SyncReport report) {
   const std::string where = "programming table inet " + table_;
   auto acks = transport_->sendBatch({batch.data(), batch.size()});
   if (!acks) {
-    current_.reset();  // the kernel state is unknown now: the next sync re-reads it
+    forget();  // the kernel state is unknown now: the next sync re-reads it
     return acks.error().context(where);
   }
   bool last_acked = false;
@@ -47,15 +47,27 @@ Result<SyncReport> Programmer::send(const Batch& batch, SyncReport report) {
     return Error(a.error, msg);
   }
   if (!last_acked && batch.messageCount() > 0) {
-    current_.reset();
+    forget();
     return Error(EPROTO, where + ": the kernel did not acknowledge the batch");
   }
   if (options_.log) options_.log(where + ": " + report.summary);
   return report;
 }
 
+void Programmer::programmed(const ir::Ruleset& rs, TableModel model, RenderNames names) {
+  current_ = std::move(model);
+  index_ = DeltaIndex::build(rs, std::move(names));
+  revision_ = rs.revision();
+}
+
+void Programmer::forget() {
+  current_.reset();
+  index_.reset();
+}
+
 Result<SyncReport> Programmer::replace(const ir::Ruleset& rs) {
-  auto model = renderModel(rs);
+  RenderNames names;
+  auto model = renderModel(rs, &names);
   if (!model) return model.error();
   Batch b = buildReplace(*model, nextBatch());
   SyncReport r;
@@ -64,13 +76,14 @@ Result<SyncReport> Programmer::replace(const ir::Ruleset& rs) {
   r.summary = "replaced: " + std::to_string(model->sets.size()) + " sets, " +
               std::to_string(model->chains.size()) + " chains";
   auto sent = send(b, r);
-  if (sent) current_ = std::move(*model);
+  if (sent) programmed(rs, std::move(*model), std::move(names));
   return sent;
 }
 
 Result<SyncReport> Programmer::sync(const ir::Ruleset& rs) {
   if (!current_) return replace(rs);
-  auto model = renderModel(rs);
+  RenderNames names;
+  auto model = renderModel(rs, &names);
   if (!model) return model.error();
   Delta d = diff(*current_, *model);
   SyncReport r;
@@ -78,14 +91,50 @@ Result<SyncReport> Programmer::sync(const ir::Ruleset& rs) {
   r.elements_only = d.elementsOnly();
   r.summary = d.summary();
   if (d.empty()) {
-    current_ = std::move(*model);  // element origins follow the newest IR
+    programmed(rs, std::move(*model), std::move(names));  // origins follow the newest IR
     return r;
   }
   r.kind = SyncReport::Kind::Delta;
   Batch b = buildDelta(d, nextBatch());
   auto sent = send(b, r);
-  if (sent) current_ = std::move(*model);
+  if (sent) programmed(rs, std::move(*model), std::move(names));
   return sent;
+}
+
+Result<SyncReport> Programmer::apply(const ir::Ruleset& rs,
+                                     std::span<const ir::RulesetDelta> deltas) {
+  auto full = [&](std::string why) -> Result<SyncReport> {
+    auto r = sync(rs);
+    if (r) r->full_because = std::move(why);
+    return r;
+  };
+  if (!current_ || !index_) return full("kernel state unknown");
+  if (deltas.empty()) return full("no delta");
+  uint64_t at = revision_;
+  for (const auto& d : deltas) {
+    if (d.from_revision() != at) return full("revisions do not chain");
+    at = d.to_revision();
+  }
+  if (at != rs.revision()) return full("revisions do not chain");
+  std::string why;
+  auto rendered = renderDelta(*current_, *index_, rs, deltas, options_.deny, why);
+  if (!rendered) return full(why);
+  const Delta& d = rendered->delta;
+  SyncReport r;
+  r.from_ir_delta = true;
+  r.element_changes = d.elementChanges();
+  r.elements_only = d.elementsOnly();
+  r.summary = d.summary();
+  if (!d.empty()) {
+    r.kind = SyncReport::Kind::Delta;
+    auto sent = send(buildDelta(d, nextBatch()), r);
+    if (!sent) return sent;
+    r = *sent;
+    nft::apply(*current_, d);
+  }
+  commit(*index_, std::move(*rendered));
+  revision_ = rs.revision();
+  return r;
 }
 
 Result<SyncReport> Programmer::adopt(const ir::Ruleset& rs) {
@@ -96,6 +145,7 @@ Result<SyncReport> Programmer::adopt(const ir::Ruleset& rs) {
     return replace(rs);
   }
   current_ = std::move(*kernel->table);
+  index_.reset();  // rebuilt by the sync below, from the ruleset it converges to
   auto r = sync(rs);
   if (r) r->readback_attempts = kernel->attempts;
   return r;
@@ -104,7 +154,7 @@ Result<SyncReport> Programmer::adopt(const ir::Ruleset& rs) {
 Status Programmer::deleteTable() {
   Batch b = buildDeleteTable(table_, nextBatch());
   auto sent = send(b, SyncReport{});
-  current_.reset();
+  forget();
   if (!sent && sent.error().code() != ENOENT) return sent.error();
   return okStatus();
 }

@@ -50,8 +50,13 @@ struct RenderOptions {
   uint32_t table_flags = 0;  // owner/persist, as the probes allow
 };
 
+struct RenderNames;  // render_parts.h
+
 /// Renders the whole table. Fails on a malformed ruleset (dangling ids).
-Result<TableModel> render(const ir::Ruleset& ruleset, const RenderOptions& options = {});
+/// `names`, when given, receives the names given to the IR objects (the delta
+/// path renders later changes against them).
+Result<TableModel> render(const ir::Ruleset& ruleset, const RenderOptions& options = {},
+                          RenderNames* names = nullptr);
 
 /// Address helpers shared with the text renderer and readback.
 U128 v6Value(uint64_t high, uint64_t low);

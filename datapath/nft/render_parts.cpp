@@ -1,0 +1,186 @@
+#include "datapath/nft/render_parts.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace palisade::datapath::nft {
+namespace {
+
+constexpr size_t kCommentMax = 127;  // nft refuses longer comments
+
+U128 keyMax(KeyType k) {
+  switch (k) {
+    case KeyType::Ipv4:
+      return 0xffffffffu;
+    case KeyType::Ipv6:
+      return ~U128(0);
+    case KeyType::ProtoService:
+      return (U128(0xff) << 16) | 0xffff;
+  }
+  return 0;
+}
+
+std::string provenanceText(const ir::Provenance& p) {
+  return p.policy_namespace() + "/" + p.policy_name() + " " + directionName(p.direction()) +
+         " rule " + std::to_string(p.rule_index());
+}
+
+void addDeny(std::vector<RuleModel>& rules, DenyAction deny, const std::string& origin) {
+  if (deny == DenyAction::Drop) {
+    rules.push_back({RuleModel::Kind::DenyDrop, Family::Any, Addr::Saddr, "", "", "", origin});
+  } else {
+    rules.push_back({RuleModel::Kind::DenyRejectTcp, Family::Any, Addr::Saddr, "", "", "", origin});
+    rules.push_back(
+        {RuleModel::Kind::DenyRejectOther, Family::Any, Addr::Saddr, "", "", "", origin});
+  }
+}
+
+}  // namespace
+
+std::string hex12(uint64_t h) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%012llx", static_cast<unsigned long long>(h & 0xffffffffffffull));
+  return buf;
+}
+
+std::string clip(std::string s) {
+  if (s.size() > kCommentMax) s.resize(kCommentMax);
+  for (char& c : s)
+    if (c == '"' || c == '\\' || c == '\n') c = '_';  // keep nft syntax trivially safe
+  return s;
+}
+
+std::string ruleKey(const RuleModel& r) {
+  return std::to_string(int(r.kind)) + "," + std::to_string(int(r.family)) + "," +
+         std::to_string(int(r.addr)) + "," + r.set + "," + r.ports + "," + r.comment + ";";
+}
+
+std::vector<Range> normalize(std::vector<Range> v, KeyType key) {
+  std::sort(v.begin(), v.end());
+  std::vector<Range> out;
+  for (const Range& r : v) {
+    if (!out.empty()) {
+      Range& b = out.back();
+      bool same_proto = key != KeyType::ProtoService || (b.first >> 16) == (r.first >> 16);
+      if (same_proto && (r.first <= b.last || (b.last != keyMax(key) && r.first == b.last + 1))) {
+        b.last = std::max(b.last, r.last);
+        continue;
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+const char* directionName(ir::Direction d) { return d == ir::EGRESS ? "egress" : "ingress"; }
+
+Range cidrRange(const ir::Ipv4Cidr& c) { return v4Prefix(c.address(), c.prefix_len()); }
+Range cidrRange(const ir::Ipv6Cidr& c) {
+  return v6Prefix(v6Value(c.high(), c.low()), c.prefix_len());
+}
+
+Result<SetModel> renderPortSet(const ir::PortSet& ps) {
+  std::vector<Range> ranges;
+  for (const auto& r : ps.ranges()) {
+    uint32_t proto = static_cast<uint32_t>(r.protocol());
+    if (proto == 0 || proto > 255 || r.first() > r.last() || r.last() > 65535)
+      return Error(EINVAL, "port set " + std::to_string(ps.id()) + ": invalid range");
+    ranges.push_back({(U128(proto) << 16) | r.first(), (U128(proto) << 16) | r.last()});
+  }
+  ranges = normalize(std::move(ranges), KeyType::ProtoService);
+  std::string canon;
+  for (const Range& r : ranges)
+    canon += std::to_string(uint64_t(r.first)) + "-" + std::to_string(uint64_t(r.last)) + ",";
+  SetModel s;
+  s.name = "ports_" + hex12(fnv1a(canon));
+  s.key = KeyType::ProtoService;
+  s.ranges = std::move(ranges);
+  s.origin = "port set " + std::to_string(ps.id());
+  return s;
+}
+
+std::string peerUse(ir::Direction dir, const ir::Rule& rule, const std::string& port_set_name) {
+  const auto& p = rule.provenance();
+  return std::string(directionName(dir)) + "|" + p.policy_namespace() + "/" + p.policy_name() +
+         "|" + std::to_string(p.rule_index()) + "|" +
+         (rule.port_set() ? port_set_name : std::string("*"));
+}
+
+std::string peerHashName(const std::set<std::string>& uses) {
+  std::string canon;
+  for (const auto& s : uses) canon += s + ";";
+  return "peers_" + hex12(fnv1a(canon));
+}
+
+std::string peerSetName(const std::string& hash_name, size_t rank) {
+  return rank == 0 ? hash_name : hash_name + "_" + std::to_string(rank);
+}
+
+std::pair<SetModel, SetModel> renderPeerSet(const ir::PeerSet& ps, const std::string& name,
+                                            const std::string& origin) {
+  SetModel v4{name + "_v4", KeyType::Ipv4, false, {}, {}, origin};
+  SetModel v6{name + "_v6", KeyType::Ipv6, false, {}, {}, origin};
+  for (const auto& c : ps.v4()) v4.ranges.push_back(cidrRange(c));
+  for (const auto& c : ps.v6()) v6.ranges.push_back(cidrRange(c));
+  v4.ranges = normalize(std::move(v4.ranges), KeyType::Ipv4);
+  v6.ranges = normalize(std::move(v6.ranges), KeyType::Ipv6);
+  return {std::move(v4), std::move(v6)};
+}
+
+std::string ruleOrigin(const ir::Program& prog, int i) {
+  const auto& p = prog.rules(i).provenance();
+  return "program " + std::to_string(prog.id()) + " rule " + std::to_string(i) + ", policy " +
+         p.policy_namespace() + "/" + p.policy_name();
+}
+
+Result<ChainModel> renderProgram(const ir::Program& prog, const RenderNames& names,
+                                 DenyAction deny) {
+  if (prog.direction() != ir::INGRESS && prog.direction() != ir::EGRESS)
+    return Error(EINVAL, "program " + std::to_string(prog.id()) + ": no direction");
+  bool ingress = prog.direction() == ir::INGRESS;
+  Addr peer_addr = ingress ? Addr::Saddr : Addr::Daddr;
+  std::string prog_origin = "program " + std::to_string(prog.id());
+  ChainModel c;
+  for (int i = 0; i < prog.rules_size(); ++i) {
+    const auto& rule = prog.rules(i);
+    std::string origin = ruleOrigin(prog, i);
+    std::string comment = clip(provenanceText(rule.provenance()));
+    std::string pset;
+    if (rule.port_set()) {
+      auto it = names.port_set.find(rule.port_set());
+      if (it == names.port_set.end())
+        return Error(EINVAL, origin + ": unknown port set " + std::to_string(rule.port_set()));
+      pset = it->second;
+    }
+    if (rule.peer_set() == 0) {
+      c.rules.push_back(
+          {RuleModel::Kind::AllowReturn, Family::Any, peer_addr, "", pset, comment, origin});
+      continue;
+    }
+    auto it = names.peer_set.find(rule.peer_set());
+    if (it == names.peer_set.end())
+      return Error(EINVAL, origin + ": unknown peer set " + std::to_string(rule.peer_set()));
+    const std::string& base = it->second;
+    c.rules.push_back(
+        {RuleModel::Kind::AllowReturn, Family::Ip, peer_addr, base + "_v4", pset, comment, origin});
+    c.rules.push_back({RuleModel::Kind::AllowReturn, Family::Ip6, peer_addr, base + "_v6", pset,
+                       comment, origin});
+  }
+  addDeny(c.rules, deny, prog_origin + " deny");
+  std::string isolated;
+  for (const auto& ref : prog.isolated_by())
+    isolated += (isolated.empty() ? "" : ", ") + ref.namespace_() + "/" + ref.name();
+  c.comment = clip(std::string(directionName(prog.direction())) + " isolated by " +
+                   (isolated.empty() ? "-" : isolated));
+  std::string canon = c.comment + "|";
+  for (const auto& r : c.rules) canon += ruleKey(r);
+  c.name = std::string(ingress ? "ingress_" : "egress_") + hex12(fnv1a(canon));
+  c.origin = prog_origin;
+  return c;
+}
+
+std::string endpointOrigin(const ir::Endpoint& ep) {
+  return "pod " + ep.namespace_() + "/" + ep.name();
+}
+
+}  // namespace palisade::datapath::nft

@@ -1,0 +1,69 @@
+#pragma once
+// The pieces render() assembles a table from, one IR object at a time. The
+// delta path (delta_plan.h) renders only the objects a pod change touches with
+// the same pieces, so an object gets the same name and the same shape whether
+// it came from a full render or from a delta: the kernel must end up exactly
+// where a full render of the same ruleset would put it.
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "datapath/common/result.h"
+#include "datapath/nft/model.h"
+#include "datapath/nft/render.h"
+
+namespace palisade::datapath::nft {
+
+/// The names render() gave the IR objects of one ruleset, and what the peer
+/// set names were derived from (so a later delta can tell whether a new
+/// program would rename a set: then it cannot be expressed as a delta).
+struct RenderNames {
+  std::unordered_map<uint32_t, std::string> port_set;  // port set id → set name
+  /// Referenced peer set id → base name; the sets are <base>_v4 and <base>_v6.
+  /// Peer sets no rule references are not rendered and have no name.
+  std::unordered_map<uint32_t, std::string> peer_set;
+  std::unordered_map<uint32_t, std::set<std::string>> peer_uses;  // id → peerUse() entries
+  std::map<std::string, std::vector<uint32_t>> peer_hash;         // "peers_<hash>" → ids, sorted
+  std::unordered_map<uint32_t, std::string> chain;                // program id → chain name
+};
+
+/// 12 hex digits of a hash (names must stay short: nft limits them).
+std::string hex12(uint64_t h);
+/// A comment nft accepts (length, no quotes).
+std::string clip(std::string s);
+/// The identity of a rule for content hashes (origin excluded).
+std::string ruleKey(const RuleModel& r);
+/// Sorts and merges overlapping and adjacent intervals; never across protocols.
+std::vector<Range> normalize(std::vector<Range> ranges, KeyType key);
+
+const char* directionName(ir::Direction d);
+Range cidrRange(const ir::Ipv4Cidr& c);
+Range cidrRange(const ir::Ipv6Cidr& c);
+
+/// A port set, named by its content: ports_<hash of the normalized ranges>.
+Result<SetModel> renderPortSet(const ir::PortSet& ps);
+
+/// One use of a peer set by a rule: what its name is derived from.
+std::string peerUse(ir::Direction dir, const ir::Rule& rule, const std::string& port_set_name);
+/// "peers_<hash of the uses>"; sets with equal uses get suffixes _1, _2 ... by id.
+std::string peerHashName(const std::set<std::string>& uses);
+std::string peerSetName(const std::string& hash_name, size_t rank);
+/// The v4 and v6 sets of a peer set named `name` (base name, without _v4/_v6).
+std::pair<SetModel, SetModel> renderPeerSet(const ir::PeerSet& ps, const std::string& name,
+                                            const std::string& origin);
+/// "program 3 rule 1, policy ns/name": the IR object behind a rule or set.
+std::string ruleOrigin(const ir::Program& prog, int rule_index);
+
+/// A program's chain, named by its content. Every port and peer set it
+/// references must already be in `names`.
+Result<ChainModel> renderProgram(const ir::Program& prog, const RenderNames& names,
+                                 DenyAction deny);
+
+/// "pod ns/name": the origin of a dispatch entry.
+std::string endpointOrigin(const ir::Endpoint& ep);
+
+}  // namespace palisade::datapath::nft
