@@ -1,0 +1,67 @@
+#pragma once
+// datapath::queue::Consumer: one NFQUEUE queue on a Boost.Asio event loop.
+//
+//   kernel queue N ──netlink──▶ recv (non-blocking, a burst at a time)
+//        ▲                        │ parse headers → Decider::decide
+//        │                        ├─ Accept/Drop ─▶ planVerdicts (batched) ─┐
+//        │                        └─ Hold ─▶ HoldTable ── reconsider() / timer (fail mode)
+//        └──────────── one sendto per burst of verdict messages ◀──────────┘
+//
+// The netlink socket's fd is watched by the io_context (async_wait), so the
+// consumer runs on whichever thread runs that io_context. Several queues
+// (`--queue-count`, CPU fan-out in the rule) are several consumers, normally
+// each on its own thread. Everything here runs on the consumer's io_context
+// thread; reconsider() and stop() may be called from elsewhere (they post).
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "datapath/common/result.h"
+#include "datapath/queue/counters.h"
+#include "datapath/queue/decider.h"
+#include "datapath/queue/nfq_messages.h"
+
+namespace palisade::datapath::queue {
+
+struct ConsumerOptions {
+  QueueConfig queue;           // number, copy range, max length, GSO, fail-open
+  bool batch_verdicts = true;  // off only to measure what batching buys
+  std::chrono::milliseconds hold_timeout{2000};
+  bool hold_fail_open = false;        // verdict when a held packet times out
+  size_t max_held = 4096;             // hold table capacity (overflow: fail mode)
+  uint32_t socket_buffer = 8u << 20;  // SO_RCVBUFFORCE, bytes
+  /// Optional: every decision (not malformed drops), for user-space mode's log.
+  std::function<void(const QueuedPacket&, const Decision&)> on_decision;
+};
+
+class Consumer {
+ public:
+  /// Opens and binds the queue (fails with EBUSY-style errors when another
+  /// process holds it) and starts reading on `io`.
+  static Result<std::unique_ptr<Consumer>> start(boost::asio::io_context& io, Decider& decider,
+                                                 ConsumerOptions options);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  /// Asks the Decider again about every held packet (the agent learned
+  /// something: a ruleset revision, a pod's address). Thread-safe (posts).
+  void reconsider();
+  /// Stops reading; held packets get the fail-mode verdict. Thread-safe
+  /// (posts); the socket is closed by the destructor.
+  void stop();
+
+  CounterSnapshot counters() const { return counters_.snapshot(); }
+  size_t heldNow() const;
+  uint16_t queueNumber() const;
+
+  class Impl;
+
+ private:
+  explicit Consumer(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+  const Counters& counters_;
+};
+
+}  // namespace palisade::datapath::queue
