@@ -375,7 +375,12 @@ void RulesetBuilder::appendNamedEgressRules(const PolicyRecord& policy, const Co
       probe.blocks.insert(probe.blocks.end(), peer.block_cidrs.begin(), peer.block_cidrs.end());
     }
     std::set<int32_t>& numbers = named_sources_[index->second].numbers;
-    if (const auto* candidates = state_.podsWithPortName(name)) {
+    // The numbers depend on the peers and the name, not on the subject pod:
+    // scan the destination pods once per source. Later programs (another
+    // subject, or a pod added incrementally) reuse them; a number that appears
+    // later is the incremental compiler's cue to recompile (needsNewNamedGroup).
+    const auto* candidates = inserted ? state_.podsWithPortName(name) : nullptr;
+    if (candidates != nullptr) {
       for (PodId id : *candidates) {
         const PodRecord& p = state_.pod(id);
         for (const PodPort& cp : p.ports) {
