@@ -375,6 +375,21 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
       addExpr(r, verdict(NF_ACCEPT));
       break;
     }
+    case K::NeighbourDiscoveryAccept: {
+      // What nft emits for `ip6 hoplimit 255 icmpv6 type 133-137 accept`.
+      addExpr(r, meta(NFT_META_NFPROTO, NFT_REG_1));
+      addExpr(r, cmpU8(NFT_REG_1, NFPROTO_IPV6));
+      addExpr(r, payload(NFT_PAYLOAD_NETWORK_HEADER, 7, 1, NFT_REG_1));
+      addExpr(r, cmpU8(NFT_REG_1, 255));
+      addExpr(r, meta(NFT_META_L4PROTO, NFT_REG_1));
+      addExpr(r, cmpU8(NFT_REG_1, IPPROTO_ICMPV6));
+      addExpr(r, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1));
+      uint8_t first = kNdFirstType, last = kNdLastType;
+      addExpr(r, cmp(NFT_REG_1, NFT_CMP_GTE, &first, 1));
+      addExpr(r, cmp(NFT_REG_1, NFT_CMP_LTE, &last, 1));
+      addExpr(r, verdict(NF_ACCEPT));
+      break;
+    }
     case K::AddrInSetAccept:
       addressLoad(r, m.family, m.addr, NFT_REG_1);
       addExpr(r, lookup(m.set, NFT_REG_1, false));

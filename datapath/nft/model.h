@@ -65,6 +65,7 @@ enum class Addr : uint8_t { Saddr, Daddr };
 struct RuleModel {
   enum class Kind : uint8_t {
     CtEstablishedAccept,  // ct state established,related accept
+    NeighbourDiscoveryAccept,  // ip6 hoplimit 255 icmpv6 type 133-137 accept
     AddrInSetAccept,      // ip saddr @node_v4 accept
     DispatchVmap,         // ip saddr vmap @egress_dispatch_v4
     AllowReturn,          // [ip saddr @peers] [meta l4proto . th dport @ports] return
@@ -114,6 +115,11 @@ struct TableModel {
 
 /// Well-known names.
 inline constexpr const char* kTableName = "palisade";
+
+/// ICMPv6 neighbour discovery types the base chains accept: router solicitation
+/// (133) through redirect (137).
+inline constexpr uint8_t kNdFirstType = 133;
+inline constexpr uint8_t kNdLastType = 137;
 
 /// 64-bit FNV-1a: stable across processes and builds (names live in the kernel).
 inline uint64_t fnv1a(std::string_view s, uint64_t h = 1469598103934665603ull) {

@@ -11,12 +11,21 @@ namespace palisade::datapath::nft {
 namespace {
 
 // Bumped whenever the base chain layout changes, so adopt notices an old layout.
-constexpr const char* kLayoutVersion = "palisade-layout-1";
+constexpr const char* kLayoutVersion = "palisade-layout-2";
 
 std::vector<RuleModel> baseRules() {
   using K = RuleModel::Kind;
   std::vector<RuleModel> r;
   r.push_back({K::CtEstablishedAccept, Family::Any, Addr::Saddr, "", "", "", "base chain"});
+  // IPv6 neighbour discovery (RFC 4861: router/neighbour solicitation and
+  // advertisement, redirect) is the link layer's address resolution, which
+  // NetworkPolicy does not govern. Conntrack leaves it untracked, and the node
+  // sends it from its link-local address (not a node address we know), so
+  // without this an isolated pod could not resolve its gateway, nor the node
+  // the pod. Hop limit 255 proves the sender is on-link (RFC 4861 7.1.1): a
+  // forwarded packet has it decremented, so no pod reaches another pod this way.
+  r.push_back(
+      {K::NeighbourDiscoveryAccept, Family::Ip6, Addr::Saddr, "", "", "", "neighbour discovery"});
   r.push_back({K::AddrInSetAccept, Family::Ip, Addr::Saddr, "node_v4", "", "", "host traffic"});
   r.push_back({K::AddrInSetAccept, Family::Ip6, Addr::Saddr, "node_v6", "", "", "host traffic"});
   r.push_back({K::DispatchVmap, Family::Ip, Addr::Saddr, "egress_dispatch_v4", "", "", "egress"});

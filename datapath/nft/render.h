@@ -5,6 +5,7 @@
 //   input       (filter, hook input,       priority srcnat + 1 = 101, policy accept)
 //   ┌──────────────────────────────────────────────────────────────────────────┐
 //   │ ct state established,related accept                                      │
+//   │ ip6 hoplimit 255 icmpv6 type 133-137 accept   (neighbour discovery)      │
 //   │ ip  saddr @node_v4 accept          ip6 saddr @node_v6 accept   (host)    │
 //   │ ip  saddr vmap @egress_dispatch_v4 ─┐  ip6 ... @egress_dispatch_v6       │
 //   │ ip  daddr vmap @ingress_dispatch_v4 │  ip6 ... @ingress_dispatch_v6 ─┐   │

@@ -78,6 +78,10 @@ std::string ruleText(const RuleModel& r) {
   std::string s;
   switch (r.kind) {
     case K::CtEstablishedAccept: s = "ct state established,related accept"; break;
+    case K::NeighbourDiscoveryAccept:
+      s = "ip6 hoplimit 255 icmpv6 type " + std::to_string(kNdFirstType) + "-" +
+          std::to_string(kNdLastType) + " accept";
+      break;
     case K::AddrInSetAccept: s = std::string(fam) + " " + addr + " @" + r.set + " accept"; break;
     case K::DispatchVmap: s = std::string(fam) + " " + addr + " vmap @" + r.set; break;
     case K::AllowReturn:

@@ -151,7 +151,10 @@ TEST(NftBatch, ReplaceParsesBackToTheModel) {
   EXPECT_EQ(p.chain_hook["postrouting"], 4u);  // NF_INET_POST_ROUTING
   EXPECT_EQ(p.chain_hook["input"], 1u);
   EXPECT_EQ(p.chain_rules["postrouting"][0], "ct bitwise cmp immediate ");
-  EXPECT_EQ(p.chain_rules["postrouting"][3], "meta cmp payload lookup ");
+  // Neighbour discovery: nfproto, hop limit, l4proto, icmpv6 type range.
+  EXPECT_EQ(p.chain_rules["postrouting"][1],
+            "meta cmp payload cmp meta cmp payload cmp cmp immediate ");
+  EXPECT_EQ(p.chain_rules["postrouting"][4], "meta cmp payload lookup ");
   for (const auto& l : p.lookups) EXPECT_TRUE(m->sets.count(l)) << l;
   // A program rule with peers and ports: nfproto, saddr, lookup, l4proto . dport, lookup, return.
   bool found = false;

@@ -97,11 +97,12 @@ TEST(NftRender, LayoutOfSampleRuleset) {
   EXPECT_EQ(m.sets.at("node_v4").ranges.size(), 1u);
   // Base chain order per DESIGN §5.
   const auto& rules = m.chains.at("postrouting").rules;
-  ASSERT_EQ(rules.size(), 7u);
+  ASSERT_EQ(rules.size(), 8u);
   EXPECT_EQ(rules[0].kind, RuleModel::Kind::CtEstablishedAccept);
-  EXPECT_EQ(rules[1].kind, RuleModel::Kind::AddrInSetAccept);
-  EXPECT_EQ(rules[3].set, "egress_dispatch_v4");
-  EXPECT_EQ(rules[5].set, "ingress_dispatch_v4");
+  EXPECT_EQ(rules[1].kind, RuleModel::Kind::NeighbourDiscoveryAccept);
+  EXPECT_EQ(rules[2].kind, RuleModel::Kind::AddrInSetAccept);
+  EXPECT_EQ(rules[4].set, "egress_dispatch_v4");
+  EXPECT_EQ(rules[6].set, "ingress_dispatch_v4");
 }
 
 TEST(NftRender, NamesDoNotDependOnIds) {
@@ -237,6 +238,7 @@ TEST(NftText, RendersLoadableSyntax) {
   EXPECT_NE(text.find("type filter hook input priority 101; policy accept;"),
             std::string::npos);
   EXPECT_NE(text.find("ct state established,related accept"), std::string::npos);
+  EXPECT_NE(text.find("ip6 hoplimit 255 icmpv6 type 133-137 accept"), std::string::npos);
   EXPECT_NE(text.find("ip saddr vmap @egress_dispatch_v4"), std::string::npos);
   EXPECT_NE(text.find("elements = { 10.0.1.0/24 }"), std::string::npos);
   EXPECT_NE(text.find("elements = { 172.16.0.5, 192.168.0.0/16 }"), std::string::npos);
