@@ -4,8 +4,6 @@
 #include <thread>
 
 #include "agent/lab/netns.h"
-#include "datapath/nft/render.h"
-#include "datapath/nft/text.h"
 
 namespace palisade::agent::lab {
 
@@ -40,31 +38,11 @@ datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& r
   for (size_t i = 0; i < programmers_.size() && i < rulesets.size(); ++i) {
     datapath::nft::Programmer& p = *programmers_[i];
     auto report = adopt && !p.current() ? p.adopt(rulesets[i]) : p.sync(rulesets[i]);
-    if (report) {
-      if (log != nullptr) log->push_back(netns_[i] + ": " + report->summary);
-      continue;
+    if (!report) {
+      // No fallback: the lab exists to prove what the real datapath enforces.
+      return report.error().context("programming lab node " + netns_[i]);
     }
-    // The netlink programmer is still being finished; until it programs
-    // every ruleset, load the same rendering through nft(8) so that the lab
-    // keeps enforcing, and say so.
-    auto model = datapath::nft::render(rulesets[i], {});
-    if (!model) return model.error().context(netns_[i]);
-    std::string script =
-        "table inet palisade\ndelete table inet palisade\n" + datapath::nft::renderText(*model);
-    // This nft(8) takes symbolic priorities only on their own hooks: use numbers.
-    for (auto [from, to] : {std::pair{"srcnat + 1", "101"}, std::pair{"srcnat - 5", "95"}}) {
-      for (size_t at; (at = script.find(from)) != std::string::npos;) {
-        script.replace(at, std::string_view(from).size(), to);
-      }
-    }
-    if (auto s = runChecked(netns_[i], {"nft", "-f", "-"}, script); !s) {
-      return report.error().context(netns_[i] +
-                                    " (nft -f fallback also failed: " + s.error().str() + ")");
-    }
-    if (log != nullptr) {
-      log->push_back(netns_[i] + ": programmer failed (" + report.error().str() +
-                     "); loaded the same table with nft -f");
-    }
+    if (log != nullptr) log->push_back(netns_[i] + ": " + report->summary);
   }
   return datapath::okStatus();
 }
