@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "datapath/nft/handles.h"
+#include "datapath/nft/queue_expr.h"
 
 namespace palisade::datapath::nft {
 
@@ -425,6 +426,21 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
     case K::DenyRejectOther:
       addExpr(r, makeExpr("counter"));
       addExpr(r, reject(NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED));
+      break;
+    case K::QueueUnknown: {
+      // In the pod CIDR and not a known address: `ip saddr @a ip saddr != @b queue`.
+      addressLoad(r, m.family, m.addr, NFT_REG_1);
+      addExpr(r, lookup(m.set, NFT_REG_1, false));
+      ExprPtr notKnown = lookup(m.unless, NFT_REG_1, false);
+      nftnl_expr_set_u32(notKnown.get(), NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+      addExpr(r, std::move(notKnown));
+      addExpr(r, queueExpression(m.queue));
+      break;
+    }
+    case K::QueueAddrInSet:
+      addressLoad(r, m.family, m.addr, NFT_REG_1);
+      addExpr(r, lookup(m.set, NFT_REG_1, false));
+      addExpr(r, queueExpression(m.queue));
       break;
   }
 }

@@ -60,6 +60,18 @@ struct SetModel {
 enum class Family : uint8_t { Any, Ip, Ip6 };
 enum class Addr : uint8_t { Saddr, Daddr };
 
+/// Where a queue rule sends packets: NFQUEUE queues first .. first + count - 1
+/// (spread by CPU when count > 1). bypass: accept when no consumer is bound
+/// (fail-open); native: the nft `queue` expression rather than the xtables
+/// NFQUEUE target through nft_compat (see queue_expr.h).
+struct QueueTarget {
+  uint16_t first = 0;
+  uint16_t count = 1;
+  bool bypass = false;
+  bool native = false;
+  bool operator==(const QueueTarget&) const = default;
+};
+
 /// One rule, at the level of meaning; lowered to expressions by batch.cpp and
 /// to nft syntax by text.cpp (the two must agree: a kernel test compares).
 struct RuleModel {
@@ -72,6 +84,10 @@ struct RuleModel {
     DenyDrop,             // counter drop
     DenyRejectTcp,        // meta l4proto tcp counter reject with tcp reset
     DenyRejectOther,      // counter reject with icmpx admin-prohibited
+    // The packet queue (datapath/queue): only new connections get here, the
+    // established ones were accepted by the first rule.
+    QueueUnknown,    // ip saddr @pod_cidrs_v4 ip saddr != @known_v4 queue (pending pods)
+    QueueAddrInSet,  // ip saddr @pods_v4 queue (user-space mode: every local pod)
   };
   Kind kind = Kind::DenyDrop;
   Family family = Family::Any;
@@ -80,9 +96,11 @@ struct RuleModel {
   std::string ports;    // port set of AllowReturn; "" = any port
   std::string comment;  // shown by `nft list` (provenance)
   std::string origin;   // for error messages: "program 3 rule 1, policy x/allow-db"
+  std::string unless{};       // QueueUnknown: the address must not be in this set
+  QueueTarget queue{};        // Queue*: where the packet goes
   bool operator==(const RuleModel& o) const {
     return kind == o.kind && family == o.family && addr == o.addr && set == o.set &&
-           ports == o.ports && comment == o.comment;
+           ports == o.ports && comment == o.comment && unless == o.unless && queue == o.queue;
   }
 };
 

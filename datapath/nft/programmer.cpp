@@ -19,6 +19,7 @@ Result<TableModel> Programmer::renderModel(const ir::Ruleset& rs, RenderNames* n
   RenderOptions ro;
   ro.deny = options_.deny;
   ro.table_flags = options_.table_flags;
+  ro.queue = options_.queue;
   auto m = render(rs, ro, names);
   if (!m) return m.error().context("rendering revision " + std::to_string(rs.revision()));
   return m;
@@ -110,6 +111,8 @@ Result<SyncReport> Programmer::apply(const ir::Ruleset& rs,
   };
   if (!current_ || !index_) return full("kernel state unknown");
   if (deltas.empty()) return full("no delta");
+  // The queue's pod sets (queue_rules.h) are not in the IR delta renderer yet.
+  if (options_.queue.enabled()) return full("queue rules on");
   uint64_t at = revision_;
   for (const auto& d : deltas) {
     if (d.from_revision() != at) return full("revisions do not chain");

@@ -35,6 +35,7 @@ namespace palisade::datapath::nft {
 struct ProgrammerOptions {
   DenyAction deny = DenyAction::Drop;
   uint32_t table_flags = 0;  // kTableFlagOwner|kTableFlagPersist when the kernel has both
+  QueueRules queue;          // NFQUEUE rules (queue_rules.h); apply() takes the full path then
   std::function<void(std::string_view)> log;  // one line per batch; may be empty
 };
 

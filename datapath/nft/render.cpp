@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "datapath/nft/queue_rules.h"
 #include "datapath/nft/render_parts.h"
 
 namespace palisade::datapath::nft {
@@ -146,6 +147,7 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
 
   // Base chains.
   std::vector<RuleModel> base = baseRules();
+  addQueueRules(rs, options.queue, t, base);  // off unless the agent asks for the queue
   std::string canon = kLayoutVersion;
   for (const auto& r : base) canon += ruleKey(r);
   std::string comment = "palisade layout " + hex12(fnv1a(canon));

@@ -38,6 +38,7 @@
 // A pod change therefore yields set-element and dispatch-element changes only.
 #include "datapath/common/result.h"
 #include "datapath/nft/model.h"
+#include "datapath/nft/queue_rules.h"
 #include "palisade/v1/ir.pb.h"
 
 namespace palisade::datapath::nft {
@@ -49,6 +50,7 @@ enum class DenyAction : uint8_t { Drop, Reject };
 struct RenderOptions {
   DenyAction deny = DenyAction::Drop;
   uint32_t table_flags = 0;  // owner/persist, as the probes allow
+  QueueRules queue;          // NFQUEUE rules (queue_rules.h); none by default
 };
 
 struct RenderNames;  // render_parts.h

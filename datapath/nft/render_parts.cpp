@@ -51,8 +51,14 @@ std::string clip(std::string s) {
 }
 
 std::string ruleKey(const RuleModel& r) {
-  return std::to_string(int(r.kind)) + "," + std::to_string(int(r.family)) + "," +
-         std::to_string(int(r.addr)) + "," + r.set + "," + r.ports + "," + r.comment + ";";
+  std::string key = std::to_string(int(r.kind)) + "," + std::to_string(int(r.family)) + "," +
+                    std::to_string(int(r.addr)) + "," + r.set + "," + r.ports + "," + r.comment;
+  // Queue rules only, so the keys (and chain names) of every other rule stay as they were.
+  if (r.kind == RuleModel::Kind::QueueUnknown || r.kind == RuleModel::Kind::QueueAddrInSet)
+    key += "," + r.unless + ",q" + std::to_string(r.queue.first) + "+" +
+           std::to_string(r.queue.count) + (r.queue.bypass ? "b" : "") +
+           (r.queue.native ? "n" : "");
+  return key + ";";
 }
 
 std::vector<Range> normalize(std::vector<Range> v, KeyType key) {

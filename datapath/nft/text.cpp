@@ -71,6 +71,17 @@ std::string priorityText(uint32_t hook, int32_t prio) {
   return best + (best_off > 0 ? " + " : " - ") + std::to_string(std::abs(best_off));
 }
 
+std::string queueText(const QueueTarget& q) {
+  std::string flags;
+  if (q.bypass) flags = "bypass";
+  if (q.count > 1) flags += flags.empty() ? "fanout" : ",fanout";
+  std::string s = "queue ";
+  if (!flags.empty()) s += "flags " + flags + " ";
+  s += "to " + std::to_string(q.first);
+  if (q.count > 1) s += "-" + std::to_string(q.first + q.count - 1);
+  return s;
+}
+
 std::string ruleText(const RuleModel& r) {
   using K = RuleModel::Kind;
   const char* fam = r.family == Family::Ip6 ? "ip6" : "ip";
@@ -92,6 +103,16 @@ std::string ruleText(const RuleModel& r) {
     case K::DenyDrop: s = "counter drop"; break;
     case K::DenyRejectTcp: s = "meta l4proto tcp counter reject with tcp reset"; break;
     case K::DenyRejectOther: s = "counter reject with icmpx admin-prohibited"; break;
+    // The native `queue` statement. This kernel's nft cannot load it (no
+    // native queue expression); the batch uses the xtables NFQUEUE target
+    // there, which nft lists as `xt target "NFQUEUE"` and cannot load back either.
+    case K::QueueUnknown:
+      s = std::string(fam) + " " + addr + " @" + r.set + " " + fam + " " + addr + " != @" +
+          r.unless + " " + queueText(r.queue);
+      break;
+    case K::QueueAddrInSet:
+      s = std::string(fam) + " " + addr + " @" + r.set + " " + queueText(r.queue);
+      break;
   }
   if (!r.comment.empty()) s += " comment \"" + r.comment + "\"";
   return s;

@@ -1,0 +1,233 @@
+// The NFQUEUE fallback against the real kernel, in namespaces this test
+// creates: pods route through a node namespace whose table (rendered with
+// queue rules, programmed by the real Programmer) sends new connections to
+// the queue through the xtables NFQUEUE target (nft compat: this kernel has no
+// native queue expression). A scripted Decider answers by destination port.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <future>
+#include <thread>
+
+#include "datapath/nft/probe.h"
+#include "datapath/nft/programmer.h"
+#include "datapath/queue/consumer.h"
+#include "tests/datapath/ruleset_builder.h"
+#include "tests/kernel/netns_fixture.h"
+
+namespace palisade::datapath::queue {
+namespace {
+
+using palisade::testing::Conn;
+using palisade::testing::Fd;
+using palisade::testing::inNetns;
+using palisade::testing::tcpConnect;
+using palisade::testing::tcpListen;
+using palisade::testing::Topology;
+using palisade::testing::udpExchange;
+namespace nft = palisade::datapath::nft;
+using namespace std::chrono_literals;
+
+/// :80 accept, :81 drop, :82 hold until released, :83 hold forever; UDP :53 accept.
+class ScriptedDecider : public Decider {
+ public:
+  Decision decide(const QueuedPacket& q) override {
+    ++calls;
+    switch (q.packet.dst_port) {
+      case 80:
+      case 53:
+        return {Verdict::Accept, "scripted allow"};
+      case 82:
+        return released ? Decision{Verdict::Accept, "released"}
+                        : Decision{Verdict::Hold, "pending"};
+      case 83:
+        return {Verdict::Hold, "pending forever"};
+      default:
+        return {Verdict::Drop, "scripted deny"};
+    }
+  }
+  std::atomic<bool> released{false};
+  std::atomic<int> calls{0};
+};
+
+/// An io_context on its own thread, like the agent's queue threads.
+struct Loop {
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+  std::thread th{[this] { io.run(); }};
+  ~Loop() {
+    work.reset();
+    io.stop();
+    th.join();
+  }
+};
+
+class QueueKernel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why = palisade::testing::kernelTestsUnavailable();
+    if (!why.empty()) GTEST_SKIP() << why;
+    auto f = nft::probeFeatures();
+    ASSERT_TRUE(f.ok()) << f.error().str();
+    if (!f->native_queue && !f->compat_nfqueue) GTEST_SKIP() << "no NFQUEUE in this kernel";
+    native_ = f->native_queue;
+    topo_ = std::make_unique<Topology>(2);
+  }
+
+  /// Both pods known (not isolated); every new connection of local pods
+  /// queued (user-space mode), or only those of unknown pod-CIDR addresses.
+  void program(bool fail_open, bool pending_only = false, bool b_known = true) {
+    palisade::datapath::testing::RulesetBuilder b;
+    b.endpoint("ns", "a", topo_->pod_ip[0], 0, 0);
+    if (b_known) b.endpoint("ns", "b", topo_->pod_ip[1], 0, 0);
+    for (const auto& ip : topo_->node_ip) b.nodeAddress(ip);
+    auto* cidr = b.rs.mutable_node()->add_pod_cidrs_v4();
+    cidr->set_address(palisade::datapath::testing::ip4("10.77.0.0"));
+    cidr->set_prefix_len(16);
+    nft::ProgrammerOptions o;
+    o.queue.all_local_pods = !pending_only;
+    o.queue.pending_pods = pending_only;
+    o.queue.target = {0, 1, fail_open, native_};
+    auto t = inNetns(topo_->node, [] { return nft::openMnlTransport(); });
+    ASSERT_TRUE(t.ok()) << t.error().str();
+    prog_ = std::make_unique<nft::Programmer>(std::move(*t), o);
+    auto r = prog_->replace(b.rs);
+    ASSERT_TRUE(r.ok()) << r.error().str();
+  }
+
+  std::unique_ptr<Consumer> consumer(Loop& loop, ConsumerOptions o) {
+    auto c = inNetns(topo_->node, [&] { return Consumer::start(loop.io, decider_, o); });
+    EXPECT_TRUE(c.ok()) << c.error().str();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  bool native_ = false;
+  std::unique_ptr<Topology> topo_;
+  std::unique_ptr<nft::Programmer> prog_;
+  ScriptedDecider decider_;
+};
+
+TEST_F(QueueKernel, DecidesAcceptDropHoldAndTimeout) {
+  Topology& t = *topo_;
+  program(false);
+  Loop loop;
+  ConsumerOptions o;
+  o.hold_timeout = 400ms;
+  auto c = consumer(loop, o);
+  ASSERT_TRUE(c);
+  Fd l80 = tcpListen(t.pods[1], 80), l81 = tcpListen(t.pods[1], 81);
+  Fd l82 = tcpListen(t.pods[1], 82), l83 = tcpListen(t.pods[1], 83);
+
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 1000), Conn::Ok);
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 81, 500), Conn::Timeout);
+  auto u = udpExchange(t.pods[0], t.pods[1], t.pod_ip[1], 53, 1000);
+  EXPECT_TRUE(u.request);
+  EXPECT_TRUE(u.reply);  // the reply is established: accepted before the queue rule
+
+  // Held, then released while the SYN waits (well inside the 400 ms timeout).
+  auto pending =
+      std::async(std::launch::async, [&] { return tcpConnect(t.pods[0], t.pod_ip[1], 82, 2000); });
+  for (int i = 0; i < 100 && c->heldNow() == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(c->heldNow(), 1u);
+  decider_.released = true;
+  c->reconsider();
+  EXPECT_EQ(pending.get(), Conn::Ok);
+
+  // Held forever: the timeout gives the fail-closed verdict (SYN retransmits
+  // are new packets and are held and dropped the same way).
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 83, 1500), Conn::Timeout);
+
+  auto n = c->counters();
+  EXPECT_GE(n.accepted, 3u);  // :80 SYN, UDP request, :82 SYN released
+  EXPECT_GE(n.dropped, 2u);   // :81, :83 after timeout
+  EXPECT_GE(n.held, 2u);
+  EXPECT_GE(n.timed_out, 1u);
+  EXPECT_EQ(n.malformed, 0u);
+  EXPECT_EQ(c->heldNow(), 0u);
+}
+
+TEST_F(QueueKernel, TimeoutFailOpenAccepts) {
+  Topology& t = *topo_;
+  program(false);
+  Loop loop;
+  ConsumerOptions o;
+  o.hold_timeout = 200ms;
+  o.hold_fail_open = true;
+  auto c = consumer(loop, o);
+  ASSERT_TRUE(c);
+  Fd l83 = tcpListen(t.pods[1], 83);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 83, 1500), Conn::Ok);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 150ms);  // it was held first
+  EXPECT_GE(c->counters().timed_out, 1u);
+  EXPECT_GE(c->counters().accepted, 1u);
+}
+
+TEST_F(QueueKernel, NoConsumerFailClosedDrops) {
+  Topology& t = *topo_;
+  program(false);
+  Fd l80 = tcpListen(t.pods[1], 80);
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 500), Conn::Timeout);
+  // A consumer that goes away: fail-closed again.
+  {
+    Loop loop;
+    auto c = consumer(loop, {});
+    ASSERT_TRUE(c);
+    EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 1000), Conn::Ok);
+  }
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 500), Conn::Timeout);
+}
+
+TEST_F(QueueKernel, NoConsumerFailOpenBypasses) {
+  Topology& t = *topo_;
+  program(true);
+  Fd l81 = tcpListen(t.pods[1], 81);
+  // Nobody bound: the bypass flag accepts (the decider would have dropped :81).
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 81, 1000), Conn::Ok);
+  {
+    Loop loop;
+    auto c = consumer(loop, {});
+    ASSERT_TRUE(c);
+    EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 81, 500), Conn::Timeout);
+  }
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 81, 1000), Conn::Ok);
+  EXPECT_EQ(decider_.calls.load() > 0, true);
+}
+
+// Pending pods: only an address of the node's pod CIDR that the ruleset does
+// not know reaches the queue; known pods and node addresses do not.
+TEST_F(QueueKernel, PendingPodRuleQueuesOnlyUnknownPodAddresses) {
+  Topology& t = *topo_;
+  program(false, /*pending_only=*/true, /*b_known=*/false);
+  Loop loop;
+  auto c = consumer(loop, {});
+  ASSERT_TRUE(c);
+  Fd l80 = tcpListen(t.pods[1], 80), la = tcpListen(t.pods[0], 80);
+  Fd ln = tcpListen(t.node, 80);
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 1000), Conn::Ok);  // b unknown: decided
+  EXPECT_EQ(c->counters().received, 1u);
+  EXPECT_EQ(tcpConnect(t.pods[0], t.node_ip[0], 80, 1000), Conn::Ok);  // node address: not queued
+  EXPECT_EQ(c->counters().received, 1u);
+  EXPECT_EQ(tcpConnect(t.pods[1], t.pod_ip[0], 81, 500), Conn::Timeout);
+  EXPECT_EQ(c->counters().received, 2u);  // from the unknown b, dropped by the decider (:81)
+  // b becomes known: its traffic no longer reaches the queue.
+  program(false, true, true);
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 1000), Conn::Ok);
+  EXPECT_EQ(tcpConnect(t.pods[1], t.pod_ip[0], 80, 1000), Conn::Ok);
+  EXPECT_EQ(c->counters().received, 2u);
+}
+
+TEST_F(QueueKernel, SecondConsumerOnTheSameQueueIsRefused) {
+  program(false);
+  Loop loop;
+  auto c = consumer(loop, {});
+  ASSERT_TRUE(c);
+  auto again = inNetns(topo_->node, [&] { return Consumer::start(loop.io, decider_, {}); });
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().str().find("NFQUEUE 0"), std::string::npos) << again.error().str();
+}
+
+}  // namespace
+}  // namespace palisade::datapath::queue
