@@ -11,10 +11,6 @@
 #include "policy/manifest/reader.h"
 #include "policy/state/cluster_state.h"
 
-// The generator lives with the benchmarks (tests/bench) and policy_tests only globs
-// *_test.cpp, so it is compiled into this test directly rather than through a library.
-#include "tests/bench/synthetic_cluster.cpp"  // NOLINT(bugprone-suspicious-include)
-
 namespace palisade::bench {
 namespace {
 
