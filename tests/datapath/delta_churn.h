@@ -1,0 +1,96 @@
+#pragma once
+// Random pod churn on a generated cluster through the real incremental
+// compiler: each step adds, removes or relabels one pod and returns the
+// ir::RulesetDelta the compiler made of it. Shared by the delta-path unit test
+// (fake transport) and the kernel test (real nftables in a netns). The binary
+// that includes this must compile tests/bench/synthetic_cluster.cpp once.
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "policy/compile/incremental.h"
+#include "tests/bench/synthetic_cluster.h"
+
+namespace palisade::datapath::testing {
+
+class DeltaChurn {
+ public:
+  DeltaChurn(size_t pods, uint32_t seed)
+      : cluster_(bench::generateCluster(bench::ClusterShape::scaled(pods, seed))), rng_(seed) {
+    bench::loadInto(cluster_, state_);
+    compiler_ = std::make_unique<policy::IncrementalCompiler>(
+        state_, std::string(bench::SyntheticCluster::kBenchNode));
+    for (const auto& p : cluster_.pods) {
+      if (p.host_network) continue;
+      templates_.push_back(&p);
+      live_.emplace_back(p.meta.namespace_, p.meta.name);
+    }
+  }
+
+  const ir::v1::Ruleset& ruleset() { return compiler_->ruleset(); }
+  /// What the last step did, for failure messages.
+  const std::string& lastStep() const { return last_; }
+
+  ir::v1::RulesetDelta step() {
+    switch (rng_() % 3) {
+      case 0:
+        return add();
+      case 1:
+        return remove();
+      default:
+        return relabel();
+    }
+  }
+
+ private:
+  const policy::Pod& anyTemplate() { return *templates_[rng_() % templates_.size()]; }
+
+  ir::v1::RulesetDelta add() {
+    policy::Pod p = anyTemplate();
+    const uint64_t n = serial_++;
+    p.meta.name = "churn-" + std::to_string(n);
+    // Two in five on the node under test, so endpoints come and go too.
+    if (rng_() % 5 < 2) p.node_name = std::string(bench::SyntheticCluster::kBenchNode);
+    const bool dual = std::any_of(p.ips.begin(), p.ips.end(), [](auto& a) { return !a.isV4(); });
+    p.ips.clear();  // fresh addresses: no two live pods share one
+    p.ips.push_back(*policy::IpAddress::parse("10.200." + std::to_string(n / 250) + "." +
+                                              std::to_string(n % 250 + 1)));
+    if (dual) p.ips.push_back(*policy::IpAddress::parse("fd00:99::" + std::to_string(n + 1)));
+    live_.emplace_back(p.meta.namespace_, p.meta.name);
+    last_ = "add " + p.meta.namespace_ + "/" + p.meta.name + " on " + p.node_name;
+    return compiler_->upsertPod(p);
+  }
+
+  ir::v1::RulesetDelta remove() {
+    size_t i = rng_() % live_.size();
+    auto [ns, name] = live_[i];
+    live_[i] = live_.back();
+    live_.pop_back();
+    last_ = "remove " + ns + "/" + name;
+    return compiler_->removePod(ns, name);
+  }
+
+  ir::v1::RulesetDelta relabel() {
+    const auto& [ns, name] = live_[rng_() % live_.size()];
+    const policy::Pod& from = anyTemplate();
+    policy::LabelMap labels;
+    for (const char* key : {"app", "tier"})
+      if (auto it = from.meta.labels.find(key); it != from.meta.labels.end())
+        labels[key] = it->second;
+    last_ = "relabel " + ns + "/" + name + " like " + from.meta.namespace_ + "/" + from.meta.name;
+    return compiler_->mergePodLabels(ns, name, labels);
+  }
+
+  bench::SyntheticCluster cluster_;
+  policy::ClusterState state_;
+  std::unique_ptr<policy::IncrementalCompiler> compiler_;
+  std::mt19937 rng_;
+  std::vector<const policy::Pod*> templates_;
+  std::vector<std::pair<std::string, std::string>> live_;  // ns, name
+  uint64_t serial_ = 0;
+  std::string last_;
+};
+
+}  // namespace palisade::datapath::testing

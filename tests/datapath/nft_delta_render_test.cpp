@@ -1,0 +1,272 @@
+// The delta path (Programmer::apply, delta_render.h): after any sequence of
+// pod changes the programmer's model equals a fresh full render of the final
+// ruleset, pod changes send element messages only, and what a delta cannot
+// express takes the full path.
+#include <gtest/gtest.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "datapath/nft/programmer.h"
+#include "tests/datapath/delta_churn.h"
+#include "tests/datapath/ruleset_builder.h"
+
+// The generated cluster (compiled once into this binary).
+#include "tests/bench/synthetic_cluster.cpp"  // NOLINT(bugprone-suspicious-include)
+
+namespace palisade::datapath::nft {
+namespace {
+
+using testing::DeltaChurn;
+using testing::ip4;
+using testing::RulesetBuilder;
+
+/// Acks every batch (or rejects the next `reject` ones) and keeps the message
+/// types of each.
+class AckingTransport final : public Transport {
+ public:
+  std::vector<std::vector<uint16_t>> types;  // per batch, BEGIN/END excluded
+  int reject = 0;
+
+  Result<std::vector<Ack>> sendBatch(std::span<const uint8_t> batch) override {
+    std::vector<uint8_t> copy(batch.begin(), batch.end());
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(copy.data());
+    int len = static_cast<int>(copy.size());
+    std::vector<uint16_t> t;
+    uint32_t last_seq = 0;
+    while (mnl_nlmsg_ok(nlh, len)) {
+      uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+      if (nlh->nlmsg_type != NFNL_MSG_BATCH_BEGIN && nlh->nlmsg_type != NFNL_MSG_BATCH_END) {
+        t.push_back(type);
+        last_seq = nlh->nlmsg_seq;
+      }
+      nlh = mnl_nlmsg_next(nlh, &len);
+    }
+    types.push_back(std::move(t));
+    if (reject > 0) {
+      --reject;
+      return std::vector<Ack>{{last_seq, EINVAL, ""}, {last_seq, 0, ""}};
+    }
+    return std::vector<Ack>{{last_seq, 0, ""}};
+  }
+  Result<std::vector<std::vector<uint8_t>>> request(std::span<const uint8_t>) override {
+    return Error(EOPNOTSUPP, "fake");
+  }
+  uint32_t portId() const override { return 1; }
+};
+
+struct Harness {
+  AckingTransport* transport = nullptr;
+  std::unique_ptr<Programmer> prog;
+  Harness() {
+    auto t = std::make_unique<AckingTransport>();
+    transport = t.get();
+    prog = std::make_unique<Programmer>(std::move(t), ProgrammerOptions{});
+  }
+};
+
+/// Empty when the programmer's model is what a full render of `rs` gives.
+std::string tableDifference(const TableModel& have, const ir::Ruleset& rs) {
+  auto want = render(rs);
+  if (!want) return "render failed: " + want.error().str();
+  std::string out;
+  for (const auto& [name, s] : want->sets) {
+    auto it = have.sets.find(name);
+    if (it == have.sets.end())
+      out += "missing set " + name + "; ";
+    else if (!(it->second == s))
+      out += "set " + name + " differs (" + std::to_string(it->second.elementCount()) + " vs " +
+             std::to_string(s.elementCount()) + " elements); ";
+  }
+  for (const auto& [name, s] : have.sets)
+    if (!want->sets.count(name)) out += "extra set " + name + "; ";
+  for (const auto& [name, c] : want->chains) {
+    auto it = have.chains.find(name);
+    if (it == have.chains.end())
+      out += "missing chain " + name + "; ";
+    else if (!it->second.sameContent(c) || it->second.rules != c.rules)
+      out += "chain " + name + " differs; ";
+  }
+  for (const auto& [name, c] : have.chains)
+    if (!want->chains.count(name)) out += "extra chain " + name + "; ";
+  return out;
+}
+
+bool elementMessagesOnly(const std::vector<uint16_t>& types) {
+  for (uint16_t t : types)
+    if (t != NFT_MSG_NEWSETELEM && t != NFT_MSG_DELSETELEM) return false;
+  return true;
+}
+
+TEST(NftDeltaRender, RandomPodChurnKeepsTheModelEqualToAFullRender) {
+  DeltaChurn churn(1'000, 11);
+  Harness h;
+  ASSERT_TRUE(h.prog->sync(churn.ruleset()).ok());
+  int through_delta = 0, element_batches = 0, steps = 300;
+  for (int step = 0; step < steps; ++step) {
+    // Every fifth round coalesces three changes into one batch, as the agent does.
+    std::vector<ir::RulesetDelta> deltas{churn.step()};
+    std::string what = churn.lastStep();
+    if (step % 5 == 4)
+      for (int k = 0; k < 2; ++k) deltas.push_back(churn.step()), what += ", " + churn.lastStep();
+    const ir::Ruleset& rs = churn.ruleset();
+    size_t batches = h.transport->types.size();
+    auto r = h.prog->apply(rs, deltas);
+    ASSERT_TRUE(r.ok()) << "step " << step << " (" << what << "): " << r.error().str();
+    ASSERT_EQ(tableDifference(*h.prog->current(), rs), "")
+        << "step " << step << " (" << what << ")";
+    if (!r->from_ir_delta) continue;
+    ++through_delta;
+    bool new_objects = false;
+    for (const auto& d : deltas)
+      new_objects |= d.new_programs_size() > 0 || d.new_port_sets_size() > 0;
+    if (h.transport->types.size() > batches && !new_objects) {
+      ++element_batches;
+      EXPECT_TRUE(elementMessagesOnly(h.transport->types.back())) << "step " << step;
+      EXPECT_TRUE(r->elements_only);
+    }
+  }
+  // The full path is for recompiles (a named port number no rule had yet).
+  EXPECT_GT(through_delta, steps * 9 / 10);
+  EXPECT_GT(element_batches, steps / 3);
+}
+
+TEST(NftDeltaRender, AdjacentAddressesMergeAsRenderMergesThem) {
+  RulesetBuilder b;
+  uint32_t peers = b.peerSet({"10.0.1.0/24"}, "pods {app=web}");
+  uint32_t in = b.program(ir::INGRESS, {{peers, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
+  b.endpoint("shop", "db", "10.0.9.1", in, 0);
+  ir::Ruleset rs = b.rs;
+  rs.set_revision(1);
+  Harness h;
+  ASSERT_TRUE(h.prog->sync(rs).ok());
+
+  // 10.0.2.0 joins: render merges it with the /24 into one interval.
+  ir::RulesetDelta d;
+  d.set_from_revision(1);
+  d.set_to_revision(2);
+  auto* psd = d.add_peer_sets();
+  psd->set_id(peers);
+  psd->add_add_v4()->set_address(ip4("10.0.2.0"));
+  psd->mutable_add_v4(0)->set_prefix_len(32);
+  auto* c = rs.mutable_peer_sets(0)->add_v4();
+  *c = psd->add_v4(0);
+  rs.set_revision(2);
+  auto r = h.prog->apply(rs, std::span(&d, 1));
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
+  EXPECT_EQ(r->element_changes, 2u);  // the /24 out, [10.0.1.0, 10.0.2.0] in
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+
+  // And leaves again: the /24 is back on its own.
+  ir::RulesetDelta back;
+  back.set_from_revision(2);
+  back.set_to_revision(3);
+  auto* out = back.add_peer_sets();
+  out->set_id(peers);
+  *out->add_remove_v4() = *c;
+  rs.mutable_peer_sets(0)->mutable_v4()->RemoveLast();
+  rs.set_revision(3);
+  r = h.prog->apply(rs, std::span(&back, 1));
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+  EXPECT_TRUE(elementMessagesOnly(h.transport->types.back()));
+}
+
+TEST(NftDeltaRender, WhatADeltaCannotExpressTakesTheFullPath) {
+  RulesetBuilder b;
+  uint32_t peers = b.peerSet({"10.0.1.1"}, "pods {app=web}");
+  uint32_t in = b.program(ir::INGRESS, {{peers, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
+  b.endpoint("shop", "db", "10.0.9.1", in, 0);
+  ir::Ruleset rs = b.rs;
+  rs.set_revision(5);
+  Harness h;
+  ASSERT_TRUE(h.prog->sync(rs).ok());
+
+  // A delta that does not start at the programmed revision.
+  ir::RulesetDelta gap;
+  gap.set_from_revision(3);
+  gap.set_to_revision(6);
+  rs.set_revision(6);
+  auto r = h.prog->apply(rs, std::span(&gap, 1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->from_ir_delta);
+  EXPECT_EQ(r->full_because, "revisions do not chain");
+
+  // A second endpoint on the same address: render keeps the first one.
+  ir::RulesetDelta same;
+  same.set_from_revision(6);
+  same.set_to_revision(7);
+  ir::Endpoint twin = rs.endpoints(0);
+  twin.set_name("db-twin");
+  twin.set_ingress_program(0);
+  *same.add_upserted_endpoints() = twin;
+  *rs.add_endpoints() = twin;
+  rs.set_revision(7);
+  r = h.prog->apply(rs, std::span(&same, 1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->from_ir_delta);
+  EXPECT_EQ(r->full_because, "endpoints would share an address");
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+
+  // A delta that removes an address the set does not hold.
+  rs.mutable_endpoints()->RemoveLast();
+  ASSERT_TRUE(h.prog->sync(rs).ok());
+  ir::RulesetDelta wrong;
+  wrong.set_from_revision(7);
+  wrong.set_to_revision(8);
+  auto* psd = wrong.add_peer_sets();
+  psd->set_id(peers);
+  psd->add_remove_v4()->set_address(ip4("10.0.1.77"));
+  psd->mutable_remove_v4(0)->set_prefix_len(32);
+  rs.set_revision(8);
+  r = h.prog->apply(rs, std::span(&wrong, 1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->from_ir_delta);
+  EXPECT_NE(r->full_because.find("does not hold"), std::string::npos) << r->full_because;
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+}
+
+TEST(NftDeltaRender, ARejectedBatchChangesNothingAndTheSameDeltaAppliesLater) {
+  RulesetBuilder b;
+  uint32_t peers = b.peerSet({"10.0.1.1"}, "pods {app=web}");
+  uint32_t in = b.program(ir::INGRESS, {{peers, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
+  b.endpoint("shop", "db", "10.0.9.1", in, 0);
+  ir::Ruleset rs = b.rs;
+  rs.set_revision(1);
+  Harness h;
+  ASSERT_TRUE(h.prog->sync(rs).ok());
+  const TableModel before = *h.prog->current();
+
+  ir::RulesetDelta add;
+  add.set_from_revision(1);
+  add.set_to_revision(2);
+  ir::Endpoint web;
+  web.set_namespace_("shop");
+  web.set_name("web");
+  web.add_ipv4(ip4("10.0.9.2"));
+  web.set_ingress_program(in);
+  *add.add_upserted_endpoints() = web;
+  ir::Ruleset next = rs;
+  *next.add_endpoints() = web;
+  next.set_revision(2);
+
+  h.transport->reject = 1;
+  auto r = h.prog->apply(next, std::span(&add, 1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+  EXPECT_TRUE(h.prog->current()->sets.at("ingress_dispatch_v4") ==
+              before.sets.at("ingress_dispatch_v4"));
+
+  // Nothing moved, so the same delta still chains from the programmed revision.
+  r = h.prog->apply(next, std::span(&add, 1));
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
+  ASSERT_EQ(h.transport->types.back().size(), 1u);  // the pod's ingress dispatch entry
+  EXPECT_EQ(h.transport->types.back()[0], NFT_MSG_NEWSETELEM);
+  EXPECT_EQ(tableDifference(*h.prog->current(), next), "");
+}
+
+}  // namespace
+}  // namespace palisade::datapath::nft
