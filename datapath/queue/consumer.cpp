@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <future>
 #include <vector>
 
 #include "datapath/queue/hold_table.h"
@@ -22,10 +23,11 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-// Datagrams read per wake-up before the verdicts go out: large enough that
+// Datagrams read per recvmmsg before the verdicts go out: large enough that
 // one sendto answers many packets under load, small enough that the first
 // packet of a burst is not kept waiting for long.
 constexpr int kBurst = 64;
+constexpr int kRounds = 4;
 // A gap of lost packet ids (socket buffer overrun) larger than this is not
 // answered id by id; those packets keep their kernel queue slot until unbind.
 constexpr uint32_t kMaxGapFill = 65536;
@@ -41,7 +43,10 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
         sd_(io, mnl_socket_get_fd(nl)),
         timer_(io),
         hold_(opts_.max_held),
-        rx_(MNL_SOCKET_BUFFER_SIZE + opts_.queue.copy_range + 4096) {}
+        slot_(opts_.queue.copy_range + 4096),  // the packet's bytes plus netlink attributes
+        rx_(slot_ * kBurst),
+        iov_(kBurst),
+        msgs_(kBurst) {}
 
   ~Impl() { closeSocket(); }
 
@@ -55,25 +60,35 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
                    });
   }
 
+  /// Reads up to kBurst datagrams with one recvmmsg, answers them with one
+  /// flush, a few rounds per wake-up so a busy queue does not starve the timer.
   void onReadable() {
-    answers_.clear();
-    for (int i = 0; i < kBurst; ++i) {
-      ssize_t n = recv(mnl_socket_get_fd(nl_), rx_.data(), rx_.size(), MSG_DONTWAIT);
-      if (n < 0) {
+    for (int round = 0; round < kRounds; ++round) {
+      for (int i = 0; i < kBurst; ++i) {
+        iov_[i] = {rx_.data() + size_t(i) * slot_, slot_};
+        msgs_[i] = {};
+        msgs_[i].msg_hdr.msg_iov = &iov_[i];
+        msgs_[i].msg_hdr.msg_iovlen = 1;
+      }
+      int got = recvmmsg(mnl_socket_get_fd(nl_), msgs_.data(), kBurst, MSG_DONTWAIT, nullptr);
+      if (got < 0) {
         if (errno == ENOBUFS) {  // the kernel had to drop messages: ids will have a gap
           lost_ = true;
           continue;
         }
-        break;  // EAGAIN: drained (anything else: try again on the next wake-up)
+        return;  // EAGAIN: drained (anything else: try again on the next wake-up)
       }
-      int len = static_cast<int>(n);
-      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); mnl_nlmsg_ok(nlh, len);
-           nlh = mnl_nlmsg_next(nlh, &len)) {
-        if (auto p = parsePacketMessage(nlh)) handle(*p);
-        // NLMSG_ERROR: a verdict for an id the kernel no longer has (ENOENT); nothing to do.
+      for (int i = 0; i < got; ++i) {
+        int len = static_cast<int>(msgs_[i].msg_len);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(iov_[i].iov_base);
+             mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+          if (auto p = parsePacketMessage(nlh)) handle(*p);
+          // NLMSG_ERROR: a verdict for an id the kernel no longer has (ENOENT): nothing to do.
+        }
       }
+      flush();
+      if (got < kBurst) return;
     }
-    flush();
   }
 
   void handle(const RawPacket& raw) {
@@ -229,7 +244,10 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   Clock::time_point armed_for_{};
   HoldTable hold_;
   Counters counters_;
+  size_t slot_;
   std::vector<uint8_t> rx_;
+  std::vector<iovec> iov_;
+  std::vector<mmsghdr> msgs_;
   std::vector<uint8_t> tx_;
   std::vector<Answer> answers_;
   std::optional<uint32_t> last_id_;
@@ -309,10 +327,26 @@ Consumer::Consumer(std::shared_ptr<Impl> impl)
     : impl_(std::move(impl)), counters_(impl_->counters_) {}
 
 Consumer::~Consumer() {
-  // Runs on the io_context's thread or after it stopped: answer what is held
-  // and close; pending handlers keep Impl alive and see `stopped_`.
-  impl_->stop();
-  impl_->closeSocket();
+  // The socket must be closed on the thread that reads it (or once nobody
+  // does): run the shutdown on the io_context and wait for it. Pending
+  // handlers keep Impl alive and see `stopped_`.
+  auto shutdown = [impl = impl_] {
+    impl->stop();
+    impl->closeSocket();
+  };
+  if (impl_->io_.stopped() || impl_->io_.get_executor().running_in_this_thread()) {
+    shutdown();
+    return;
+  }
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  asio::post(impl_->io_, [shutdown, done] {
+    shutdown();
+    done->set_value();
+  });
+  // An io_context that nobody runs any more never gets there: then nothing
+  // reads the socket either, and closing it here is safe.
+  if (finished.wait_for(std::chrono::seconds(2)) != std::future_status::ready) shutdown();
 }
 
 void Consumer::reconsider() {

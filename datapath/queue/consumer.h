@@ -41,6 +41,8 @@ class Consumer {
   /// process holds it) and starts reading on `io`.
   static Result<std::unique_ptr<Consumer>> start(boost::asio::io_context& io, Decider& decider,
                                                  ConsumerOptions options);
+  /// Answers held packets with the fail mode and closes the socket, on the
+  /// io_context's thread (waits for it) or directly once the loop has stopped.
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
