@@ -1,17 +1,61 @@
 #include "agent/cli/cmd_test.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <ostream>
-
-#include <unistd.h>
+#include <sstream>
+#include <thread>
 
 #include "agent/cli/common.h"
 #include "agent/conformance/runner.h"
+#include "agent/lab/lab.h"
 #include "agent/lab/lab_prober.h"
+#include "agent/lab/topology.h"
 
 namespace palisade::agent::cli {
+
+namespace {
+
+/// Ctrl-C or a SIGTERM during `test --lab` must not leave the lab behind. The
+/// signals are blocked in every thread and taken by one waiting thread, which
+/// may do what a signal handler may not: remove the lab, then exit. Children
+/// (the lab server, `ip`) get an empty mask back before exec.
+void removeLabOnSignal(const std::string& name) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, name] {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    // No new lab from the main thread from here on; one being created right
+    // now has a moment to finish, so that the sweep below sees all of it.
+    lab::stopCreatingTopology();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::ostringstream log;
+    if (auto down = lab::labDown(name, log); !down) {
+      log << "lab " << name << ": " << down.error().str() << "\n";
+    }
+    // Whatever the saved state did not know of (a lab mid-build).
+    if (auto swept = lab::destroyByPrefix(name); swept && !swept->empty()) {
+      log << "lab " << name << ": deleted " << swept->size() << " more namespace(s)\n";
+    }
+    std::cerr << "palisade test: " << strsignal(sig) << ": " << log.str();
+    std::_Exit(128 + sig);
+  }).detach();
+}
+
+}  // namespace
 
 CLI::App* addTestCommand(CLI::App& app, TestOptions& opts) {
   CLI::App* sub = app.add_subcommand("test", "Run conformance case files through the evaluator");
@@ -51,7 +95,9 @@ int runTest(const TestOptions& opts, std::ostream& out, std::ostream& err) {
   }
   if (opts.lab) {
     // One lab for the whole run (rebuilt only when a case's pods differ).
-    lab::LabProber prober("test-" + std::to_string(getpid() % 100000), opts.nodes);
+    const std::string name = "test-" + std::to_string(getpid() % 100000);
+    removeLabOnSignal(name);
+    lab::LabProber prober(name, opts.nodes);
     int failed = conformance::runCaseFiles(files, prober, out);
     return failed == 0 ? kExitOk : kExitFailed;
   }

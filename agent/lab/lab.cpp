@@ -66,6 +66,11 @@ datapath::Result<int> startServer(const std::string& name, const std::string& ex
   pid_t pid = fork();
   if (pid < 0) return Error(errno, "fork");
   if (pid == 0) {
+    // A caller may block signals for a waiting thread (`test --lab`); the
+    // server must still stop on SIGTERM.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     setsid();
     int null = open("/dev/null", O_RDONLY);
     int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

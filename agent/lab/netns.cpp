@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,7 +67,11 @@ RunResult runIn(const std::string& netns, const std::vector<std::string>& argv,
   args.push_back(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
+    // Only async-signal-safe calls between fork and exec. No blocked signals
+    // are passed on (see `test --lab`).
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
     if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) != 0) _exit(126);
     dup2(in[0], 0);
     dup2(out[1], 1);

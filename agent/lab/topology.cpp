@@ -1,5 +1,7 @@
 #include "agent/lab/topology.h"
 
+#include <atomic>
+#include <filesystem>
 #include <future>
 
 #include "agent/lab/netns.h"
@@ -102,9 +104,29 @@ datapath::Status ipBatch(const std::string& netns, const std::string& batch) {
   return runChecked("", argv, batch);
 }
 
+std::atomic<bool> g_stop_creating{false};
+
+datapath::Result<std::vector<std::string>> deleteNamespaces(const std::vector<std::string>& names) {
+  std::string dels;
+  std::vector<std::string> deleted;
+  for (const std::string& name : names) {
+    if (!netnsExists(name)) continue;
+    dels += "netns del " + name + "\n";
+    deleted.push_back(name);
+  }
+  if (dels.empty()) return deleted;
+  // -force: go on past a namespace that vanished meanwhile.
+  RunResult r = runIn("", {"ip", "-force", "-batch", "-"}, dels);
+  if (r.status != 0) return Error(0, "deleting namespaces: " + r.out);
+  return deleted;
+}
+
 }  // namespace
 
+void stopCreatingTopology() { g_stop_creating = true; }
+
 datapath::Status createTopology(const LabState& lab) {
+  if (g_stop_creating) return Error(EINTR, "lab " + lab.name + ": interrupted");
   std::string prefix = netnsPrefix(lab.name);
   std::string adds;
   for (const LabNode& n : lab.nodes) {
@@ -147,21 +169,23 @@ datapath::Result<std::vector<std::string>> destroyTopology(const LabState& lab) 
   std::vector<std::string> names;
   for (const LabPod& p : lab.pods) names.push_back(p.netns);
   for (const LabNode& n : lab.nodes) names.push_back(n.netns);
-  std::string dels;
-  std::vector<std::string> deleted;
   for (const std::string& name : names) {
     if (name.rfind(prefix, 0) != 0) {
       return Error(EPERM, "refusing to delete netns " + name + ": not named " + prefix + "*");
     }
-    if (!netnsExists(name)) continue;
-    dels += "netns del " + name + "\n";
-    deleted.push_back(name);
   }
-  if (dels.empty()) return deleted;
-  // -force: go on past a namespace that vanished meanwhile.
-  RunResult r = runIn("", {"ip", "-force", "-batch", "-"}, dels);
-  if (r.status != 0) return Error(0, "deleting namespaces: " + r.out);
-  return deleted;
+  return deleteNamespaces(names);
+}
+
+datapath::Result<std::vector<std::string>> destroyByPrefix(const std::string& lab) {
+  const std::string prefix = netnsPrefix(lab);
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/run/netns", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) names.push_back(std::move(name));
+  }
+  return deleteNamespaces(names);
 }
 
 }  // namespace palisade::agent::lab

@@ -25,4 +25,12 @@ datapath::Status createTopology(const LabState& lab);
 /// namespaces already gone are not an error. Returns what it deleted.
 datapath::Result<std::vector<std::string>> destroyTopology(const LabState& lab);
 
+/// Deletes every namespace named pal-<lab>-*: for a lab interrupted before
+/// its state was saved (the prefix is the proof that the lab made them).
+datapath::Result<std::vector<std::string>> destroyByPrefix(const std::string& lab);
+
+/// From then on createTopology refuses to start (an interrupted process
+/// tearing its lab down must not race a rebuild on another thread).
+void stopCreatingTopology();
+
 }  // namespace palisade::agent::lab

@@ -1,8 +1,14 @@
 // The lab end to end on a small model: up on two nodes (dual stack, IPs
 // allocated and given), probes agree with the evaluator before and after
 // `lab apply`, TCP and UDP; down removes everything, also after the server
-// was killed; down refuses namespaces without the lab's prefix.
+// was killed; down refuses namespaces without the lab's prefix; an
+// interrupted `palisade test --lab` removes its lab.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
 
 #include "agent/cli/cmd_reach.h"
 #include "agent/lab/plan.h"
@@ -128,6 +134,40 @@ TEST(LabBasic, DownAfterServerKilled) {
   ASSERT_TRUE(labDown("kt-killed", log).ok()) << log.str();
   EXPECT_EQ(countNetns("kt-killed"), 0);
   EXPECT_FALSE(std::filesystem::exists(stateDir("kt-killed")));
+}
+
+TEST(LabBasic, InterruptedTestRunRemovesItsLab) {
+  if (!isRoot()) GTEST_SKIP() << "needs root (network namespaces)";
+  const std::string cases = std::string(PALISADE_SOURCE_DIR) + "/tests/conformance/upstream-netpol";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(PALISADE_CLI_BINARY, PALISADE_CLI_BINARY, "test", "--lab", cases.c_str(), nullptr);
+    _exit(127);
+  }
+  const std::string name = "test-" + std::to_string(pid % 100000);
+  // Interrupt once the lab is up (its state is saved), mid-run.
+  int seen = 0;
+  for (int i = 0; i < 300 && seen == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (std::filesystem::exists(stateDir(name) + "/state.json")) seen = countNetns(name);
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const int left = countNetns(name);
+  if (left != 0) {  // don't leave them for the next test either
+    std::ostringstream log;
+    (void)labDown(name, log);
+  }
+  ASSERT_GT(seen, 0) << "the lab never came up";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGINT);
+  EXPECT_EQ(left, 0);
+  EXPECT_FALSE(std::filesystem::exists(stateDir(name)));
 }
 
 TEST(LabBasic, DownRefusesForeignNamespaces) {
