@@ -16,6 +16,11 @@ public:
   datapath::Result<datapath::nft::SyncReport> sync(const palisade::ir::v1::Ruleset& rs) override {
     return programmer_->sync(rs);
   }
+  datapath::Result<datapath::nft::SyncReport> apply(
+      const palisade::ir::v1::Ruleset& rs,
+      std::span<const palisade::ir::v1::RulesetDelta> deltas) override {
+    return programmer_->apply(rs, deltas);
+  }
   datapath::Result<std::map<std::string, KernelCounter>> counters() override {
     auto c = programmer_->counters();
     if (!c) return c.error();

@@ -4,6 +4,7 @@
 // recording fake in tests.
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "datapath/common/result.h"
@@ -22,6 +23,14 @@ public:
   virtual datapath::Result<datapath::nft::SyncReport> adopt(const palisade::ir::v1::Ruleset& rs) = 0;
   /// Programs the difference from the last programmed ruleset.
   virtual datapath::Result<datapath::nft::SyncReport> sync(const palisade::ir::v1::Ruleset& rs) = 0;
+  /// Programs pod changes: `deltas` lead from the last programmed revision to
+  /// `rs`, and only what they touch is rendered and sent. An implementation
+  /// without a delta path (or a change it cannot express) takes sync(rs).
+  virtual datapath::Result<datapath::nft::SyncReport> apply(
+      const palisade::ir::v1::Ruleset& rs, std::span<const palisade::ir::v1::RulesetDelta> deltas) {
+    (void)deltas;
+    return sync(rs);
+  }
   virtual datapath::Result<std::map<std::string, KernelCounter>> counters() = 0;
 };
 

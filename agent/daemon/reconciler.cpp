@@ -216,8 +216,9 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
         // Pod changes become set-element deltas when nothing else forces a
         // recompile; otherwise every write goes straight to the state.
         if (!full && compiler_ && c.kind == ObjectKind::Pod) {
-          if (c.op == Change::Op::Upsert) compiler_->upsertPod(std::get<policy::Pod>(*c.object));
-          else compiler_->removePod(c.ns, c.name);
+          pending_deltas_.push_back(c.op == Change::Op::Upsert
+                                        ? compiler_->upsertPod(std::get<policy::Pod>(*c.object))
+                                        : compiler_->removePod(c.ns, c.name));
         } else {
           applyToState(c);
         }
@@ -236,8 +237,10 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
   if (!all_synced_) return false;
   if (!compiler_) {
     compiler_ = std::make_unique<policy::IncrementalCompiler>(state_, options_.node);
+    deltas_cover_changes_ = false;
   } else if (full) {
     compiler_->recompile();
+    deltas_cover_changes_ = false;
   }
   return changed;
 }
@@ -245,7 +248,16 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
 void Reconciler::program(Clock::time_point oldest) {
   const auto& rs = compiler_->ruleset();
   bool adopting = !adopted_ || force_adopt_;
-  auto r = adopting ? kernel_->adopt(rs) : kernel_->sync(rs);
+  // Pod changes only since the last programmed revision: the kernel renders
+  // just what the deltas touch (and still falls back to a full sync itself).
+  const bool by_delta = !adopting && deltas_cover_changes_ && !pending_deltas_.empty();
+  auto r = adopting  ? kernel_->adopt(rs)
+           : by_delta ? kernel_->apply(rs, pending_deltas_)
+                      : kernel_->sync(rs);
+  pending_deltas_.clear();
+  // After a rejected batch the next deltas would not start at what the kernel
+  // holds: the retry is a full sync, and deltas are used again once it lands.
+  deltas_cover_changes_ = r.ok();
   if (!r) {
     ++metrics_.kernel_batch_errors;
     {
@@ -282,7 +294,10 @@ void Reconciler::program(Clock::time_point oldest) {
                                                    {"endpoints", rs.endpoints_size()},
                                                    {"programs", rs.programs_size()}});
   }
-  logDebug("programmed", {{"revision", rs.revision()}, {"summary", r->summary}});
+  logDebug("programmed", {{"revision", rs.revision()},
+                          {"summary", r->summary},
+                          {"from_ir_delta", r->from_ir_delta ? "yes" : "no"},
+                          {"full_because", r->full_because}});
   checkpoint_pending_ = true;
   maybeCheckpoint(false);
 }
@@ -354,6 +369,7 @@ void Reconciler::run() {
       // the kernel keeps the last ruleset and the next change retries.
       logError("reconcile failed", {{"error", e.what()}});
       dirty_ = true;
+      deltas_cover_changes_ = false;  // the compiler may be mid-change: full sync next
       retry_at_ = Clock::now() + options_.retry_interval;
     }
     std::lock_guard lock(mu_);

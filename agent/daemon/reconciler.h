@@ -9,7 +9,9 @@
 //                                   all resources synced?  ──no──▶ (keep the kernel as is)
 //                                              │yes
 //                                              ▼
-//                        first time: kernel.adopt(ruleset), else kernel.sync(ruleset)
+//                        first time: kernel.adopt(ruleset); pods only: kernel.apply(ruleset,
+//                        the compiler's deltas since the last programmed revision); else
+//                        kernel.sync(ruleset)
 //                                              ▼
 //                        metrics (event → ack), checkpoint (rate-limited, atomic)
 //
@@ -125,6 +127,10 @@ private:
   bool adopted_ = false;      // the first programming (adopt) has happened
   bool dirty_ = false;        // the state changed since the last successful program
   bool force_adopt_ = false;  // resync: read the kernel back again
+  // The compiler's deltas since the last programmed revision, while every
+  // change since then was a pod change (else the kernel takes the full path).
+  std::vector<palisade::ir::v1::RulesetDelta> pending_deltas_;
+  bool deltas_cover_changes_ = false;
   std::optional<Clock::time_point> pending_since_;
   std::optional<Clock::time_point> retry_at_;
   bool checkpoint_pending_ = false;

@@ -9,14 +9,15 @@ namespace palisade::agent::testing {
 
 struct FakeKernelLog {
   std::mutex mu;
-  int adopts = 0, syncs = 0;
+  int adopts = 0, syncs = 0, applies = 0;
+  std::vector<size_t> apply_delta_counts;  // deltas passed to each apply()
   std::atomic<int> fail_next{0};
   palisade::ir::v1::Ruleset last;
   std::vector<palisade::ir::v1::Ruleset> history;
 
   int calls() {
     std::lock_guard lock(mu);
-    return adopts + syncs;
+    return adopts + syncs + applies;
   }
   palisade::ir::v1::Ruleset lastRuleset() {
     std::lock_guard lock(mu);
@@ -38,6 +39,19 @@ public:
   }
   datapath::Result<datapath::nft::SyncReport> sync(const palisade::ir::v1::Ruleset& rs) override {
     return record(rs, false);
+  }
+  /// Records the deltas; the ruleset is what a full sync would have programmed.
+  datapath::Result<datapath::nft::SyncReport> apply(
+      const palisade::ir::v1::Ruleset& rs,
+      std::span<const palisade::ir::v1::RulesetDelta> deltas) override {
+    auto r = record(rs, false);
+    if (!r) return r;
+    std::lock_guard lock(log_->mu);
+    --log_->syncs;
+    ++log_->applies;
+    log_->apply_delta_counts.push_back(deltas.size());
+    r->from_ir_delta = true;
+    return r;
   }
   datapath::Result<std::map<std::string, KernelCounter>> counters() override {
     return std::map<std::string, KernelCounter>{{"prog_1", {3, 180}}};

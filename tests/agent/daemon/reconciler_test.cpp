@@ -102,7 +102,7 @@ TEST_F(ReconcilerTest, PodChangesSyncAndPolicyRemovalRecompiles) {
   ASSERT_TRUE(rec->waitIdle(2s));
   rec->upsert(pod("web", "b", "a", "10.1.0.2"));
   ASSERT_TRUE(rec->waitIdle(2s));
-  EXPECT_EQ(log->syncs, 1);
+  EXPECT_EQ(log->applies, 1);  // a pod change: the compiler's delta
   auto rs = log->lastRuleset();
   ASSERT_NE(log->endpoint(rs, "web", "b"), nullptr);
   EXPECT_NE(log->endpoint(rs, "web", "b")->ingress_program(), 0u);
@@ -119,6 +119,54 @@ TEST_F(ReconcilerTest, PodChangesSyncAndPolicyRemovalRecompiles) {
   ASSERT_TRUE(rec->waitIdle(2s));
   EXPECT_EQ(log->endpoint(log->lastRuleset(), "web", "a"), nullptr);
   EXPECT_GE(metrics.sync_duration.count(), 4u);
+}
+
+TEST_F(ReconcilerTest, PodChangesReachTheKernelAsDeltasEverythingElseAsFullSyncs) {
+  make();
+  rec->start();
+  rec->upsert(ns("web"));
+  rec->upsert(pod("web", "a", "a", "10.1.0.1"));
+  rec->upsert(denyAll("web", "deny", "a"));
+  for (auto r : {"pods", "namespaces", "networkpolicies"}) rec->synced(r);
+  ASSERT_TRUE(rec->waitIdle(2s));
+  ASSERT_EQ(log->adopts, 1);
+
+  // Three pod changes, however the loop coalesces them: every delta reaches
+  // apply() once, in order, and nothing takes the full path.
+  rec->upsert(pod("web", "b", "a", "10.1.0.2"));
+  rec->upsert(pod("web", "c", "a", "10.1.0.3"));
+  rec->remove(ObjectKind::Pod, "web", "a");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  EXPECT_EQ(log->syncs, 0);
+  EXPECT_GE(log->applies, 1);
+  size_t deltas = 0;
+  for (size_t n : log->apply_delta_counts) deltas += n;
+  EXPECT_EQ(deltas, 3u);
+  auto rs = log->lastRuleset();
+  EXPECT_EQ(log->endpoint(rs, "web", "a"), nullptr);
+  ASSERT_NE(log->endpoint(rs, "web", "c"), nullptr);
+  EXPECT_NE(log->endpoint(rs, "web", "c")->ingress_program(), 0u);
+
+  // A policy change recompiles: a full sync.
+  const int applies = log->applies;
+  rec->remove(ObjectKind::NetworkPolicy, "web", "deny");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  EXPECT_EQ(log->syncs, 1);
+  EXPECT_EQ(log->applies, applies);
+
+  // A rejected delta batch: the retry is a full sync (the kernel kept the old
+  // revision, later deltas would not start there), then deltas again.
+  log->fail_next = 1;
+  rec->upsert(pod("web", "d", "a", "10.1.0.4"));
+  ASSERT_TRUE(rec->waitIdle(2s));
+  for (int i = 0; i < 100 && log->syncs < 2; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(log->syncs, 2);
+  EXPECT_EQ(log->applies, applies);
+  ASSERT_NE(log->endpoint(log->lastRuleset(), "web", "d"), nullptr);
+  rec->upsert(pod("web", "e", "a", "10.1.0.5"));
+  ASSERT_TRUE(rec->waitIdle(2s));
+  EXPECT_EQ(log->applies, applies + 1);
+  EXPECT_EQ(log->apply_delta_counts.back(), 1u);
 }
 
 TEST_F(ReconcilerTest, RejectedBatchIsRetriedAndCounted) {
