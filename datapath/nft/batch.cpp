@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "datapath/nft/elements.h"
 #include "datapath/nft/handles.h"
 #include "datapath/nft/queue_expr.h"
 
@@ -95,6 +96,9 @@ void Batch::forEach(const std::function<void(const nlmsghdr*)>& fn) const {
 
 class BatchWriter {
 public:
+  // One element message: the 64 KiB element list plus names and headers.
+  static constexpr size_t kElementMessageRoom = 65536 + 1024;
+
   explicit BatchWriter(const BatchOptions& o) : opts_(o) {
     b_.first_seq_ = o.first_seq;
     seq_ = o.first_seq;
@@ -172,38 +176,24 @@ public:
   }
 
   /// Interval elements: rbtree sets take a start and an end (last + 1, flagged
-  /// INTERVAL_END) element; concatenations (pipapo) take KEY and KEY_END.
+  /// INTERVAL_END) element; concatenations (pipapo) take KEY and KEY_END. A
+  /// message ends at elements_per_message ranges or when its element list
+  /// would pass 64 KiB (elements.h), whichever comes first.
   void ranges(const std::string& table, const std::string& set, KeyType key,
               const std::vector<Range>& ranges, bool add, const std::string& origin) {
     const size_t per = opts_.elements_per_message;
-    for (size_t i = 0; i < ranges.size(); i += per) {
-      SetPtr p = baseSet(table, set);
-      size_t end = std::min(ranges.size(), i + per);
-      for (size_t k = i; k < end; ++k) {
-        const Range& r = ranges[k];
-        auto first = encodeKey(key, r.first);
-        SetElemPtr e = makeSetElem();
-        nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, first.data(), first.size());
-        if (key == KeyType::ProtoService) {
-          auto last = encodeKey(key, r.last);
-          nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY_END, last.data(), last.size());
-          addElem(p.get(), std::move(e));
-          continue;
-        }
-        addElem(p.get(), std::move(e));
-        if (r.last != keyMaxValue(key)) {
-          auto stop = encodeKey(key, r.last + 1);
-          SetElemPtr x = makeSetElem();
-          nftnl_set_elem_set(x.get(), NFTNL_SET_ELEM_KEY, stop.data(), stop.size());
-          nftnl_set_elem_set_u32(x.get(), NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-          addElem(p.get(), std::move(x));
-        }
-      }
+    for (size_t i = 0; i < ranges.size();) {
       auto* nlh = header(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, add ? NLM_F_CREATE : 0,
                          std::string(add ? "adding element to set " : "deleting element from set ") +
                              set + " (" + origin + ")",
-                         1024 + (end - i) * 160);
-      nftnl_set_elems_nlmsg_build_payload(nlh, p.get());
+                         kElementMessageRoom);
+      ElementMessage m(nlh, table, set);
+      for (; i < ranges.size() && m.count() < per; ++i) {
+        bool ok = key == KeyType::ProtoService ? m.addConcatRange(key, ranges[i])
+                                               : m.addInterval(key, ranges[i]);
+        if (!ok) break;
+      }
+      m.finish();
       advance();
     }
   }
@@ -211,29 +201,24 @@ public:
   void jumps(const std::string& table, const std::string& map, KeyType key,
              const std::vector<std::pair<U128, Jump>>& jumps, bool add) {
     const size_t per = opts_.elements_per_message;
-    for (size_t i = 0; i < jumps.size(); i += per) {
-      SetPtr p = baseSet(table, map);
-      size_t end = std::min(jumps.size(), i + per);
+    static const std::string kNoChain;
+    for (size_t i = 0; i < jumps.size();) {
+      // The description names the first pods; it is fixed before the count is known.
       std::string pods;
-      for (size_t k = i; k < end; ++k) {
-        const auto& [addr, jump] = jumps[k];
-        auto bytes = encodeKey(key, addr);
-        SetElemPtr e = makeSetElem();
-        nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, bytes.data(), bytes.size());
-        if (add) {
-          nftnl_set_elem_set_u32(e.get(), NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(NFT_JUMP));
-          nftnl_set_elem_set_str(e.get(), NFTNL_SET_ELEM_CHAIN, jump.chain.c_str());
-        }
-        addElem(p.get(), std::move(e));
-        if (k - i < 3) pods += (pods.empty() ? "" : ", ") + jump.origin;
-      }
-      if (end - i > 3) pods += ", +" + std::to_string(end - i - 3) + " more";
+      for (size_t k = i; k < jumps.size() && k < i + 3; ++k)
+        pods += (pods.empty() ? "" : ", ") + jumps[k].second.origin;
       auto* nlh = header(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, add ? NLM_F_CREATE : 0,
-                         std::string(add ? "adding element to map " : "deleting element from map ") +
-                             map + " (" + pods + ")",
-                         1024 + (end - i) * 400);
-      nftnl_set_elems_nlmsg_build_payload(nlh, p.get());
+                         "", kElementMessageRoom);
+      ElementMessage m(nlh, table, map);
+      size_t first = i;
+      for (; i < jumps.size() && m.count() < per; ++i) {
+        if (!m.addJump(key, jumps[i].first, add ? jumps[i].second.chain : kNoChain)) break;
+      }
+      m.finish();
       advance();
+      if (i - first > 3) pods += ", +" + std::to_string(i - first - 3) + " more";
+      b_.what_.back() = std::string(add ? "adding element to map " : "deleting element from map ") +
+                        map + " (" + pods + ")";
     }
   }
 
@@ -470,8 +455,18 @@ void BatchWriter::rules(const std::string& table, const ChainModel& c) {
 // ---- the three batches ----
 
 namespace {
+/// The kernel finds a set by name with a linear walk of the table's sets in
+/// creation order, for every rule lookup and element message: with thousands
+/// of peer sets that walk is most of a full sync's time. Sets many rules use
+/// (port sets, dispatch maps, node addresses) go first, so their lookups stop
+/// at once; each peer set is used by one or two rules only.
+bool sharedSet(const std::string& name) { return name.rfind("peers_", 0) != 0; }
+
 void addEverything(BatchWriter& w, const TableModel& m) {
-  for (const auto& [name, s] : m.sets) w.set(m.name, s);
+  for (const auto& [name, s] : m.sets)
+    if (sharedSet(name)) w.set(m.name, s);
+  for (const auto& [name, s] : m.sets)
+    if (!sharedSet(name)) w.set(m.name, s);
   for (const auto& [name, s] : m.sets)
     if (!s.is_map) w.elementsOf(m.name, s);
   for (const auto& [name, c] : m.chains) w.chain(m.name, c);

@@ -53,7 +53,9 @@ private:
 
 struct BatchOptions {
   uint32_t first_seq = 1;
-  size_t elements_per_message = 1024;  // keeps each message well under 64 KiB per 500 elems
+  /// At most this many ranges or map entries per message; a message also ends
+  /// when its element list would pass 64 KiB (elements.h).
+  size_t elements_per_message = 1024;
 };
 
 /// Creates or atomically replaces the table: add table, delete table, add
