@@ -1,0 +1,213 @@
+// Per-packet cost of the ruleset (issue 3): new TCP connections per second
+// between two pod namespaces routed through a node namespace, with the node's
+// table holding a 10k-policy ruleset against the same node with no table at
+// all, and, to separate conntrack's own cost, with the base chains of an empty
+// ruleset (conntrack on, no policy).
+//
+//   pod1 (client) ── veth ── node (ip_forward, table inet palisade) ── veth ── pod2 (server)
+//
+// Root only. The namespaces are pal-t-<pid>-*, created here and removed on exit
+// (tests/kernel/netns_fixture.h); nothing outside them is touched.
+//
+// The ruleset: the synthetic cluster with 10,000 policies compiled for every
+// node at once (every policy relevant, as in datapath_full_program_bench), plus
+// the two bench pods as endpoints. Each gets a copy of the largest program of
+// its direction with one more rule, last, allowing the other pod: every new
+// connection walks the base chain, both dispatch maps and the longest programs
+// before it is allowed. Only the SYN is judged; the rest of each connection is
+// `ct state established`.
+//
+// Each connection: connect (blocking), accept, close with SO_LINGER 0 on the
+// client (a reset: no TIME_WAIT, so ports never run out however long it runs).
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "datapath/nft/programmer.h"
+#include "policy/compile/compile.h"
+#include "tests/bench/synthetic_cluster.h"
+#include "tests/datapath/ruleset_builder.h"
+#include "tests/kernel/netns_fixture.h"
+
+namespace nft = palisade::datapath::nft;
+namespace ir = palisade::ir::v1;
+using palisade::testing::Fd;
+
+namespace {
+
+constexpr uint16_t kPort = 8080;
+// The benchmark's argument: what the node's table holds.
+constexpr int kNoTable = 0;     // no table: not even conntrack runs in the node
+constexpr int kEmptyTable = 1;  // the base chains of an empty ruleset (conntrack on)
+constexpr int kPolicies = 2;    // the 10k-policy ruleset
+
+/// The largest program of `dir` copied, plus one last rule allowing `peer` on TCP kPort.
+uint32_t longestProgramPlus(ir::Ruleset& rs, ir::Direction dir, const std::string& peer) {
+  const ir::Program* longest = nullptr;
+  for (const auto& p : rs.programs())
+    if (p.direction() == dir && (!longest || p.rules_size() > longest->rules_size())) longest = &p;
+  ir::Program copy = longest ? *longest : ir::Program{};
+  copy.set_direction(dir);
+  auto* ps = rs.add_peer_sets();
+  ps->set_id(rs.peer_sets_size());
+  auto* cidr = ps->add_v4();
+  cidr->set_address(palisade::datapath::testing::ip4(peer));
+  cidr->set_prefix_len(32);
+  auto* ports = rs.add_port_sets();
+  ports->set_id(rs.port_sets_size());
+  auto* range = ports->add_ranges();
+  range->set_protocol(ir::TCP);
+  range->set_first(kPort);
+  range->set_last(kPort);
+  auto* rule = copy.add_rules();
+  rule->set_peer_set(ps->id());
+  rule->set_port_set(ports->id());
+  rule->mutable_provenance()->set_policy_namespace("bench");
+  rule->mutable_provenance()->set_policy_name(dir == ir::INGRESS ? "allow-client" : "to-server");
+  rule->mutable_provenance()->set_direction(dir);
+  copy.set_id(rs.programs_size() + 1);
+  *rs.add_programs() = copy;
+  return copy.id();
+}
+
+struct Lab {
+  palisade::testing::Topology topo{2};
+  std::unique_ptr<nft::Programmer> programmer;
+  ir::Ruleset ruleset;
+  ir::Ruleset empty;  // base chains only: conntrack and dispatch, no policy
+  int loaded = kNoTable;
+  size_t rules = 0;
+
+  Lab() {
+    palisade::bench::ClusterShape shape;  // 10k namespaces and policies ...
+    shape.pods = 60'000;                  // ... with fewer pods: a shorter setup
+    auto cluster = palisade::bench::generateCluster(shape);
+    palisade::policy::ClusterState state;
+    palisade::bench::loadInto(cluster, state);
+    ruleset = palisade::policy::compile(state, "");
+    const std::string client = topo.pod_ip[0], server = topo.pod_ip[1];
+    uint32_t eg = longestProgramPlus(ruleset, ir::EGRESS, server);
+    uint32_t in = longestProgramPlus(ruleset, ir::INGRESS, client);
+    for (auto [name, ip, ingress, egress] :
+         {std::tuple{"client", client, 0u, eg}, std::tuple{"server", server, in, 0u}}) {
+      auto* e = ruleset.add_endpoints();
+      e->set_namespace_("bench");
+      e->set_name(name);
+      e->add_ipv4(palisade::datapath::testing::ip4(ip));
+      e->set_ingress_program(ingress);
+      e->set_egress_program(egress);
+      e->set_state(ir::Endpoint::READY);
+    }
+    for (const auto& ip : topo.node_ip)
+      ruleset.mutable_node()->add_addresses_v4(palisade::datapath::testing::ip4(ip));
+    for (const auto& p : ruleset.programs()) rules += p.rules_size();
+    *empty.mutable_node() = ruleset.node();
+    auto t = palisade::testing::inNetns(topo.node, [] { return nft::openMnlTransport(); });
+    if (t.ok())
+      programmer = std::make_unique<nft::Programmer>(std::move(*t), nft::ProgrammerOptions{});
+  }
+
+  /// Loads one of the tables or removes it; false on a kernel error.
+  bool setLoaded(int want) {
+    if (!programmer) return false;
+    if (want == loaded) return true;
+    loaded = want;
+    if (want == kNoTable) return programmer->deleteTable().ok();
+    return programmer->replace(want == kEmptyTable ? empty : ruleset).ok();
+  }
+};
+
+Lab& lab() {
+  static Lab l;
+  return l;
+}
+
+/// Runs `f` with the calling thread inside namespace `ns`, then moves it back.
+template <class F>
+void inside(const std::string& ns, F f) {
+  Fd self(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  Fd there(open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC));
+  if (self.fd < 0 || there.fd < 0 || setns(there.fd, CLONE_NEWNET) != 0) std::abort();
+  f();
+  if (setns(self.fd, CLONE_NEWNET) != 0) std::abort();
+}
+
+void BM_NewTcpConnections(benchmark::State& st) {
+  Lab& l = lab();
+  if (!l.setLoaded(static_cast<int>(st.range(0)))) {
+    st.SkipWithError("programming the node's table failed");
+    return;
+  }
+  // The server: accepts and closes, on its own thread inside pod2.
+  Fd listener;
+  inside(l.topo.pods[1], [&] { listener = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
+  int one = 1;
+  setsockopt(listener.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in any = palisade::testing::addr4("0.0.0.0", kPort);
+  bind(listener.fd, reinterpret_cast<sockaddr*>(&any), sizeof any);
+  listen(listener.fd, 1024);
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (!palisade::testing::readable(listener.fd, 50)) continue;
+      int c = accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) close(c);
+    }
+  });
+
+  sockaddr_in dst = palisade::testing::addr4(l.topo.pod_ip[1], kPort);
+  const linger reset{1, 0};
+  size_t failed = 0;
+  inside(l.topo.pods[0], [&] {
+    for (auto _ : st) {
+      int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      setsockopt(s, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+      failed += connect(s, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0;
+      close(s);
+    }
+  });
+  stop = true;
+  server.join();
+  if (failed) st.SkipWithError("some connections failed: the ruleset does not allow the pair");
+  st.counters["conn_per_s"] =
+      benchmark::Counter(double(st.iterations()), benchmark::Counter::kIsRate);
+  st.counters["programs"] = l.ruleset.programs_size();
+  st.counters["program_rules"] = double(l.rules);
+  st.counters["endpoints"] = l.ruleset.endpoints_size();
+  st.counters["policies_loaded"] = st.range(0) == kPolicies;
+}
+
+}  // namespace
+
+// Each side twice, interleaved, so that drift of the shared machine shows up
+// as a difference between the two runs of one side.
+BENCHMARK(BM_NewTcpConnections)
+    ->ArgName("table")
+    ->Arg(kNoTable)
+    ->Arg(kEmptyTable)
+    ->Arg(kPolicies)
+    ->Arg(kNoTable)
+    ->Arg(kEmptyTable)
+    ->Arg(kPolicies)
+    ->MinTime(5)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+int main(int argc, char** argv) {
+  std::string why = palisade::testing::kernelTestsUnavailable();
+  if (!why.empty()) {
+    std::fprintf(stderr, "datapath_packet_bench: %s\n", why.c_str());
+    return 0;
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  lab().setLoaded(kNoTable);
+  return 0;
+}
