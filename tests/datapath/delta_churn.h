@@ -2,8 +2,8 @@
 // Random pod churn on a generated cluster through the real incremental
 // compiler: each step adds, removes or relabels one pod and returns the
 // ir::RulesetDelta the compiler made of it. Shared by the delta-path unit test
-// (fake transport) and the kernel test (real nftables in a netns). The binary
-// that includes this must compile tests/bench/synthetic_cluster.cpp once.
+// (fake transport) and the kernel test (real nftables in a netns); link
+// palisade_synthetic_cluster.
 #include <memory>
 #include <random>
 #include <string>

@@ -12,9 +12,6 @@
 #include "tests/datapath/delta_churn.h"
 #include "tests/kernel/netns_fixture.h"
 
-// The generated cluster (compiled once into this binary).
-#include "tests/bench/synthetic_cluster.cpp"  // NOLINT(bugprone-suspicious-include)
-
 namespace palisade::datapath::nft {
 namespace {
 
