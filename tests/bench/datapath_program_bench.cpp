@@ -1,7 +1,6 @@
 // Datapath benchmarks (root; the process moves into its own network namespace
-// first, so nothing outside it is touched):
-//  - full programming of a compiled ruleset: one libnftnl batch vs `nft -f` of
-//    the text rendering, same ruleset, same run;
+// first, so nothing outside it is touched). Full programming, batch vs nft -f,
+// is datapath_full_program_bench.
 //  - one pod change (add or remove, alternating) at 1k/10k/150k cluster pods:
 //    render + diff + build + send + kernel ack, IR already compiled.
 #include <benchmark/benchmark.h>
@@ -9,12 +8,10 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <memory>
 
 #include "datapath/nft/programmer.h"
-#include "datapath/nft/text.h"
 #include "policy/compile/compile.h"
 #include "tests/bench/synthetic_cluster.h"
 
@@ -24,7 +21,6 @@ namespace ir = palisade::ir::v1;
 namespace {
 
 struct Compiled {
-  ir::Ruleset full;     // node "" : every pod local
   ir::Ruleset node0;    // node-0
   ir::Ruleset node0_plus;  // node-0 with one more pod
 };
@@ -38,7 +34,6 @@ const Compiled& compiled(size_t pods) {
     palisade::policy::ClusterState state;
     palisade::bench::loadInto(cluster, state);
     c->node0 = palisade::policy::compile(state, palisade::bench::SyntheticCluster::kBenchNode);
-    if (pods <= 10'000) c->full = palisade::policy::compile(state, "");
     palisade::bench::PodChurn churn(cluster);
     state.upsertPod(churn.newPod(1));
     c->node0_plus = palisade::policy::compile(state, palisade::bench::SyntheticCluster::kBenchNode);
@@ -50,35 +45,6 @@ std::unique_ptr<nft::Programmer> programmer() {
   auto t = nft::openMnlTransport();
   if (!t) return nullptr;
   return std::make_unique<nft::Programmer>(std::move(*t), nft::ProgrammerOptions{});
-}
-
-void BM_FullProgramBatch(benchmark::State& st) {
-  const ir::Ruleset& rs = compiled(st.range(0)).full;
-  auto p = programmer();
-  size_t bytes = 0;
-  for (auto _ : st) {
-    auto r = p->replace(rs);
-    if (!r) st.SkipWithError(r.error().str().c_str());
-    else bytes = r->bytes;
-  }
-  st.counters["batch_bytes"] = double(bytes);
-  st.counters["programs"] = rs.programs_size();
-  st.counters["endpoints"] = rs.endpoints_size();
-  (void)p->deleteTable();
-}
-
-void BM_FullProgramNftF(benchmark::State& st) {
-  const ir::Ruleset& rs = compiled(st.range(0)).full;
-  auto model = nft::render(rs);
-  // nft -f replaces the table the same way: delete if present, then add.
-  std::string path = "/tmp/palisade-bench-" + std::to_string(getpid()) + ".nft";
-  std::ofstream(path) << "table inet palisade\ndelete table inet palisade\n"
-                      << nft::renderText(*model);
-  for (auto _ : st) {
-    if (std::system(("nft -f " + path).c_str()) != 0) st.SkipWithError("nft -f failed");
-  }
-  std::remove(path.c_str());
-  std::system("nft delete table inet palisade 2>/dev/null");
 }
 
 void BM_OnePodChange(benchmark::State& st) {
@@ -101,8 +67,6 @@ void BM_OnePodChange(benchmark::State& st) {
 
 }  // namespace
 
-BENCHMARK(BM_FullProgramBatch)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_FullProgramNftF)->Arg(1'000)->Arg(10'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_OnePodChange)->Arg(1'000)->Arg(10'000)->Arg(150'000)->Unit(benchmark::kMicrosecond);
 
 int main(int argc, char** argv) {
