@@ -11,6 +11,9 @@
 #include "agent/daemon/manifest_source.h"
 #include "agent/daemon/metrics.h"
 #include "agent/daemon/reconciler.h"
+#include "agent/queue/queue_kernel.h"
+#include "agent/queue/queue_service.h"
+#include "datapath/nft/probe.h"
 #include "palisade/v1/status.pb.h"
 
 namespace palisade::agent {
@@ -60,6 +63,39 @@ std::string statusJson(const AgentFlags& flags, Reconciler& rec, Metrics& metric
   return out;
 }
 
+/// --queue-count > 0: probes which queue statement the kernel has, starts
+/// the consumers and says which rules to render.
+datapath::Result<std::unique_ptr<queue::QueueService>> startPacketQueue(
+    const AgentFlags& flags, datapath::nft::QueueRules& rules) {
+  auto features = datapath::nft::probeFeatures();
+  if (!features) return features.error().context("probing for NFQUEUE");
+  if (!features->native_queue && !features->compat_nfqueue)
+    return datapath::Error(EOPNOTSUPP, "this kernel has neither the nft queue expression nor "
+                                       "the xtables NFQUEUE target (nft_compat)");
+  queue::QueueServiceOptions o;
+  o.first_queue = static_cast<uint16_t>(flags.queue_first);
+  o.count = static_cast<uint16_t>(flags.queue_count);
+  o.pending_timeout = secondsFlag(flags.pending_timeout);
+  o.pending_fail_open = flags.pending_fail == "open";
+  o.fail_open = flags.fail_open;
+  o.log_decisions = flags.userspace_mode == "all";
+  auto service = queue::QueueService::start(o);
+  if (!service) return service.error();
+  rules.pending_pods = true;
+  rules.all_local_pods = flags.userspace_mode == "all";
+  rules.target = queue::queueTarget(o, features->native_queue);
+  logInfo("packet queue started",
+          {{"statement", features->native_queue ? "nft queue expression"
+                                                : "xtables NFQUEUE target via nft compat"},
+           {"queues", std::to_string(o.first_queue) + "-" +
+                          std::to_string(o.first_queue + o.count - 1)},
+           {"pending_timeout_ms", o.pending_timeout.count()},
+           {"pending_fail", flags.pending_fail},
+           {"fail", flags.fail_open ? "open" : "closed"},
+           {"userspace_mode", flags.userspace_mode}});
+  return service;
+}
+
 }  // namespace
 
 int runAgent(const AgentFlags& flags) {
@@ -80,14 +116,33 @@ int runAgent(const AgentFlags& flags) {
 
   logInfo("starting palisade-agent", {{"version", kAgentVersion}, {"node", flags.node},
                                       {"mode", flags.manifests.empty() ? "api" : "manifests"}});
+  // The packet queue starts before its rules exist in the kernel, so that
+  // fail-closed rules never meet a queue without a consumer.
+  std::unique_ptr<queue::QueueService> packet_queue;
+  datapath::nft::QueueRules queue_rules;
+  if (flags.queue_count > 0) {
+    auto started = startPacketQueue(flags, queue_rules);
+    if (!started) {
+      logError("cannot start the packet queue", {{"error", started.error().str()}});
+      return 1;
+    }
+    packet_queue = std::move(*started);
+  }
   auto kernel = openNftKernel(flags.deny_action == "reject" ? datapath::nft::DenyAction::Reject
-                                                            : datapath::nft::DenyAction::Drop);
+                                                            : datapath::nft::DenyAction::Drop,
+                              queue_rules);
   if (!kernel) {
     logError("cannot open the datapath", {{"error", kernel.error().str()}});
     return 1;
   }
+  if (packet_queue)
+    kernel.value() = std::make_unique<queue::QueueKernel>(
+        std::move(kernel.value()),
+        [q = packet_queue.get()](const palisade::ir::v1::Ruleset& rs) { q->rulesetProgrammed(rs); });
 
   Metrics metrics;
+  if (packet_queue)
+    metrics.addCollector([q = packet_queue.get()](std::string& out) { q->renderMetrics(out); });
   ReconcilerOptions ropts;
   ropts.node = flags.node;
   ropts.state_dir = flags.state_dir;

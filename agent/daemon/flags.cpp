@@ -40,7 +40,32 @@ void addFlags(CLI::App& app, AgentFlags& f) {
       ->capture_default_str();
   app.add_option("--watch-timeout", f.watch_timeout, "watch timeoutSeconds (randomised up to 2x)")
       ->capture_default_str();
-  app.add_flag_callback("--flag-list", [&app] {
+  app.add_option("--queue-count", f.queue_count,
+                 "NFQUEUE queues for the packet-queue fallback (pending pods, user-space "
+                 "mode), spread across CPUs; 0 = off")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  app.add_option("--queue-first", f.queue_first, "first NFQUEUE queue number")
+      ->check(CLI::Range(0, 65535 - 64))
+      ->capture_default_str();
+  app.add_option("--pending-timeout", f.pending_timeout,
+                 "seconds a new connection of a not-yet-known pod is held")
+      ->check(CLI::Range(0.01, 600.0))
+      ->capture_default_str();
+  app.add_option("--pending-fail", f.pending_fail,
+                 "verdict for a pod still unknown at the timeout: open or closed")
+      ->check(CLI::IsMember({"open", "closed"}))
+      ->capture_default_str();
+  app.add_option("--userspace-mode", f.userspace_mode,
+                 "all: every new connection of local pods is decided in user space and logged")
+      ->check(CLI::IsMember({"none", "all"}))
+      ->capture_default_str();
+  auto* open = app.add_flag("--fail-open{true}", f.fail_open,
+                            "with no queue consumer or a full queue, accept the packet");
+  auto* closed = app.add_flag("--fail-closed{false}", f.fail_open,
+                              "with no queue consumer or a full queue, drop it (default)");
+  open->excludes(closed);
+    app.add_flag_callback("--flag-list", [&app] {
     for (const auto& n : agentFlagNames()) std::printf("%s\n", n.c_str());
     throw CLI::Success();
   }, "print every flag name and exit");

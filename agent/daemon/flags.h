@@ -23,6 +23,13 @@ struct AgentFlags {
   double backoff_initial = 0.8;
   double backoff_max = 30;
   int watch_timeout = 300;
+  // The packet queue (NFQUEUE fallback, agent/queue): off with --queue-count 0.
+  int queue_count = 0;             // queues, one consumer thread each
+  int queue_first = 0;             // first queue number
+  double pending_timeout = 5;      // seconds a pending pod's packet is held
+  std::string pending_fail = "closed";
+  std::string userspace_mode = "none";
+  bool fail_open = false;          // --fail-open / --fail-closed (default)
 };
 
 /// Registers every flag on `app` (defaults from `flags`; --node from NODE_NAME).

@@ -35,11 +35,13 @@ private:
 
 }  // namespace
 
-datapath::Result<std::unique_ptr<Kernel>> openNftKernel(datapath::nft::DenyAction deny) {
+datapath::Result<std::unique_ptr<Kernel>> openNftKernel(datapath::nft::DenyAction deny,
+                                                        const datapath::nft::QueueRules& queue) {
   auto transport = datapath::nft::openMnlTransport();
   if (!transport) return transport.error().context("opening netlink");
   datapath::nft::ProgrammerOptions options;
   options.deny = deny;
+  options.queue = queue;
   options.log = [](std::string_view line) { logDebug("nft batch", {{"summary", line}}); };
   auto p = std::make_unique<datapath::nft::Programmer>(std::move(transport.value()), options);
   return std::unique_ptr<Kernel>(std::make_unique<NftKernel>(std::move(p)));

@@ -35,6 +35,8 @@ public:
 };
 
 /// The real datapath: table inet palisade through netlink.
-datapath::Result<std::unique_ptr<Kernel>> openNftKernel(datapath::nft::DenyAction deny);
+/// `queue`: the packet-queue rules to render (none by default).
+datapath::Result<std::unique_ptr<Kernel>> openNftKernel(datapath::nft::DenyAction deny,
+                                                        const datapath::nft::QueueRules& queue = {});
 
 }  // namespace palisade::agent

@@ -1,0 +1,66 @@
+#include "agent/queue/ruleset_decider.h"
+
+#include <algorithm>
+
+namespace palisade::agent::queue {
+
+policy::IpAddress toIpAddress(const dq::Address& a) {
+  if (a.family == 4) return policy::IpAddress::v4(a.v4());
+  uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 8; ++i) hi = (hi << 8) | a.bytes[i];
+  for (int i = 8; i < 16; ++i) lo = (lo << 8) | a.bytes[i];
+  return policy::IpAddress::v6(hi, lo);
+}
+
+RulesetDecider::Snapshot::Snapshot(const palisade::ir::v1::Ruleset& rs)
+    : ruleset(rs), evaluator(ruleset) {
+  const auto& node = ruleset.node();
+  for (const auto& c : node.pod_cidrs_v4())
+    if (auto cidr = policy::Cidr::create(policy::IpAddress::v4(c.address()), c.prefix_len()))
+      pod_cidrs.push_back(*cidr);
+  for (const auto& c : node.pod_cidrs_v6())
+    if (auto cidr = policy::Cidr::create(policy::IpAddress::v6(c.high(), c.low()), c.prefix_len()))
+      pod_cidrs.push_back(*cidr);
+  for (uint32_t a : node.addresses_v4()) node_addresses.push_back(policy::IpAddress::v4(a));
+  for (const auto& a : node.addresses_v6())
+    node_addresses.push_back(policy::IpAddress::v6(a.high(), a.low()));
+  std::sort(node_addresses.begin(), node_addresses.end());
+}
+
+bool RulesetDecider::Snapshot::pending(const policy::IpAddress& a) const {
+  bool in_cidr = std::any_of(pod_cidrs.begin(), pod_cidrs.end(),
+                             [&](const policy::Cidr& c) { return c.contains(a); });
+  if (!in_cidr) return false;
+  if (evaluator.endpointOf(a) != nullptr) return false;
+  return !std::binary_search(node_addresses.begin(), node_addresses.end(), a);
+}
+
+RulesetDecider::RulesetDecider()
+    : current_(std::make_shared<const Snapshot>(palisade::ir::v1::Ruleset())) {}
+
+void RulesetDecider::update(const palisade::ir::v1::Ruleset& ruleset) {
+  current_.store(std::make_shared<const Snapshot>(ruleset));
+}
+
+uint64_t RulesetDecider::revision() const { return current_.load()->ruleset.revision(); }
+
+dq::Decision RulesetDecider::decide(const dq::QueuedPacket& q) {
+  std::shared_ptr<const Snapshot> s = current_.load();
+  const dq::PacketInfo& p = q.packet;
+  policy::IpAddress src = toIpAddress(p.src), dst = toIpAddress(p.dst);
+  for (const auto* a : {&src, &dst})
+    if (s->pending(*a))
+      return {dq::Verdict::Hold, "pending pod " + a->toString() +
+                                     " (in this node's pod CIDR, "
+                                     "not known yet; revision " +
+                                     std::to_string(s->ruleset.revision()) + ")"};
+  // Port sets hold TCP, UDP and SCTP ranges only, so any other protocol (ICMP,
+  // a later fragment) matches exactly the rules without ports, as in the kernel.
+  auto protocol = static_cast<policy::Protocol>(p.protocol);
+  int32_t port = p.has_ports ? p.dst_port : 0;
+  policy::Verdict v = s->evaluator.evaluate(src, dst, protocol, port);
+  std::string reason = "egress: " + v.egress.describe() + "; ingress: " + v.ingress.describe();
+  return {v.allowed ? dq::Verdict::Accept : dq::Verdict::Drop, std::move(reason)};
+}
+
+}  // namespace palisade::agent::queue

@@ -1,0 +1,52 @@
+#pragma once
+// The agent's answer to the packet queue: datapath::queue::Decider on top of
+// the node's current ir::Ruleset (policy::RulesetEvaluator, the same verdicts
+// the kernel ruleset gives), plus what a static ruleset cannot decide:
+//
+//  - pending pods: an address inside this node's pod CIDRs that is neither a
+//    known pod nor a node address → Hold (the packet waits in the kernel
+//    queue until the pod is known, then is decided; the consumer applies
+//    --pending-fail after --pending-timeout);
+//  - everything else: the evaluator's verdict, with its reasons.
+//
+// The ruleset is swapped atomically (update()) when the reconciler has
+// programmed a revision; decide() runs on the queue threads and never blocks
+// on the swap.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datapath/queue/decider.h"
+#include "palisade/v1/ir.pb.h"
+#include "policy/evaluate/ruleset_evaluator.h"
+#include "policy/net/ip.h"
+
+namespace palisade::agent::queue {
+
+namespace dq = ::palisade::datapath::queue;
+
+class RulesetDecider : public dq::Decider {
+ public:
+  RulesetDecider();
+  /// The ruleset the kernel now enforces. Thread-safe.
+  void update(const palisade::ir::v1::Ruleset& ruleset);
+  dq::Decision decide(const dq::QueuedPacket& packet) override;
+  uint64_t revision() const;
+
+ private:
+  struct Snapshot {
+    explicit Snapshot(const palisade::ir::v1::Ruleset& rs);
+    palisade::ir::v1::Ruleset ruleset;  // owned: the evaluator keeps a reference
+    policy::RulesetEvaluator evaluator;
+    std::vector<policy::Cidr> pod_cidrs;
+    std::vector<policy::IpAddress> node_addresses;  // sorted
+    bool pending(const policy::IpAddress& a) const;
+  };
+  std::atomic<std::shared_ptr<const Snapshot>> current_;
+};
+
+/// The packet's address as the policy library spells it.
+policy::IpAddress toIpAddress(const dq::Address& a);
+
+}  // namespace palisade::agent::queue

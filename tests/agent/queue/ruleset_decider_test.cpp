@@ -1,0 +1,113 @@
+// The agent's Decider on crafted packets: the evaluator's verdicts with
+// reasons, pending pods held until the ruleset knows them, and the swap.
+#include "agent/queue/ruleset_decider.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+
+#include "agent/queue/queue_kernel.h"
+#include "tests/agent/daemon/fake_kernel.h"
+#include "tests/datapath/ruleset_builder.h"
+
+namespace palisade::agent::queue {
+namespace {
+
+using datapath::queue::QueuedPacket;
+using datapath::queue::Verdict;
+using palisade::datapath::testing::ip4;
+using palisade::datapath::testing::RulesetBuilder;
+namespace ir = ::palisade::ir::v1;
+
+QueuedPacket packet(const std::string& src, const std::string& dst, uint8_t proto, uint16_t dport) {
+  QueuedPacket q;
+  auto& p = q.packet;
+  bool v6 = src.find(':') != std::string::npos;
+  p.src.family = p.dst.family = v6 ? 6 : 4;
+  inet_pton(v6 ? AF_INET6 : AF_INET, src.c_str(), p.src.bytes);
+  inet_pton(v6 ? AF_INET6 : AF_INET, dst.c_str(), p.dst.bytes);
+  p.protocol = proto;
+  p.has_ports = proto != IPPROTO_ICMP;
+  p.src_port = 40000;
+  p.dst_port = dport;
+  return q;
+}
+
+/// a (10.8.0.2) not isolated; b (10.8.0.3) isolated for ingress: TCP 80 from a only.
+/// Node 10.8.0.1, pod CIDR 10.8.0.0/24.
+ir::Ruleset ruleset(bool with_c = false) {
+  RulesetBuilder b;
+  uint32_t peers = b.peerSet({"10.8.0.2"}, "pods {app=a}");
+  uint32_t ports = b.portSet({{ir::TCP, 80, 80}});
+  uint32_t in = b.program(ir::INGRESS, {{peers, ports, "ns/allow-a", 0}}, {"ns/allow-a"});
+  b.endpoint("ns", "a", "10.8.0.2", 0, 0);
+  b.endpoint("ns", "b", "10.8.0.3", in, 0);
+  if (with_c) b.endpoint("ns", "c", "10.8.0.9", 0, 0);
+  b.nodeAddress("10.8.0.1");
+  auto* c = b.rs.mutable_node()->add_pod_cidrs_v4();
+  c->set_address(ip4("10.8.0.0"));
+  c->set_prefix_len(24);
+  b.rs.set_revision(with_c ? 2 : 1);
+  return b.rs;
+}
+
+TEST(QueueRulesetDecider, VerdictsAndReasonsFromTheRuleset) {
+  RulesetDecider d;
+  d.update(ruleset());
+  auto ok = d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 80));
+  EXPECT_EQ(ok.verdict, Verdict::Accept) << ok.reason;
+  EXPECT_NE(ok.reason.find("ns/allow-a"), std::string::npos) << ok.reason;
+  auto port = d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 81));
+  EXPECT_EQ(port.verdict, Verdict::Drop) << port.reason;
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_UDP, 80)).verdict, Verdict::Drop);
+  EXPECT_EQ(d.decide(packet("192.0.2.7", "10.8.0.3", IPPROTO_TCP, 80)).verdict, Verdict::Drop);
+  // Node traffic is always allowed; a's traffic to the outside is not isolated.
+  EXPECT_EQ(d.decide(packet("10.8.0.1", "10.8.0.3", IPPROTO_TCP, 22)).verdict, Verdict::Accept);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "192.0.2.7", IPPROTO_UDP, 53)).verdict, Verdict::Accept);
+  // ICMP matches only rules without ports, as in the kernel: b's rule has ports.
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_ICMP, 0)).verdict, Verdict::Drop);
+}
+
+TEST(QueueRulesetDecider, PendingPodHeldUntilKnown) {
+  RulesetDecider d;
+  d.update(ruleset());
+  auto to = d.decide(packet("10.8.0.2", "10.8.0.9", IPPROTO_TCP, 80));
+  EXPECT_EQ(to.verdict, Verdict::Hold);
+  EXPECT_NE(to.reason.find("pending pod 10.8.0.9"), std::string::npos) << to.reason;
+  EXPECT_EQ(d.decide(packet("10.8.0.9", "10.8.0.3", IPPROTO_TCP, 80)).verdict, Verdict::Hold);
+  // Outside the pod CIDR an unknown address is just an external peer.
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.9.0.9", IPPROTO_TCP, 80)).verdict, Verdict::Accept);
+  d.update(ruleset(true));
+  EXPECT_EQ(d.revision(), 2u);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.9", IPPROTO_TCP, 80)).verdict, Verdict::Accept);
+  // Known now, and judged by b's policy: c is not among b's allowed peers.
+  EXPECT_EQ(d.decide(packet("10.8.0.9", "10.8.0.3", IPPROTO_TCP, 80)).verdict, Verdict::Drop);
+}
+
+TEST(QueueRulesetDecider, EmptyBeforeTheFirstRevisionAndIpv6) {
+  RulesetDecider d;
+  EXPECT_EQ(d.revision(), 0u);
+  // No pod CIDRs known yet: nothing is pending, nothing is isolated.
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 80)).verdict, Verdict::Accept);
+  datapath::queue::Address a;
+  a.family = 6;
+  inet_pton(AF_INET6, "fd00::1:2", a.bytes);
+  EXPECT_EQ(toIpAddress(a).toString(), "fd00::1:2");
+}
+
+TEST(QueueRulesetDecider, QueueKernelSwapsOnlyAcceptedRevisions) {
+  auto log = std::make_shared<testing::FakeKernelLog>();
+  RulesetDecider d;
+  QueueKernel k(std::make_unique<testing::FakeKernel>(log),
+                [&](const ir::Ruleset& rs) { d.update(rs); });
+  ASSERT_TRUE(k.sync(ruleset()).ok());
+  EXPECT_EQ(d.revision(), 1u);
+  log->fail_next = 1;
+  EXPECT_FALSE(k.sync(ruleset(true)).ok());
+  EXPECT_EQ(d.revision(), 1u);  // the kernel refused revision 2: the queue keeps 1
+  ASSERT_TRUE(k.adopt(ruleset(true)).ok());
+  EXPECT_EQ(d.revision(), 2u);
+}
+
+}  // namespace
+}  // namespace palisade::agent::queue
