@@ -111,7 +111,7 @@ void BM_OnePodChangeDelta(benchmark::State& st) {
     return;
   }
   palisade::bench::PodChurn churn(inc.cluster);
-  std::vector<double> total, compile, kernel;
+  std::vector<double> total, compile, kernel, sent;  // sent: changes that sent a batch
   palisade::policy::Pod pod;
   bool present = false;
   uint64_t serial = 0;
@@ -138,6 +138,7 @@ void BM_OnePodChangeDelta(benchmark::State& st) {
     elems += r->element_changes;
     msgs += r->messages;
     total.push_back(us(t2 - t0));
+    if (r->messages > 0) sent.push_back(us(t2 - t0));
     compile.push_back(us(t1 - t0));
     kernel.push_back(us(t2 - t1));
     st.SetIterationTime(std::chrono::duration<double>(t2 - t0).count());
@@ -147,9 +148,15 @@ void BM_OnePodChangeDelta(benchmark::State& st) {
   st.counters["p50_us"] = percentile(total, 0.5);
   st.counters["p99_us"] = percentile(total, 0.99);
   st.counters["max_us"] = percentile(total, 1.0);
+  // Some new pods are in no peer set and isolated by nothing: nothing to send.
+  st.counters["sent_share"] = double(sent.size()) / n;
+  st.counters["sent_p50_us"] = percentile(sent, 0.5);
+  st.counters["sent_p99_us"] = percentile(sent, 0.99);
   st.counters["compile_p50_us"] = percentile(compile, 0.5);
+  st.counters["compile_max_us"] = percentile(compile, 1.0);
   st.counters["kernel_p50_us"] = percentile(kernel, 0.5);
   st.counters["kernel_p99_us"] = percentile(kernel, 0.99);
+  st.counters["kernel_max_us"] = percentile(kernel, 1.0);
   st.counters["elements_per_change"] = double(elems) / n;
   st.counters["messages_per_change"] = double(msgs) / n;
   st.counters["full_path"] = double(full_path);
