@@ -28,7 +28,7 @@ namespace ir = palisade::ir::v1;
 namespace {
 
 struct Compiled {
-  ir::Ruleset node0;    // node-0
+  ir::Ruleset node0;       // node-0
   ir::Ruleset node0_plus;  // node-0 with one more pod
 };
 
@@ -63,8 +63,10 @@ void BM_OnePodChange(benchmark::State& st) {
   for (auto _ : st) {
     plus = !plus;
     auto r = p->sync(plus ? c.node0_plus : c.node0);
-    if (!r || !r->elements_only) st.SkipWithError("pod change was not an element delta");
-    else elems += r->element_changes, msgs += r->messages;
+    if (!r || !r->elements_only)
+      st.SkipWithError("pod change was not an element delta");
+    else
+      elems += r->element_changes, msgs += r->messages;
   }
   st.counters["elements_per_change"] = double(elems) / double(st.iterations());
   st.counters["messages_per_change"] = double(msgs) / double(st.iterations());
