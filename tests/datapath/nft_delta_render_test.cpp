@@ -225,6 +225,72 @@ TEST(NftDeltaRender, WhatADeltaCannotExpressTakesTheFullPath) {
   EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
 }
 
+TEST(NftDeltaRender, NewProgramsGetRenderNamesOrTakeTheFullPathWhenTheyWouldRenameASet) {
+  RulesetBuilder b;
+  uint32_t web = b.peerSet({"10.0.1.1"}, "pods {app=web}");
+  uint32_t in = b.program(ir::INGRESS, {{web, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
+  b.endpoint("shop", "db", "10.0.9.1", in, 0);
+  ir::Ruleset rs = b.rs;
+  rs.set_revision(1);
+  Harness h;
+  ASSERT_TRUE(h.prog->sync(rs).ok());
+
+  // A pod selected by allow-web and deny-egress: a new egress program, a new
+  // peer set and port set it uses, and a new ingress program reusing `web`
+  // with the same rule (same uses: the set keeps its name).
+  auto step = [&](uint64_t from, auto&& build) {
+    ir::RulesetDelta d;
+    d.set_from_revision(from);
+    d.set_to_revision(from + 1);
+    build(d);
+    rs.set_revision(from + 1);
+    return h.prog->apply(rs, std::span(&d, 1));
+  };
+  auto program = [&](ir::Direction dir, std::vector<testing::RuleSpec> rules,
+                     std::vector<std::string> isolated, ir::RulesetDelta& d) {
+    RulesetBuilder nb;
+    nb.rs = rs;
+    uint32_t id = nb.program(dir, rules, isolated);
+    rs = nb.rs;
+    *d.add_new_programs() = rs.programs(int(id) - 1);
+    return id;
+  };
+  auto r = step(1, [&](ir::RulesetDelta& d) {
+    RulesetBuilder nb;
+    nb.rs = rs;
+    uint32_t dns = nb.peerSet({"10.0.0.10"}, "kube-dns");
+    uint32_t port = nb.portSet({{ir::UDP, 53, 53}});
+    rs = nb.rs;
+    *d.add_new_peer_sets() = rs.peer_sets(int(dns) - 1);
+    *d.add_new_port_sets() = rs.port_sets(int(port) - 1);
+    uint32_t eg =
+        program(ir::EGRESS, {{dns, port, "shop/deny-egress", 0}}, {"shop/deny-egress"}, d);
+    uint32_t in2 = program(ir::INGRESS, {{web, 0, "shop/allow-web", 0}, {0, port, "shop/dns", 0}},
+                           {"shop/allow-web", "shop/dns"}, d);
+    ir::Endpoint* e = rs.add_endpoints();
+    e->set_namespace_("shop");
+    e->set_name("api");
+    e->add_ipv4(ip4("10.0.9.2"));
+    e->set_ingress_program(in2);
+    e->set_egress_program(eg);
+    *d.add_upserted_endpoints() = *e;
+  });
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
+  EXPECT_FALSE(r->elements_only);  // new sets and chains, before the jumps to them
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+
+  // Another policy's rule now shares `web`: its name (hash of its uses) would
+  // change, and with it every chain using it.
+  r = step(2, [&](ir::RulesetDelta& d) {
+    program(ir::INGRESS, {{web, 0, "shop/other", 2}}, {"shop/other"}, d);
+  });
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_FALSE(r->from_ir_delta);
+  EXPECT_NE(r->full_because.find("renames peer set"), std::string::npos) << r->full_because;
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+}
+
 TEST(NftDeltaRender, ARejectedBatchChangesNothingAndTheSameDeltaAppliesLater) {
   RulesetBuilder b;
   uint32_t peers = b.peerSet({"10.0.1.1"}, "pods {app=web}");
