@@ -26,6 +26,39 @@ void addHost(const IpAddress& a, bool add, ir::PeerSetDelta& out) {
   }
 }
 
+// The set's elements stay sorted as fillPeerAddresses leaves them (by address,
+// then prefix length), so one host is found, added or removed by binary
+// search instead of rebuilding the set from every pod it could contain.
+template <typename Field, typename Key>
+void applyHosts(Field& field, const Field& adds, const Field& removes, Key key) {
+  auto lower = [&](const auto& element) {
+    return std::lower_bound(field.begin(), field.end(), key(element),
+                            [&](const auto& x, const auto& k) { return key(x) < k; });
+  };
+  for (const auto& r : removes) {
+    auto it = lower(r);
+    if (it != field.end() && key(*it) == key(r)) {
+      field.DeleteSubrange(static_cast<int>(it - field.begin()), 1);
+    }
+  }
+  for (const auto& a : adds) {
+    auto it = lower(a);
+    if (it != field.end() && key(*it) == key(a)) continue;
+    const auto at = it - field.begin();
+    *field.Add() = a;
+    std::rotate(field.begin() + at, field.end() - 1, field.end());
+  }
+}
+
+void applyPeerSetDelta(const ir::PeerSetDelta& change, ir::PeerSet& set) {
+  applyHosts(*set.mutable_v4(), change.add_v4(), change.remove_v4(), [](const ir::Ipv4Cidr& c) {
+    return std::pair{c.address(), c.prefix_len()};
+  });
+  applyHosts(*set.mutable_v6(), change.add_v6(), change.remove_v6(), [](const ir::Ipv6Cidr& c) {
+    return std::tuple{c.high(), c.low(), c.prefix_len()};
+  });
+}
+
 bool covered(const PeerSetSource& source, const IpAddress& a) {
   if (source.named) return false;
   return std::any_of(source.blocks.begin(), source.blocks.end(),
@@ -47,17 +80,21 @@ IncrementalCompiler::IncrementalCompiler(ClusterState& state, std::string node)
   recompile();
 }
 
-const ir::Ruleset& IncrementalCompiler::ruleset() {
-  for (uint32_t id : dirty_peer_sets_) builder_->rebuildPeerSet(id);
-  dirty_peer_sets_.clear();
-  return builder_->ruleset();
-}
+const ir::Ruleset& IncrementalCompiler::ruleset() { return builder_->ruleset(); }
 
 ir::RulesetDelta IncrementalCompiler::startDelta() {
   ir::RulesetDelta d;
   d.set_from_revision(revision_);
   ++revision_;
   d.set_to_revision(revision_);
+  return d;
+}
+
+// A change that changes nothing still takes a revision, and the ruleset
+// carries it, so that a consumer checking revisions sees them follow on.
+ir::RulesetDelta IncrementalCompiler::emptyDelta() {
+  ir::RulesetDelta d = startDelta();
+  builder_->ruleset().set_revision(revision_);
   return d;
 }
 
@@ -72,12 +109,12 @@ ir::RulesetDelta IncrementalCompiler::recompile() {
   for (int i = 0; i < endpoints.size(); ++i) {
     endpoint_index_[endpoints[i].namespace_() + "/" + endpoints[i].name()] = i;
   }
-  dirty_peer_sets_.clear();
   return d;
 }
 
 ir::RulesetDelta IncrementalCompiler::upsertPod(const Pod& pod) {
-  const std::string& ns = pod.meta.namespace_.empty() ? std::string("default") : pod.meta.namespace_;
+  const std::string& ns =
+      pod.meta.namespace_.empty() ? std::string("default") : pod.meta.namespace_;
   PodRecord before;
   if (auto id = state_.findPod(ns, pod.meta.name)) before = state_.pod(*id);
   const PodId id = state_.upsertPod(pod);
@@ -86,7 +123,7 @@ ir::RulesetDelta IncrementalCompiler::upsertPod(const Pod& pod) {
 
 ir::RulesetDelta IncrementalCompiler::removePod(std::string_view ns, std::string_view name) {
   auto id = state_.findPod(ns, name);
-  if (!id) return startDelta();
+  if (!id) return emptyDelta();
   const PodRecord before = state_.pod(*id);
   state_.removePod(ns, name);
   return podChanged(before, std::nullopt);
@@ -95,7 +132,7 @@ ir::RulesetDelta IncrementalCompiler::removePod(std::string_view ns, std::string
 ir::RulesetDelta IncrementalCompiler::mergePodLabels(std::string_view ns, std::string_view name,
                                                      const LabelMap& labels) {
   auto id = state_.findPod(ns, name);
-  if (!id) return startDelta();
+  if (!id) return emptyDelta();
   const PodRecord before = state_.pod(*id);
   state_.mergePodLabels(ns, name, labels);
   return podChanged(before, id);
@@ -162,8 +199,8 @@ void IncrementalCompiler::diffPeerSets(const PodRecord& before, const PodRecord&
       any = true;
     }
     if (any) {
+      applyPeerSetDelta(change, *builder_->ruleset().mutable_peer_sets(static_cast<int>(id - 1)));
       *delta.add_peer_sets() = std::move(change);
-      dirty_peer_sets_.insert(id);
     }
   }
 }
@@ -174,8 +211,8 @@ bool IncrementalCompiler::needsNewNamedGroup(const PodRecord& now) const {
     if (port.name == 0) continue;
     for (const NamedPortSource& src : builder_->namedPortSources()) {
       if (src.port_name != port.name || src.protocol != port.protocol) continue;
-      PeerSetSource probe{src.policy_ns, src.peers, {}, true, src.port_name, src.protocol,
-                          port.port};
+      PeerSetSource probe{src.policy_ns, src.peers,    {},       true,
+                          src.port_name, src.protocol, port.port};
       for (const CompiledPeer& peer : src.peers) {
         probe.blocks.insert(probe.blocks.end(), peer.block_cidrs.begin(), peer.block_cidrs.end());
       }

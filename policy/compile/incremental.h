@@ -11,7 +11,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
 
 #include "palisade/v1/ir.pb.h"
 #include "policy/compile/ruleset_builder.h"
@@ -20,12 +19,12 @@
 namespace palisade::policy {
 
 class IncrementalCompiler {
-public:
+ public:
   /// Compiles `node`'s ruleset from `state` (which the compiler then owns
   /// the writes to: change the state through this class only).
   IncrementalCompiler(ClusterState& state, std::string node);
 
-  /// The current ruleset, with every dirty peer set brought up to date.
+  /// The current ruleset (peer sets are updated in place with each delta).
   const ir::Ruleset& ruleset();
   uint64_t revision() const { return revision_; }
 
@@ -43,19 +42,18 @@ public:
   }
   ir::RulesetDelta recompile();
 
-private:
+ private:
   ir::RulesetDelta podChanged(const PodRecord& before, std::optional<PodId> after);
   void diffPeerSets(const PodRecord& before, const PodRecord& after, ir::RulesetDelta& delta);
   bool needsNewNamedGroup(const PodRecord& after) const;
-  void updateEndpoint(const PodRecord& before, std::optional<PodId> after,
-                      ir::RulesetDelta& delta);
+  void updateEndpoint(const PodRecord& before, std::optional<PodId> after, ir::RulesetDelta& delta);
   ir::RulesetDelta startDelta();
+  ir::RulesetDelta emptyDelta();
 
   ClusterState& state_;
   std::string node_;
   std::unique_ptr<RulesetBuilder> builder_;
   std::unordered_map<std::string, int> endpoint_index_;  // "ns/name" → index in endpoints
-  std::unordered_set<uint32_t> dirty_peer_sets_;
   uint64_t revision_ = 1;
 };
 
