@@ -147,6 +147,12 @@ int runAgent(const AgentFlags& flags) {
   ropts.node = flags.node;
   ropts.state_dir = flags.state_dir;
   ropts.checkpoint_interval = secondsFlag(flags.checkpoint_interval);
+  if (packet_queue)
+    ropts.on_programmed = [q = packet_queue.get(), node = flags.node](
+                              const policy::ClusterState& state) {
+      q->servicesProgrammed(
+          std::make_shared<const queue::ServiceTable>(queue::ServiceTable::build(state, node)));
+    };
   std::unique_ptr<k8s::ClusterConfig> config;
   if (flags.manifests.empty()) {
     auto c = flags.kubeconfig.empty() ? k8s::inClusterConfig() : k8s::kubeconfigConfig(flags.kubeconfig);

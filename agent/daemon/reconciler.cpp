@@ -298,6 +298,7 @@ void Reconciler::program(Clock::time_point oldest) {
                           {"summary", r->summary},
                           {"from_ir_delta", r->from_ir_delta ? "yes" : "no"},
                           {"full_because", r->full_because}});
+  if (options_.on_programmed) options_.on_programmed(state_);
   checkpoint_pending_ = true;
   maybeCheckpoint(false);
 }

@@ -55,6 +55,11 @@ void QueueService::rulesetProgrammed(const palisade::ir::v1::Ruleset& ruleset) {
   for (auto& w : workers_) w->consumer->reconsider();
 }
 
+void QueueService::servicesProgrammed(std::shared_ptr<const ServiceTable> services) {
+  decider_.updateServices(std::move(services));
+  for (auto& w : workers_) w->consumer->reconsider();
+}
+
 datapath::queue::CounterSnapshot QueueService::counters() const {
   datapath::queue::CounterSnapshot sum;
   for (const auto& w : workers_) sum += w->consumer->counters();

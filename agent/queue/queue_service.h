@@ -35,6 +35,8 @@ class QueueService {
 
   /// The ruleset the kernel enforces now. Thread-safe.
   void rulesetProgrammed(const palisade::ir::v1::Ruleset& ruleset);
+  /// The Service table of the same revision; held packets are reconsidered.
+  void servicesProgrammed(std::shared_ptr<const ServiceTable> services);
   /// Sum over the queues.
   datapath::queue::CounterSnapshot counters() const;
   size_t heldNow() const;

@@ -42,12 +42,43 @@ void RulesetDecider::update(const palisade::ir::v1::Ruleset& ruleset) {
   current_.store(std::make_shared<const Snapshot>(ruleset));
 }
 
+void RulesetDecider::updateServices(std::shared_ptr<const ServiceTable> services) {
+  services_.store(std::move(services));
+}
+
+dq::Decision RulesetDecider::decideService(const Snapshot& s, const ServiceTarget& target,
+                                           const policy::IpAddress& src,
+                                           policy::Protocol protocol) const {
+  std::string reason = "service " + target.service + " reached untranslated:";
+  size_t judged = 0;
+  for (const auto& b : target.backends) {
+    if (!b.ready || !b.address || b.port == 0) continue;
+    std::string to = b.address->toString() + ":" + std::to_string(b.port);
+    if (s.pending(*b.address))
+      return {dq::Verdict::Hold, reason + " backend " + to + " is a pending pod"};
+    policy::Verdict v = s.evaluator.evaluate(src, *b.address, protocol, b.port);
+    ++judged;
+    if (!v.allowed)
+      return {dq::Verdict::Drop, reason + " backend " + to +
+                                     " denied (egress: " + v.egress.describe() +
+                                     "; ingress: " + v.ingress.describe() + ")"};
+  }
+  if (judged == 0) return {dq::Verdict::Hold, reason + " no ready backend yet"};
+  return {dq::Verdict::Accept,
+          reason + " all " + std::to_string(judged) + " ready backends allow it"};
+}
+
 uint64_t RulesetDecider::revision() const { return current_.load()->ruleset.revision(); }
 
 dq::Decision RulesetDecider::decide(const dq::QueuedPacket& q) {
   std::shared_ptr<const Snapshot> s = current_.load();
   const dq::PacketInfo& p = q.packet;
   policy::IpAddress src = toIpAddress(p.src), dst = toIpAddress(p.dst);
+  auto protocol = static_cast<policy::Protocol>(p.protocol);
+  int32_t port = p.has_ports ? p.dst_port : 0;
+  if (auto services = services_.load(); services && p.has_ports && !s->pending(src))
+    if (const ServiceTarget* t = services->find(dst, protocol, port))
+      return decideService(*s, *t, src, protocol);
   for (const auto* a : {&src, &dst})
     if (s->pending(*a))
       return {dq::Verdict::Hold, "pending pod " + a->toString() +
@@ -56,8 +87,6 @@ dq::Decision RulesetDecider::decide(const dq::QueuedPacket& q) {
                                      std::to_string(s->ruleset.revision()) + ")"};
   // Port sets hold TCP, UDP and SCTP ranges only, so any other protocol (ICMP,
   // a later fragment) matches exactly the rules without ports, as in the kernel.
-  auto protocol = static_cast<policy::Protocol>(p.protocol);
-  int32_t port = p.has_ports ? p.dst_port : 0;
   policy::Verdict v = s->evaluator.evaluate(src, dst, protocol, port);
   std::string reason = "egress: " + v.egress.describe() + "; ingress: " + v.ingress.describe();
   return {v.allowed ? dq::Verdict::Accept : dq::Verdict::Drop, std::move(reason)};

@@ -7,6 +7,10 @@
 //    known pod nor a node address → Hold (the packet waits in the kernel
 //    queue until the pod is known, then is decided; the consumer applies
 //    --pending-fail after --pending-timeout);
+//  - a destination that is still a Service address (not translated before our
+//    chain): judged against the Service's ready backends — accepted only when
+//    every one of them would be (we cannot know which one it will reach), held
+//    while the Service has no ready backend or a backend is a pending pod;
 //  - everything else: the evaluator's verdict, with its reasons.
 //
 // The ruleset is swapped atomically (update()) when the reconciler has
@@ -17,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/queue/service_table.h"
 #include "datapath/queue/decider.h"
 #include "palisade/v1/ir.pb.h"
 #include "policy/evaluate/ruleset_evaluator.h"
@@ -31,6 +36,8 @@ class RulesetDecider : public dq::Decider {
   RulesetDecider();
   /// The ruleset the kernel now enforces. Thread-safe.
   void update(const palisade::ir::v1::Ruleset& ruleset);
+  /// The Services of the same revision (ServiceTable::build). Thread-safe.
+  void updateServices(std::shared_ptr<const ServiceTable> services);
   dq::Decision decide(const dq::QueuedPacket& packet) override;
   uint64_t revision() const;
 
@@ -43,7 +50,10 @@ class RulesetDecider : public dq::Decider {
     std::vector<policy::IpAddress> node_addresses;  // sorted
     bool pending(const policy::IpAddress& a) const;
   };
+  dq::Decision decideService(const Snapshot& s, const ServiceTarget& target,
+                             const policy::IpAddress& src, policy::Protocol protocol) const;
   std::atomic<std::shared_ptr<const Snapshot>> current_;
+  std::atomic<std::shared_ptr<const ServiceTable>> services_;
 };
 
 /// The packet's address as the policy library spells it.
