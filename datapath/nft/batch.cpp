@@ -6,14 +6,12 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <string_view>
 
 #include "datapath/nft/elements.h"
 #include "datapath/nft/handles.h"
+#include "datapath/nft/set_order.h"
 #include "datapath/nft/queue_expr.h"
 
 namespace palisade::datapath::nft {
@@ -158,6 +156,7 @@ public:
     }
     nftnl_set_set_u32(p.get(), NFTNL_SET_FLAGS, flags);
     nftnl_set_set_u32(p.get(), NFTNL_SET_ID, ++set_id_);  // the kernel requires one per new set
+    new_set_ = s.name;
     auto* nlh = header(NFT_MSG_NEWSET, NLM_F_CREATE,
                        std::string("adding ") + (s.is_map ? "map " : "set ") + s.name + " (" +
                            s.origin + ")");
@@ -190,7 +189,7 @@ public:
                          std::string(add ? "adding element to set " : "deleting element from set ") +
                              set + " (" + origin + ")",
                          kElementMessageRoom);
-      ElementMessage m(nlh, table, set);
+      ElementMessage m(nlh, table, set, set == new_set_ ? set_id_ : 0);
       for (; i < ranges.size() && m.count() < per; ++i) {
         bool ok = key == KeyType::ProtoService ? m.addConcatRange(key, ranges[i])
                                                : m.addInterval(key, ranges[i]);
@@ -287,6 +286,7 @@ private:
   uint32_t seq_ = 0;
   size_t last_msg_ = 0;
   uint32_t set_id_ = 0;
+  std::string new_set_;  // the set created last, whose id is set_id_
 };
 
 // ---- rule lowering: the expressions nft itself emits for the same syntax ----
@@ -458,36 +458,12 @@ void BatchWriter::rules(const std::string& table, const ChainModel& c) {
 // ---- the three batches ----
 
 namespace {
-/// The kernel finds a set by name with a linear walk of the table's sets in
-/// creation order, for every rule lookup and every element message, so a set
-/// at position p costs p string compares per use: with thousands of peer sets
-/// that walk is most of a full sync's kernel time. Creating the most used sets
-/// first (port sets, the kube-dns peers every egress program allows, dispatch
-/// maps with many element messages) minimises the sum.
-std::vector<const SetModel*> byUseCount(const TableModel& m, size_t elements_per_message) {
-  std::map<std::string_view, size_t> uses;
-  for (const auto& [name, c] : m.chains)
-    for (const RuleModel& r : c.rules) {
-      if (!r.set.empty()) ++uses[r.set];
-      if (!r.ports.empty()) ++uses[r.ports];
-    }
-  std::vector<std::pair<size_t, const SetModel*>> order;
-  for (const auto& [name, s] : m.sets) {
-    size_t messages = (s.elementCount() + elements_per_message - 1) / elements_per_message;
-    order.push_back({uses[name] + messages, &s});
-  }
-  std::stable_sort(order.begin(), order.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  std::vector<const SetModel*> out;
-  for (const auto& [n, s] : order) out.push_back(s);
-  return out;
-}
-
-void addEverything(BatchWriter& w, const TableModel& m, const BatchOptions& o) {
-  for (const SetModel* s : byUseCount(m, std::max<size_t>(1, o.elements_per_message)))
+void addEverything(BatchWriter& w, const TableModel& m) {
+  // Each set's elements right after it: named by its batch id (elements.h).
+  for (const SetModel* s : setsInCreationOrder(m)) {
     w.set(m.name, *s);
-  for (const auto& [name, s] : m.sets)
-    if (!s.is_map) w.elementsOf(m.name, s);
+    if (!s->is_map) w.elementsOf(m.name, *s);
+  }
   for (const auto& [name, c] : m.chains) w.chain(m.name, c);
   for (const auto& [name, c] : m.chains) w.rules(m.name, c);
   for (const auto& [name, s] : m.sets)
@@ -501,7 +477,7 @@ Batch buildReplace(const TableModel& m, const BatchOptions& o) {
   w.table(m.name, m.flags, NFT_MSG_NEWTABLE, "adding table inet " + m.name);
   w.table(m.name, 0, NFT_MSG_DELTABLE, "replacing table inet " + m.name);
   w.table(m.name, m.flags, NFT_MSG_NEWTABLE, "adding table inet " + m.name);
-  addEverything(w, m, o);
+  addEverything(w, m);
   return w.finish();
 }
 

@@ -48,10 +48,14 @@ uint32_t encodeKeyTo(KeyType key, U128 v, uint8_t out[16]) {
   return 0;
 }
 
-ElementMessage::ElementMessage(nlmsghdr* nlh, const std::string& table, const std::string& set)
+ElementMessage::ElementMessage(nlmsghdr* nlh, const std::string& table, const std::string& set,
+                               uint32_t set_id)
     : nlh_(nlh) {
   mnl_attr_put_strz(nlh_, NFTA_SET_ELEM_LIST_TABLE, table.c_str());
-  mnl_attr_put_strz(nlh_, NFTA_SET_ELEM_LIST_SET, set.c_str());
+  if (set_id != 0)
+    mnl_attr_put_u32(nlh_, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
+  else
+    mnl_attr_put_strz(nlh_, NFTA_SET_ELEM_LIST_SET, set.c_str());
   nest_ = mnl_attr_nest_start(nlh_, NFTA_SET_ELEM_LIST_ELEMENTS);
 }
 

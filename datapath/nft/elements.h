@@ -29,8 +29,11 @@ uint32_t encodeKeyTo(KeyType key, U128 value, uint8_t out[16]);
 class ElementMessage {
  public:
   /// `nlh` is a message header with room for 64 KiB more; writes the table and
-  /// set names and opens the element list.
-  ElementMessage(nlmsghdr* nlh, const std::string& table, const std::string& set);
+  /// set names and opens the element list. A set created earlier in the same
+  /// batch is named by its `set_id` instead: the kernel finds it by walking the
+  /// batch's new sets from the newest, where a name walks every set of the table.
+  ElementMessage(nlmsghdr* nlh, const std::string& table, const std::string& set,
+                 uint32_t set_id = 0);
 
   /// Interval set, rbtree layout: a start element at r.first and, unless the
   /// range runs to the key's maximum, an end element (INTERVAL_END) at last + 1.

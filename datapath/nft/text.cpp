@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "datapath/nft/set_order.h"
+
 namespace palisade::datapath::nft {
 namespace {
 
@@ -151,7 +153,9 @@ std::string formatRange(KeyType key, const Range& r) {
 
 std::string renderText(const TableModel& t) {
   std::string out = "table inet " + t.name + " {\n";
-  for (const auto& [name, s] : t.sets) {
+  for (const SetModel* set : setsInCreationOrder(t)) {  // as `nft list` shows them
+    const SetModel& s = *set;
+    const std::string& name = s.name;
     out += std::string("\t") + (s.is_map ? "map " : "set ") + name + " {\n";
     out += std::string("\t\ttype ") + typeName(s.key) + (s.is_map ? " : verdict\n" : "\n");
     if (!s.is_map) out += "\t\tflags interval\n";

@@ -36,10 +36,16 @@ void forEachMsgAttr(const nlmsghdr* nlh, F f) {
   forEachAttr(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)),
               static_cast<int>(nlh->nlmsg_len - MNL_NLMSG_HDRLEN - MNL_ALIGN(sizeof(nfgenmsg))), f);
 }
-std::string elemSetName(const nlmsghdr* nlh) {
+/// The set an element message names, by name or by the id of a set created
+/// earlier in the batch (`ids`: id → name).
+std::string elemSetName(const nlmsghdr* nlh, const std::map<uint32_t, std::string>& ids) {
   std::string n;
   forEachMsgAttr(nlh, [&](const nlattr* a) {
     if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET) n = mnl_attr_get_str(a);
+    if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_SET_ID) {
+      auto it = ids.find(ntohl(mnl_attr_get_u32(a)));
+      n = it == ids.end() ? "unknown set id" : it->second;
+    }
   });
   return n;
 }
@@ -55,6 +61,7 @@ struct Parsed {
   std::map<std::string, uint32_t> chain_hook;
   std::vector<std::string> lookups;
   std::map<uint32_t, uint16_t> seq_type;
+  std::map<uint32_t, std::string> set_ids;  // NFTA_SET_ID → name
 };
 
 Parsed parse(const Batch& b) {
@@ -69,12 +76,13 @@ Parsed parse(const Batch& b) {
         std::string n = nftnl_set_get_str(s.get(), NFTNL_SET_NAME);
         p.set_flags[n] = nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS);
         p.set_key_type[n] = nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE);
+        p.set_ids[nftnl_set_get_u32(s.get(), NFTNL_SET_ID)] = n;
         break;
       }
       case NFT_MSG_NEWSETELEM: {
         // libnftnl numbers element nests 1, 2, 3... when building but expects
         // NFTA_LIST_ELEM on parse, so walk the attributes with libmnl instead.
-        std::string n = elemSetName(nlh);
+        std::string n = elemSetName(nlh, p.set_ids);
         forEachMsgAttr(nlh, [&](const nlattr* a) {
           if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS) return;
           forEachAttr(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a),
@@ -250,7 +258,7 @@ TEST(NftProgrammer, ErrorAckNamesTheIrObject) {
   f->script = [](const std::vector<const nlmsghdr*>& msgs) {
     for (const auto* m : msgs) {
       if (NFNL_MSG_TYPE(m->nlmsg_type) != NFT_MSG_NEWSETELEM) continue;
-      std::string name = elemSetName(m);
+      std::string name = elemSetName(m, {});  // a delta: existing sets, by name
       if (name.rfind("peers_", 0) == 0)
         return std::vector<Ack>{{m->nlmsg_seq, EINVAL, ""}};
     }

@@ -42,7 +42,15 @@ struct ElementCounts {
 
 ElementCounts parseElements(const Batch& b) {
   ElementCounts out;
+  std::map<uint32_t, std::string> set_ids;  // sets created in the batch: id → name
   b.forEach([&](const nlmsghdr* nlh) {
+    if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWSET) {
+      SetPtr s = makeSet();
+      EXPECT_EQ(nftnl_set_nlmsg_parse(nlh, s.get()), 0);
+      set_ids[nftnl_set_get_u32(s.get(), NFTNL_SET_ID)] =
+          nftnl_set_get_str(s.get(), NFTNL_SET_NAME);
+      return;
+    }
     if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSETELEM) return;
     ++out.messages;
     // The element list must end exactly where the message ends: a wrapped
@@ -61,10 +69,13 @@ ElementCounts parseElements(const Batch& b) {
     }
     SetPtr s = makeSet();
     EXPECT_EQ(nftnl_set_elems_nlmsg_parse(nlh, s.get()), 0);
-    const char* name = nftnl_set_get_str(s.get(), NFTNL_SET_NAME);
+    // A set created earlier in the batch is named by its id (elements.h).
+    std::string name = nftnl_set_is_set(s.get(), NFTNL_SET_NAME)
+                           ? nftnl_set_get_str(s.get(), NFTNL_SET_NAME)
+                           : set_ids[nftnl_set_get_u32(s.get(), NFTNL_SET_ID)];
     nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s.get());
     for (auto* e = nftnl_set_elems_iter_next(it); e; e = nftnl_set_elems_iter_next(it))
-      ++out.per_set[name ? name : "?"];
+      ++out.per_set[name];
     nftnl_set_elems_iter_destroy(it);
   });
   return out;
