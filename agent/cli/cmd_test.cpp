@@ -65,6 +65,9 @@ CLI::App* addTestCommand(CLI::App& app, TestOptions& opts) {
   sub->add_flag("--lab", opts.lab, "Run on a real kernel in network namespaces (root)");
   sub->add_option("--nodes", opts.nodes, "Lab nodes the pods are spread over (with --lab)")
       ->check(CLI::Range(1, 16));
+  sub->add_flag("--userspace-mode", opts.userspace_mode,
+                "With --lab: every new connection is decided by the packet queue's user-space "
+                "decider (must give the same results as the static ruleset)");
   return sub;
 }
 
@@ -97,7 +100,7 @@ int runTest(const TestOptions& opts, std::ostream& out, std::ostream& err) {
     // One lab for the whole run (rebuilt only when a case's pods differ).
     const std::string name = "test-" + std::to_string(getpid() % 100000);
     removeLabOnSignal(name);
-    lab::LabProber prober(name, opts.nodes);
+    lab::LabProber prober(name, opts.nodes, 300, opts.userspace_mode);
     int failed = conformance::runCaseFiles(files, prober, out);
     return failed == 0 ? kExitOk : kExitFailed;
   }

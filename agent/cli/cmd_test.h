@@ -16,6 +16,7 @@ struct TestOptions {
   std::vector<std::string> cases;  // files, or directories of *.yaml cases
   bool lab = false;                // real packets in network namespaces (root)
   int nodes = 1;                   // lab nodes the pods are spread over
+  bool userspace_mode = false;     // lab verdicts through the packet queue (issue 6)
 };
 
 CLI::App* addTestCommand(CLI::App& app, TestOptions& opts);

@@ -4,11 +4,22 @@
 #include <thread>
 
 #include "agent/lab/netns.h"
+#include "datapath/nft/probe.h"
 
 namespace palisade::agent::lab {
 
-datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab) {
+datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, bool userspace_mode) {
   NodeProgrammers out;
+  datapath::nft::QueueRules queue_rules;
+  if (userspace_mode) {
+    auto features = datapath::nft::probeFeatures();
+    if (!features) return features.error().context("user-space mode");
+    if (!features->native_queue && !features->compat_nfqueue)
+      return datapath::Error(EOPNOTSUPP, "user-space mode: no NFQUEUE in this kernel");
+    queue_rules.pending_pods = true;
+    queue_rules.all_local_pods = true;
+    queue_rules.target = queue::queueTarget({}, features->native_queue);
+  }
   for (const LabNode& node : lab.nodes) {
     datapath::Result<std::unique_ptr<datapath::nft::Transport>> transport =
         datapath::Error(0, "not opened");
@@ -25,7 +36,24 @@ datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab) {
     if (!transport) return transport.error().context("netlink socket in " + node.netns);
     // No owner flag: the table must outlive this process (lab commands are
     // separate processes; `lab down` removes it with the namespace).
+    if (userspace_mode) {
+      // The queue's socket is bound in the node's namespace, like the table's.
+      datapath::Result<std::unique_ptr<queue::QueueService>> service =
+          datapath::Error(0, "not started");
+      std::thread q([&] {
+        NetnsGuard guard(node.netns);
+        if (!guard.ok()) {
+          service = datapath::Error(0, guard.error());
+          return;
+        }
+        service = queue::QueueService::start({});
+      });
+      q.join();
+      if (!service) return service.error().context("packet queue in " + node.netns);
+      out.queues_.push_back(std::move(*service));
+    }
     datapath::nft::ProgrammerOptions options;
+    options.queue = queue_rules;
     out.programmers_.push_back(
         std::make_unique<datapath::nft::Programmer>(std::move(*transport), options));
     out.netns_.push_back(node.netns);
@@ -43,6 +71,7 @@ datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& r
       return report.error().context("programming lab node " + netns_[i]);
     }
     if (log != nullptr) log->push_back(netns_[i] + ": " + report->summary);
+    if (i < queues_.size()) queues_[i]->rulesetProgrammed(rulesets[i]);
   }
   return datapath::okStatus();
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/lab/lab_state.h"
+#include "agent/queue/queue_service.h"
 #include "datapath/nft/programmer.h"
 #include "policy/compile/compile.h"
 
@@ -16,7 +17,10 @@ namespace palisade::agent::lab {
 /// namespace (the socket stays there, whatever thread uses it later).
 class NodeProgrammers {
  public:
-  static datapath::Result<NodeProgrammers> open(const LabState& lab);
+  /// `userspace_mode`: every node also runs the agent's packet queue
+  /// (agent/queue) and its table sends every new connection of local pods
+  /// there, so the lab's verdicts come from the queue's decider.
+  static datapath::Result<NodeProgrammers> open(const LabState& lab, bool userspace_mode = false);
 
   /// Programs node i with rulesets[i]. `adopt` reads the kernel's table back
   /// first and sends only the difference (a later process, e.g. `lab apply`);
@@ -28,6 +32,7 @@ class NodeProgrammers {
 
  private:
   std::vector<std::unique_ptr<datapath::nft::Programmer>> programmers_;
+  std::vector<std::unique_ptr<queue::QueueService>> queues_;  // user-space mode only
   std::vector<std::string> netns_;
 };
 

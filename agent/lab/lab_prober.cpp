@@ -65,8 +65,11 @@ std::vector<LabService> upstreamServices(const LabState& lab) {
 
 }  // namespace
 
-LabProber::LabProber(std::string name, int nodes, int timeout_ms)
-    : name_(std::move(name)), nodes_(nodes), timeout_ms_(timeout_ms) {}
+LabProber::LabProber(std::string name, int nodes, int timeout_ms, bool userspace_mode)
+    : name_(std::move(name)),
+      nodes_(nodes),
+      timeout_ms_(timeout_ms),
+      userspace_mode_(userspace_mode) {}
 
 LabProber::~LabProber() { teardown(); }
 
@@ -101,7 +104,7 @@ datapath::Status LabProber::build(const ClusterState& state, const std::vector<P
   if (auto s = saveState(*lab_); !s) return s;
   if (auto s = createTopology(*lab_); !s) return s;
   if (auto s = programServices(*lab_); !s) return s;
-  auto programmers = NodeProgrammers::open(*lab_);
+  auto programmers = NodeProgrammers::open(*lab_, userspace_mode_);
   if (!programmers) return programmers.error();
   programmers_ = std::move(*programmers);
   auto pid = startServer(name_, "/proc/self/exe");

@@ -17,7 +17,8 @@ namespace palisade::agent::lab {
 
 class LabProber : public conformance::Prober {
  public:
-  LabProber(std::string name, int nodes, int timeout_ms = 300);
+  /// `userspace_mode`: verdicts through the packet queue (NodeProgrammers::open).
+  LabProber(std::string name, int nodes, int timeout_ms = 300, bool userspace_mode = false);
   ~LabProber() override;  // tears the lab down
   LabProber(const LabProber&) = delete;
   LabProber& operator=(const LabProber&) = delete;
@@ -36,6 +37,7 @@ class LabProber : public conformance::Prober {
   std::string name_;
   int nodes_;
   int timeout_ms_;
+  bool userspace_mode_;
   std::optional<LabState> lab_;
   std::optional<NodeProgrammers> programmers_;
 };
