@@ -81,7 +81,7 @@ TEST(QueueUserspaceMode, SameMatrixAsTheStaticRuleset) {
   EXPECT_LT(allowed, int(want.size()));  // the scenario denies some and allows some
 
   QueueServiceOptions o;
-  o.log_decisions = false;
+  o.count = 2;  // two queues, the rule spreads packets by CPU (fanout)
   auto service = inNetns(t.node, [&] { return QueueService::start(o); });
   ASSERT_TRUE(service.ok()) << service.error().str();
   nft::ProgrammerOptions po;
@@ -100,6 +100,7 @@ TEST(QueueUserspaceMode, SameMatrixAsTheStaticRuleset) {
   EXPECT_GT(c.dropped, 0u);
   EXPECT_GT(c.accepted, 0u);
   EXPECT_EQ(c.held, 0u);
+  EXPECT_EQ(po.queue.target.count, 2);
 }
 
 }  // namespace
