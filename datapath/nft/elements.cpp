@@ -4,6 +4,8 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "datapath/nft/batch.h"  // keyMaxValue
+
 namespace palisade::datapath::nft {
 namespace {
 
@@ -14,18 +16,6 @@ constexpr size_t kNestLimit = 65535;
 constexpr size_t kKeyAttr = 2 * MNL_ATTR_HDRLEN + 16;  // KEY { VALUE (≤ 16) }
 constexpr size_t kFlagsAttr = MNL_ATTR_HDRLEN + 4;     // FLAGS u32
 constexpr size_t kElemHdr = MNL_ATTR_HDRLEN;           // the element's own nest
-
-U128 keyMax(KeyType key) {
-  switch (key) {
-    case KeyType::Ipv4:
-      return 0xffffffffu;
-    case KeyType::Ipv6:
-      return ~U128(0);
-    case KeyType::ProtoService:
-      return (U128(0xff) << 16) | 0xffff;
-  }
-  return 0;
-}
 
 }  // namespace
 
@@ -78,7 +68,7 @@ bool ElementMessage::addInterval(KeyType key, const Range& r) {
   nlattr* e = mnl_attr_nest_start(nlh_, NFTA_LIST_ELEM);
   putKey(NFTA_SET_ELEM_KEY, buf, len);
   mnl_attr_nest_end(nlh_, e);
-  if (r.last != keyMax(key)) {
+  if (r.last != keyMaxValue(key)) {
     encodeKeyTo(key, r.last + 1, buf);
     e = mnl_attr_nest_start(nlh_, NFTA_LIST_ELEM);
     mnl_attr_put_u32(nlh_, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));

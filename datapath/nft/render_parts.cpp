@@ -3,22 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "datapath/nft/batch.h"  // keyMaxValue
+
 namespace palisade::datapath::nft {
 namespace {
 
 constexpr size_t kCommentMax = 127;  // nft refuses longer comments
-
-U128 keyMax(KeyType k) {
-  switch (k) {
-    case KeyType::Ipv4:
-      return 0xffffffffu;
-    case KeyType::Ipv6:
-      return ~U128(0);
-    case KeyType::ProtoService:
-      return (U128(0xff) << 16) | 0xffff;
-  }
-  return 0;
-}
 
 std::string provenanceText(const ir::Provenance& p) {
   return p.policy_namespace() + "/" + p.policy_name() + " " + directionName(p.direction()) +
@@ -68,7 +58,8 @@ std::vector<Range> normalize(std::vector<Range> v, KeyType key) {
     if (!out.empty()) {
       Range& b = out.back();
       bool same_proto = key != KeyType::ProtoService || (b.first >> 16) == (r.first >> 16);
-      if (same_proto && (r.first <= b.last || (b.last != keyMax(key) && r.first == b.last + 1))) {
+      if (same_proto &&
+          (r.first <= b.last || (b.last != keyMaxValue(key) && r.first == b.last + 1))) {
         b.last = std::max(b.last, r.last);
         continue;
       }
