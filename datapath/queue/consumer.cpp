@@ -1,15 +1,19 @@
 #include "datapath/queue/consumer.h"
 
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <future>
 #include <vector>
 
@@ -28,9 +32,6 @@ namespace {
 // packet of a burst is not kept waiting for long.
 constexpr int kBurst = 64;
 constexpr int kRounds = 4;
-// A gap of lost packet ids (socket buffer overrun) larger than this is not
-// answered id by id; those packets keep their kernel queue slot until unbind.
-constexpr uint32_t kMaxGapFill = 65536;
 }  // namespace
 
 class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
@@ -48,7 +49,10 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
         iov_(kBurst),
         msgs_(kBurst) {}
 
-  ~Impl() { closeSocket(); }
+  ~Impl() {
+    closeSocket();
+    if (proc_fd_ >= 0) close(proc_fd_);
+  }
 
   void arm() {
     if (stopped_) return;
@@ -72,10 +76,11 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
       }
       int got = recvmmsg(mnl_socket_get_fd(nl_), msgs_.data(), kBurst, MSG_DONTWAIT, nullptr);
       if (got < 0) {
-        if (errno == ENOBUFS) {  // the kernel had to drop messages: ids will have a gap
-          lost_ = true;
-          continue;
-        }
+        // ENOBUFS: messages did not fit the receive buffer. The kernel queues a
+        // packet only once its message reached us, so those packets were never
+        // in the queue: it dropped them (or accepted them, fail-open) and
+        // counts them; kernelDrops() reads that count.
+        if (errno == ENOBUFS) continue;
         return;  // EAGAIN: drained (anything else: try again on the next wake-up)
       }
       for (int i = 0; i < got; ++i) {
@@ -93,9 +98,6 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
 
   void handle(const RawPacket& raw) {
     Counters::bump(counters_.received);
-    if (lost_ && last_id_ && raw.id > *last_id_ + 1) fillGap(*last_id_ + 1, raw.id - 1);
-    lost_ = false;
-    last_id_ = raw.id;
     QueuedPacket q;
     q.queue = opts_.queue.queue;
     q.hook = raw.hook;
@@ -122,13 +124,28 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
     armTimer();
   }
 
-  /// Packets lost to a full socket buffer get the overflow verdict, id by id
-  /// (a batch verdict could also reach held packets).
-  void fillGap(uint32_t first, uint32_t last) {
-    uint32_t n = last - first + 1;
-    Counters::bump(counters_.overflowed, n);
-    if (n > kMaxGapFill) return;
-    for (uint32_t id = first; id <= last; ++id) answer(id, opts_.queue.fail_open);
+  /// queue_dropped + user_dropped of our queue in
+  /// /proc/net/netfilter/nfnetlink_queue (opened in the queue's netns at
+  /// start): packets the kernel could not queue (queue full, or the message
+  /// did not fit our socket). Those got the kernel's fail mode, not ours.
+  uint64_t kernelDrops() const {
+    if (proc_fd_ < 0) return 0;
+    char buf[8192];
+    ssize_t n = pread(proc_fd_, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    for (char* line = buf; line && *line;) {
+      char* next = std::strchr(line, '\n');
+      if (next) *next++ = 0;
+      unsigned queue = 0, portid = 0, total = 0, mode = 0, range = 0;
+      unsigned long long qdrop = 0, udrop = 0;
+      if (std::sscanf(line, "%u %u %u %u %u %llu %llu", &queue, &portid, &total, &mode, &range,
+                      &qdrop, &udrop) == 7 &&
+          queue == opts_.queue.queue)
+        return qdrop + udrop;
+      line = next;
+    }
+    return 0;
   }
 
   void answer(uint32_t id, bool accept) {
@@ -250,8 +267,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   std::vector<mmsghdr> msgs_;
   std::vector<uint8_t> tx_;
   std::vector<Answer> answers_;
-  std::optional<uint32_t> last_id_;
-  bool lost_ = false;
+  int proc_fd_ = -1;
   std::atomic<bool> stopped_{false};
   std::atomic<size_t> held_now_{0};
 };
@@ -316,6 +332,10 @@ Result<std::unique_ptr<Consumer>> Consumer::start(asio::io_context& io, Decider&
     return s.error().context(where);
   }
   auto impl = std::make_shared<Impl>(io, decider, std::move(options), nl);
+  // Opened here, in the queue's network namespace. thread-self, not /proc/net
+  // (= self/net, the main thread's namespace): the caller may be a thread
+  // that joined another namespace.
+  impl->proc_fd_ = open("/proc/thread-self/net/netfilter/nfnetlink_queue", O_RDONLY | O_CLOEXEC);
   for (const auto& m : early)
     if (auto p = parsePacketMessage(reinterpret_cast<const nlmsghdr*>(m.data()))) impl->handle(*p);
   impl->flush();
@@ -355,6 +375,12 @@ void Consumer::reconsider() {
 
 void Consumer::stop() {
   asio::post(impl_->io_, [impl = impl_] { impl->stop(); });
+}
+
+CounterSnapshot Consumer::counters() const {
+  CounterSnapshot c = counters_.snapshot();
+  c.overflowed += impl_->kernelDrops();
+  return c;
 }
 
 size_t Consumer::heldNow() const { return impl_->held_now_.load(std::memory_order_relaxed); }

@@ -54,7 +54,9 @@ class Consumer {
   /// (posts); the socket is closed by the destructor.
   void stop();
 
-  CounterSnapshot counters() const { return counters_.snapshot(); }
+  /// Our counters; `overflowed` adds the kernel's drops for this queue
+  /// (queue full, socket buffer full), read from /proc/net/netfilter/nfnetlink_queue.
+  CounterSnapshot counters() const;
   size_t heldNow() const;
   uint16_t queueNumber() const;
 

@@ -219,6 +219,37 @@ TEST_F(QueueKernel, PendingPodRuleQueuesOnlyUnknownPodAddresses) {
   EXPECT_EQ(c->counters().received, 2u);
 }
 
+// A receive buffer too small for the burst: the kernel drops what does not
+// fit (fail-closed) and never queues it; the consumer reports those as
+// overflowed (the kernel's count) and answers the rest.
+TEST_F(QueueKernel, SocketOverrunIsCountedAsOverflow) {
+  Topology& t = *topo_;
+  program(false);
+  boost::asio::io_context io;  // not run while the burst is sent
+  ConsumerOptions o;
+  o.socket_buffer = 4096;  // a few packet messages at most
+  auto c = inNetns(t.node, [&] { return Consumer::start(io, decider_, o); });
+  ASSERT_TRUE(c.ok()) << c.error().str();
+  constexpr int kSent = 200;
+  inNetns(t.pods[0], [&] {
+    Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in dst = palisade::testing::addr4(t.pod_ip[1], 53);
+    for (int i = 0; i < kSent; ++i)
+      sendto(s.fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+    return 0;
+  });
+  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 20; ++i) io.run_for(20ms);  // reads and answers what fitted
+  auto n = (*c)->counters();
+  EXPECT_GT(n.overflowed, 0u);
+  EXPECT_GT(n.received, 0u);
+  EXPECT_LT(n.received, uint64_t(kSent));
+  // Every packet is either answered by us or counted as overflowed.
+  EXPECT_GE(n.received + n.overflowed, uint64_t(kSent));
+  EXPECT_EQ(n.accepted + n.dropped, n.received);
+  c->reset();
+}
+
 TEST_F(QueueKernel, SecondConsumerOnTheSameQueueIsRefused) {
   program(false);
   Loop loop;
