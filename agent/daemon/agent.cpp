@@ -82,6 +82,7 @@ datapath::Result<std::unique_ptr<queue::QueueService>> startPacketQueue(
   auto service = queue::QueueService::start(o);
   if (!service) return service.error();
   rules.pending_pods = true;
+  rules.untranslated_services = true;
   rules.all_local_pods = flags.userspace_mode == "all";
   rules.target = queue::queueTarget(o, features->native_queue);
   logInfo("packet queue started",
@@ -135,10 +136,18 @@ int runAgent(const AgentFlags& flags) {
     logError("cannot open the datapath", {{"error", kernel.error().str()}});
     return 1;
   }
-  if (packet_queue)
-    kernel.value() = std::make_unique<queue::QueueKernel>(
+  queue::QueueKernel* queue_kernel = nullptr;  // owned by the reconciler below
+  if (packet_queue) {
+    auto qk = std::make_unique<queue::QueueKernel>(
         std::move(kernel.value()),
-        [q = packet_queue.get()](const palisade::ir::v1::Ruleset& rs) { q->rulesetProgrammed(rs); });
+        [q = packet_queue.get()](const palisade::ir::v1::Ruleset& rs) { q->rulesetProgrammed(rs); },
+        queue_rules,
+        [q = packet_queue.get()](std::shared_ptr<const queue::ServiceTable> services) {
+          q->servicesProgrammed(std::move(services));
+        });
+    queue_kernel = qk.get();
+    kernel.value() = std::move(qk);
+  }
 
   Metrics metrics;
   if (packet_queue)
@@ -147,10 +156,9 @@ int runAgent(const AgentFlags& flags) {
   ropts.node = flags.node;
   ropts.state_dir = flags.state_dir;
   ropts.checkpoint_interval = secondsFlag(flags.checkpoint_interval);
-  if (packet_queue)
-    ropts.on_programmed = [q = packet_queue.get(), node = flags.node](
-                              const policy::ClusterState& state) {
-      q->servicesProgrammed(
+  if (queue_kernel)
+    ropts.before_program = [queue_kernel, node = flags.node](const policy::ClusterState& state) {
+      queue_kernel->stageServices(
           std::make_shared<const queue::ServiceTable>(queue::ServiceTable::build(state, node)));
     };
   std::unique_ptr<k8s::ClusterConfig> config;

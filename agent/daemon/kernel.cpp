@@ -29,6 +29,10 @@ public:
     return out;
   }
 
+  void setQueueRules(const datapath::nft::QueueRules& rules) override {
+    programmer_->setQueueRules(rules);
+  }
+
 private:
   std::unique_ptr<datapath::nft::Programmer> programmer_;
 };

@@ -32,6 +32,9 @@ public:
     return sync(rs);
   }
   virtual datapath::Result<std::map<std::string, KernelCounter>> counters() = 0;
+  /// The packet-queue rules of the next revision (their Service addresses
+  /// follow the cluster). A kernel without queue rules ignores them.
+  virtual void setQueueRules(const datapath::nft::QueueRules& rules) { (void)rules; }
 };
 
 /// The real datapath: table inet palisade through netlink.

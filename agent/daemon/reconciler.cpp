@@ -251,6 +251,7 @@ void Reconciler::program(Clock::time_point oldest) {
   // Pod changes only since the last programmed revision: the kernel renders
   // just what the deltas touch (and still falls back to a full sync itself).
   const bool by_delta = !adopting && deltas_cover_changes_ && !pending_deltas_.empty();
+  if (options_.before_program) options_.before_program(state_);
   auto r = adopting  ? kernel_->adopt(rs)
            : by_delta ? kernel_->apply(rs, pending_deltas_)
                       : kernel_->sync(rs);
@@ -298,7 +299,6 @@ void Reconciler::program(Clock::time_point oldest) {
                           {"summary", r->summary},
                           {"from_ir_delta", r->from_ir_delta ? "yes" : "no"},
                           {"full_because", r->full_because}});
-  if (options_.on_programmed) options_.on_programmed(state_);
   checkpoint_pending_ = true;
   maybeCheckpoint(false);
 }

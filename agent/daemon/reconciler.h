@@ -56,9 +56,10 @@ struct ReconcilerOptions {
   std::chrono::milliseconds retry_interval{1000};     // after a rejected batch
   std::chrono::milliseconds counters_interval{10000};  // nft deny counters → metrics
   std::chrono::milliseconds stuck_after{120000};       // /healthz fails past this
-  /// After each revision the kernel accepted, on the reconcile thread, with
-  /// the state it was compiled from (the packet queue's Service table).
-  std::function<void(const policy::ClusterState&)> on_programmed;
+  /// Before each revision goes to the kernel, on the reconcile thread, with
+  /// the state it was compiled from (the packet queue stages its Service
+  /// table here: queue_kernel.h).
+  std::function<void(const policy::ClusterState&)> before_program;
 };
 
 class Reconciler {

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "datapath/nft/queue_rules.h"
 #include "policy/net/ip.h"
 #include "policy/service/resolve.h"
 #include "policy/state/cluster_state.h"
@@ -24,6 +25,7 @@ namespace palisade::agent::queue {
 struct ServiceTarget {
   std::string service;  // "ns/name"
   std::vector<policy::ServiceBackend> backends;
+  bool node_port = false;  // reached on a node address rather than a virtual one
 };
 
 class ServiceTable {
@@ -34,6 +36,9 @@ class ServiceTable {
   const ServiceTarget* find(const policy::IpAddress& address, policy::Protocol protocol,
                             int32_t port) const;
   size_t size() const { return by_vip_.size(); }
+  /// What the kernel's queue rules match to send untranslated Service
+  /// traffic here (datapath/nft/queue_rules.h).
+  datapath::nft::ServiceMatch kernelMatch() const;
 
  private:
   using Key = std::tuple<policy::IpAddress, uint8_t, int32_t>;

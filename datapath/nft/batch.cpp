@@ -344,6 +344,13 @@ void addressLoad(nftnl_rule* r, Family f, Addr a, uint32_t reg) {
     addExpr(r, payload(NFT_PAYLOAD_NETWORK_HEADER, a == Addr::Saddr ? 12 : 16, 4, reg));
 }
 
+/// `meta l4proto . th dport @set`: two 32-bit registers, one concatenated key.
+void protoPortLookup(nftnl_rule* r, const std::string& set) {
+  addExpr(r, meta(NFT_META_L4PROTO, NFT_REG32_00));
+  addExpr(r, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01));
+  addExpr(r, lookup(set, NFT_REG32_00, false));
+}
+
 void lowerRule(nftnl_rule* r, const RuleModel& m) {
   using K = RuleModel::Kind;
   switch (m.kind) {
@@ -393,12 +400,7 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
         addressLoad(r, m.family, m.addr, NFT_REG_1);
         addExpr(r, lookup(m.set, NFT_REG_1, false));
       }
-      if (!m.ports.empty()) {
-        // meta l4proto . th dport: two 32-bit registers, one concatenated key.
-        addExpr(r, meta(NFT_META_L4PROTO, NFT_REG32_00));
-        addExpr(r, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01));
-        addExpr(r, lookup(m.ports, NFT_REG32_00, false));
-      }
+      if (!m.ports.empty()) protoPortLookup(r, m.ports);
       addExpr(r, verdict(NFT_RETURN));
       break;
     case K::DenyDrop:
@@ -428,6 +430,12 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
     case K::QueueAddrInSet:
       addressLoad(r, m.family, m.addr, NFT_REG_1);
       addExpr(r, lookup(m.set, NFT_REG_1, false));
+      addExpr(r, queueExpression(m.queue));
+      break;
+    case K::QueueServicePort:
+      addressLoad(r, m.family, m.addr, NFT_REG_1);
+      addExpr(r, lookup(m.set, NFT_REG_1, false));
+      protoPortLookup(r, m.ports);
       addExpr(r, queueExpression(m.queue));
       break;
   }

@@ -88,12 +88,13 @@ struct RuleModel {
     // established ones were accepted by the first rule.
     QueueUnknown,    // ip saddr @pod_cidrs_v4 ip saddr != @known_v4 queue (pending pods)
     QueueAddrInSet,  // ip saddr @pods_v4 queue (user-space mode: every local pod)
+    QueueServicePort,  // ip daddr @service_vips_v4 meta l4proto . th dport @service_ports queue
   };
   Kind kind = Kind::DenyDrop;
   Family family = Family::Any;
   Addr addr = Addr::Saddr;
   std::string set;      // peers / node / dispatch map; "" = any peer
-  std::string ports;    // port set of AllowReturn; "" = any port
+  std::string ports;    // port set of AllowReturn and QueueServicePort; "" = any port
   std::string comment;  // shown by `nft list` (provenance)
   std::string origin;   // for error messages: "program 3 rule 1, policy x/allow-db"
   std::string unless{};       // QueueUnknown: the address must not be in this set

@@ -69,6 +69,9 @@ class Programmer {
   /// After a restart: reads the table back and converges with one delta batch
   /// (no flush, no moment without enforcement); creates it when absent.
   Result<SyncReport> adopt(const ir::Ruleset& ruleset);
+  /// The queue rules of the next revision (the Service addresses change with
+  /// the cluster); programmed by the next sync, adopt or apply.
+  void setQueueRules(const QueueRules& rules) { options_.queue = rules; }
   /// Deletes the table; absent is success.
   Status deleteTable();
   /// Deny counters per program chain.

@@ -57,6 +57,26 @@ void addQueueRules(const ir::Ruleset& rs, const QueueRules& q, TableModel& t,
       rule(K::QueueUnknown, Family::Ip6, a, "pod_cidrs_v6", "known_v6", "pending pod");
     }
   }
+  if (q.untranslated_services) {
+    SetModel& v4 = addSet(t, "service_vips_v4", KeyType::Ipv4, "Service virtual addresses");
+    SetModel& v6 = addSet(t, "service_vips_v6", KeyType::Ipv6, "Service virtual addresses");
+    SetModel& ports = addSet(t, "service_ports", KeyType::ProtoService, "Service ports");
+    SetModel& nodeports = addSet(t, "node_ports", KeyType::ProtoService, "Service NodePorts");
+    for (uint32_t a : q.services.vips_v4) v4.ranges.push_back({a, a});
+    for (U128 a : q.services.vips_v6) v6.ranges.push_back({a, a});
+    for (uint32_t p : q.services.ports) ports.ranges.push_back({p, p});
+    for (uint32_t p : q.services.node_ports) nodeports.ranges.push_back({p, p});
+    for (SetModel* s : {&v4, &v6, &ports, &nodeports})
+      s->ranges = normalize(std::move(s->ranges), s->key);
+    auto service = [&](Family f, std::string addresses, std::string port_set) {
+      rule(K::QueueServicePort, f, Addr::Daddr, std::move(addresses), "", "untranslated service");
+      rules.back().ports = std::move(port_set);
+    };
+    service(Family::Ip, "service_vips_v4", "service_ports");
+    service(Family::Ip6, "service_vips_v6", "service_ports");
+    service(Family::Ip, "node_v4", "node_ports");
+    service(Family::Ip6, "node_v6", "node_ports");
+  }
   pods4.ranges = normalize(std::move(pods4.ranges), KeyType::Ipv4);
   pods6.ranges = normalize(std::move(pods6.ranges), KeyType::Ipv6);
   if (q.all_local_pods) {

@@ -44,7 +44,8 @@ std::string ruleKey(const RuleModel& r) {
   std::string key = std::to_string(int(r.kind)) + "," + std::to_string(int(r.family)) + "," +
                     std::to_string(int(r.addr)) + "," + r.set + "," + r.ports + "," + r.comment;
   // Queue rules only, so the keys (and chain names) of every other rule stay as they were.
-  if (r.kind == RuleModel::Kind::QueueUnknown || r.kind == RuleModel::Kind::QueueAddrInSet)
+  if (r.kind == RuleModel::Kind::QueueUnknown || r.kind == RuleModel::Kind::QueueAddrInSet ||
+      r.kind == RuleModel::Kind::QueueServicePort)
     key += "," + r.unless + ",q" + std::to_string(r.queue.first) + "+" +
            std::to_string(r.queue.count) + (r.queue.bypass ? "b" : "") +
            (r.queue.native ? "n" : "");

@@ -115,6 +115,10 @@ std::string ruleText(const RuleModel& r) {
     case K::QueueAddrInSet:
       s = std::string(fam) + " " + addr + " @" + r.set + " " + queueText(r.queue);
       break;
+    case K::QueueServicePort:
+      s = std::string(fam) + " " + addr + " @" + r.set + " meta l4proto . th dport @" + r.ports +
+          " " + queueText(r.queue);
+      break;
   }
   if (!r.comment.empty()) s += " comment \"" + r.comment + "\"";
   return s;

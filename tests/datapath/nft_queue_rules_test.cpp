@@ -6,6 +6,8 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <netinet/in.h>
+
 #include <cstring>
 
 #include "datapath/nft/batch.h"
@@ -144,6 +146,55 @@ TEST(NftQueueRules, NativeQueueExpressionWhenTheKernelHasIt) {
   size_t native = 0;
   for (const auto& names : rules) native += !names.empty() && names.back() == "queue";
   EXPECT_EQ(native, 4u);
+}
+
+TEST(NftQueueRules, UntranslatedServiceTrafficGoesToTheQueue) {
+  RenderOptions o;
+  o.queue.untranslated_services = true;
+  o.queue.target = {0, 1, false, false};
+  uint32_t tcp80 = uint32_t(IPPROTO_TCP) << 16 | 80, udp53 = uint32_t(IPPROTO_UDP) << 16 | 53;
+  o.queue.services.vips_v4 = {ip4("10.96.0.11"), ip4("10.96.0.10"), ip4("10.96.0.10")};
+  o.queue.services.vips_v6 = {(U128(0xfd00) << 112) | 0xa};
+  o.queue.services.ports = {udp53, tcp80, tcp80};
+  o.queue.services.node_ports = {uint32_t(IPPROTO_TCP) << 16 | 30080};
+  auto t = render(ruleset(), o);
+  ASSERT_TRUE(t.ok()) << t.error().str();
+  // Sorted, merged (adjacent addresses are one interval), duplicates gone.
+  EXPECT_EQ(t->sets.at("service_vips_v4").ranges,
+            (std::vector<Range>{{ip4("10.96.0.10"), ip4("10.96.0.11")}}));
+  EXPECT_EQ(t->sets.at("service_vips_v6").ranges.size(), 1u);
+  EXPECT_EQ(t->sets.at("service_ports").ranges, (std::vector<Range>{{tcp80, tcp80}, {udp53, udp53}}));
+  EXPECT_EQ(t->sets.at("node_ports").key, KeyType::ProtoService);
+  EXPECT_FALSE(t->sets.count("known_v4"));  // pending pods stay off
+
+  std::vector<std::string> sets;
+  for (const auto& r : t->chains.at("input").rules)
+    if (r.kind == RuleModel::Kind::QueueServicePort) {
+      EXPECT_EQ(r.addr, Addr::Daddr);
+      sets.push_back(r.set + "/" + r.ports);
+    }
+  EXPECT_EQ(sets, (std::vector<std::string>{"service_vips_v4/service_ports",
+                                            "service_vips_v6/service_ports",
+                                            "node_v4/node_ports", "node_v6/node_ports"}));
+  for (const auto& names : ruleExprs(buildReplace(*t, {}), "postrouting", nullptr)) {
+    if (names.empty() || names.back() != "target") continue;
+    // nfproto check, daddr, lookup, l4proto, dport, lookup proto . port, target.
+    EXPECT_EQ(names, (std::vector<std::string>{"meta", "cmp", "payload", "lookup", "meta",
+                                               "payload", "lookup", "target"}));
+  }
+  std::string text = renderText(*t);
+  EXPECT_NE(text.find("ip daddr @service_vips_v4 meta l4proto . th dport @service_ports queue to 0"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ip6 daddr @node_v6 meta l4proto . th dport @node_ports queue to 0"),
+            std::string::npos);
+
+  // The addresses are set elements: new Services change elements, not the layout.
+  RenderOptions more = o;
+  more.queue.services.vips_v4.push_back(ip4("10.96.5.5"));
+  auto t2 = render(ruleset(), more);
+  ASSERT_TRUE(t2.ok());
+  EXPECT_EQ(t2->chains.at("postrouting").comment, t->chains.at("postrouting").comment);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@ struct FakeKernelLog {
   std::atomic<int> fail_next{0};
   palisade::ir::v1::Ruleset last;
   std::vector<palisade::ir::v1::Ruleset> history;
+  std::vector<datapath::nft::QueueRules> queue_rules;  // every setQueueRules()
 
   int calls() {
     std::lock_guard lock(mu);
@@ -55,6 +56,10 @@ public:
   }
   datapath::Result<std::map<std::string, KernelCounter>> counters() override {
     return std::map<std::string, KernelCounter>{{"prog_1", {3, 180}}};
+  }
+  void setQueueRules(const datapath::nft::QueueRules& rules) override {
+    std::lock_guard lock(log_->mu);
+    log_->queue_rules.push_back(rules);
   }
 
 private:

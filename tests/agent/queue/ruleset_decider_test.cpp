@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 
 #include "agent/queue/queue_kernel.h"
+#include "policy/manifest/reader.h"
+#include "policy/state/cluster_state.h"
 #include "tests/agent/daemon/fake_kernel.h"
 #include "tests/datapath/ruleset_builder.h"
 
@@ -107,6 +109,43 @@ TEST(QueueRulesetDecider, QueueKernelSwapsOnlyAcceptedRevisions) {
   EXPECT_EQ(d.revision(), 1u);  // the kernel refused revision 2: the queue keeps 1
   ASSERT_TRUE(k.adopt(ruleset(true)).ok());
   EXPECT_EQ(d.revision(), 2u);
+}
+
+TEST(QueueRulesetDecider, QueueKernelProgramsStagedServicesBeforeTheDeciderSeesThem) {
+  auto log = std::make_shared<testing::FakeKernelLog>();
+  std::vector<std::shared_ptr<const ServiceTable>> seen;
+  datapath::nft::QueueRules rules;
+  rules.untranslated_services = true;
+  QueueKernel k(
+      std::make_unique<testing::FakeKernel>(log), [](const ir::Ruleset&) {}, rules,
+      [&](std::shared_ptr<const ServiceTable> t) { seen.push_back(std::move(t)); });
+  auto empty = std::make_shared<const ServiceTable>();
+  k.stageServices(empty);
+  ASSERT_TRUE(k.sync(ruleset()).ok());
+  EXPECT_TRUE(log->queue_rules.empty());  // no Service address: the rules stay as opened
+  ASSERT_EQ(seen.size(), 1u);
+
+  // A table with one ClusterIP: the kernel's rules get it with the batch, and
+  // a refused batch keeps the decider on the previous table.
+  auto set = policy::readManifestText(R"(
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ns}
+spec: {clusterIP: 10.96.0.20, selector: {app: web}, ports: [{port: 80}]}
+)", "svc.yaml", policy::ManifestFormat::Auto);
+  ASSERT_TRUE(set.errors.empty());
+  auto state = policy::ClusterState::fromManifests(set);
+  auto web = std::make_shared<const ServiceTable>(ServiceTable::build(state, "node-a"));
+  k.stageServices(web);
+  log->fail_next = 1;
+  EXPECT_FALSE(k.sync(ruleset(true)).ok());
+  ASSERT_EQ(log->queue_rules.size(), 1u);
+  EXPECT_EQ(log->queue_rules[0].services.vips_v4, (std::vector<uint32_t>{ip4("10.96.0.20")}));
+  EXPECT_EQ(seen.size(), 1u);
+  ASSERT_TRUE(k.sync(ruleset(true)).ok());
+  EXPECT_EQ(log->queue_rules.size(), 1u);  // unchanged addresses are not set again
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1], web);
 }
 
 }  // namespace

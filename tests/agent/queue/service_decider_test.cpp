@@ -105,6 +105,15 @@ TEST_F(QueueServiceDecider, TableHasClusterIpsAndThisNodesNodePorts) {
   EXPECT_FALSE(table_->find(*policy::IpAddress::parse("10.96.0.10"), policy::Protocol::UDP, 80));
 }
 
+TEST_F(QueueServiceDecider, KernelMatchSplitsVirtualAddressesFromNodePorts) {
+  datapath::nft::ServiceMatch m = table_->kernelMatch();
+  uint32_t tcp80 = uint32_t(IPPROTO_TCP) << 16 | 80;
+  EXPECT_EQ(m.vips_v4, (std::vector<uint32_t>{0x0a60000a, 0x0a60000b}));  // 10.96.0.10, .11
+  EXPECT_TRUE(m.vips_v6.empty());
+  EXPECT_EQ(m.ports, (std::vector<uint32_t>{tcp80, tcp80}));
+  EXPECT_EQ(m.node_ports, (std::vector<uint32_t>{uint32_t(IPPROTO_TCP) << 16 | 30080}));
+}
+
 TEST_F(QueueServiceDecider, UntranslatedServiceTrafficIsJudgedOnItsBackends) {
   auto ok = decider_.decide(tcp("10.8.0.2", "10.96.0.10", 80));
   EXPECT_EQ(ok.verdict, Verdict::Accept) << ok.reason;
