@@ -298,6 +298,43 @@ std::optional<RenderedDelta> renderDelta(const TableModel& model, const DeltaInd
     }
     if (e.size()) d.elements.push_back(std::move(e));
   }
+  // ---- the packet queue's pod sets (queue_rules.h), when the table has them ----
+  // pods_*: every local pod address; known_*: the same plus the node's addresses.
+  std::vector<Range> node4, node6;
+  for (uint32_t a : next.node().addresses_v4()) node4.push_back({a, a});
+  for (const auto& a : next.node().addresses_v6())
+    node6.push_back(v6Prefix(v6Value(a.high(), a.low()), a.prefix_len()));
+  auto isNode = [](const std::vector<Range>& node, U128 a) {
+    return std::any_of(node.begin(), node.end(),
+                       [&](const Range& r) { return r.first <= a && a <= r.last; });
+  };
+  struct QueueSet {
+    const char* name;
+    const std::set<U128>* touched;
+    const Claims* before;
+    const std::unordered_map<U128, const EndpointEntry*, U128Hash>* after;
+    const std::vector<Range>* node;  // also members, whatever the pods do (known_* only)
+  };
+  for (const QueueSet& q : {QueueSet{"pods_v4", &touched4, &index.claims_v4, &owner4, nullptr},
+                            QueueSet{"pods_v6", &touched6, &index.claims_v6, &owner6, nullptr},
+                            QueueSet{"known_v4", &touched4, &index.claims_v4, &owner4, &node4},
+                            QueueSet{"known_v6", &touched6, &index.claims_v6, &owner6, &node6}}) {
+    auto sit = model.sets.find(q.name);
+    if (q.touched->empty() || sit == model.sets.end()) continue;
+    const SetModel& set = sit->second;
+    std::vector<RangeOp> set_ops;
+    for (U128 a : *q.touched) {
+      if (q.node && isNode(*q.node, a)) continue;
+      const bool was = q.before->count(a) > 0, is = q.after->count(a) > 0;
+      if (was != is) set_ops.push_back({is, Range{a, a}});
+    }
+    if (set_ops.empty()) continue;
+    ElementDelta e{set.name, set.key, false, set.origin, {}, {}, {}, {}};
+    if (!rangeChange(set.ranges, set_ops, set.key, e))
+      return decline(std::string("set ") + q.name + " does not hold the pods the index holds");
+    if (e.size()) d.elements.push_back(std::move(e));
+  }
+
   for (auto& key : order) out.endpoints.emplace_back(key, std::move(after[key]));
   return out;
 }

@@ -58,6 +58,7 @@ Result<SyncReport> Programmer::send(const Batch& batch, SyncReport report) {
 void Programmer::programmed(const ir::Ruleset& rs, TableModel model, RenderNames names) {
   current_ = std::move(model);
   index_ = DeltaIndex::build(rs, std::move(names));
+  rendered_queue_ = options_.queue;
   revision_ = rs.revision();
 }
 
@@ -111,8 +112,8 @@ Result<SyncReport> Programmer::apply(const ir::Ruleset& rs,
   };
   if (!current_ || !index_) return full("kernel state unknown");
   if (deltas.empty()) return full("no delta");
-  // The queue's pod sets (queue_rules.h) are not in the IR delta renderer yet.
-  if (options_.queue.enabled()) return full("queue rules on");
+  // New queue rules (Service addresses) change sets the IR delta knows nothing of.
+  if (!(options_.queue == rendered_queue_)) return full("queue rules changed");
   uint64_t at = revision_;
   for (const auto& d : deltas) {
     if (d.from_revision() != at) return full("revisions do not chain");

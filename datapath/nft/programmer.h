@@ -35,7 +35,7 @@ namespace palisade::datapath::nft {
 struct ProgrammerOptions {
   DenyAction deny = DenyAction::Drop;
   uint32_t table_flags = 0;  // kTableFlagOwner|kTableFlagPersist when the kernel has both
-  QueueRules queue;          // NFQUEUE rules (queue_rules.h); apply() takes the full path then
+  QueueRules queue;          // NFQUEUE rules (queue_rules.h)
   std::function<void(std::string_view)> log;  // one line per batch; may be empty
 };
 
@@ -94,6 +94,7 @@ class Programmer {
   std::optional<TableModel> current_;  // what the kernel holds, when known
   std::optional<DeltaIndex> index_;    // with current_: names and endpoints behind it
   uint64_t revision_ = 0;              // of the ruleset current_ was rendered from
+  QueueRules rendered_queue_;          // the queue rules current_ was rendered with
   uint32_t seq_;
 };
 

@@ -55,16 +55,17 @@ class AckingTransport final : public Transport {
 struct Harness {
   AckingTransport* transport = nullptr;
   std::unique_ptr<Programmer> prog;
-  Harness() {
+  explicit Harness(ProgrammerOptions options = {}) {
     auto t = std::make_unique<AckingTransport>();
     transport = t.get();
-    prog = std::make_unique<Programmer>(std::move(t), ProgrammerOptions{});
+    prog = std::make_unique<Programmer>(std::move(t), std::move(options));
   }
 };
 
 /// Empty when the programmer's model is what a full render of `rs` gives.
-std::string tableDifference(const TableModel& have, const ir::Ruleset& rs) {
-  auto want = render(rs);
+std::string tableDifference(const TableModel& have, const ir::Ruleset& rs,
+                            const RenderOptions& options = {}) {
+  auto want = render(rs, options);
   if (!want) return "render failed: " + want.error().str();
   std::string out;
   for (const auto& [name, s] : want->sets) {
@@ -95,9 +96,14 @@ bool elementMessagesOnly(const std::vector<uint16_t>& types) {
   return true;
 }
 
-TEST(NftDeltaRender, RandomPodChurnKeepsTheModelEqualToAFullRender) {
+/// 300 rounds of random pod churn through Programmer::apply; after each the
+/// model must equal a full render with the same options.
+void churnKeepsTheModelEqualToAFullRender(const ProgrammerOptions& options) {
   DeltaChurn churn(1'000, 11);
-  Harness h;
+  Harness h(options);
+  RenderOptions ro;
+  ro.deny = options.deny;
+  ro.queue = options.queue;
   ASSERT_TRUE(h.prog->sync(churn.ruleset()).ok());
   int through_delta = 0, element_batches = 0, steps = 300;
   for (int step = 0; step < steps; ++step) {
@@ -110,7 +116,7 @@ TEST(NftDeltaRender, RandomPodChurnKeepsTheModelEqualToAFullRender) {
     size_t batches = h.transport->types.size();
     auto r = h.prog->apply(rs, deltas);
     ASSERT_TRUE(r.ok()) << "step " << step << " (" << what << "): " << r.error().str();
-    ASSERT_EQ(tableDifference(*h.prog->current(), rs), "")
+    ASSERT_EQ(tableDifference(*h.prog->current(), rs, ro), "")
         << "step " << step << " (" << what << ")";
     if (!r->from_ir_delta) continue;
     ++through_delta;
@@ -126,6 +132,39 @@ TEST(NftDeltaRender, RandomPodChurnKeepsTheModelEqualToAFullRender) {
   // The full path is for recompiles (a named port number no rule had yet).
   EXPECT_GT(through_delta, steps * 9 / 10);
   EXPECT_GT(element_batches, steps / 3);
+}
+
+TEST(NftDeltaRender, RandomPodChurnKeepsTheModelEqualToAFullRender) {
+  churnKeepsTheModelEqualToAFullRender({});
+}
+
+TEST(NftDeltaRender, RandomPodChurnKeepsTheQueueSetsToo) {
+  // pods_* and known_* (queue_rules.h) follow the endpoints through deltas.
+  ProgrammerOptions o;
+  o.queue.pending_pods = o.queue.all_local_pods = o.queue.untranslated_services = true;
+  o.queue.services.vips_v4 = {ip4("10.96.0.10")};
+  o.queue.services.ports = {uint32_t(6) << 16 | 80};
+  churnKeepsTheModelEqualToAFullRender(o);
+}
+
+TEST(NftDeltaRender, NewQueueRulesTakeTheFullPath) {
+  DeltaChurn churn(200, 3);
+  ProgrammerOptions o;
+  o.queue.untranslated_services = true;
+  Harness h(o);
+  ASSERT_TRUE(h.prog->sync(churn.ruleset()).ok());
+  o.queue.services.vips_v4 = {ip4("10.96.0.10")};
+  h.prog->setQueueRules(o.queue);
+  std::vector<ir::RulesetDelta> deltas{churn.step()};
+  auto r = h.prog->apply(churn.ruleset(), deltas);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_FALSE(r->from_ir_delta);
+  EXPECT_EQ(r->full_because, "queue rules changed");
+  EXPECT_EQ(h.prog->current()->sets.at("service_vips_v4").ranges.size(), 1u);
+  deltas = {churn.step()};
+  r = h.prog->apply(churn.ruleset(), deltas);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
 }
 
 TEST(NftDeltaRender, AdjacentAddressesMergeAsRenderMergesThem) {
