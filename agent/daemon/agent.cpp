@@ -70,8 +70,9 @@ datapath::Result<std::unique_ptr<queue::QueueService>> startPacketQueue(
   auto features = datapath::nft::probeFeatures();
   if (!features) return features.error().context("probing for NFQUEUE");
   if (!features->native_queue && !features->compat_nfqueue)
-    return datapath::Error(EOPNOTSUPP, "this kernel has neither the nft queue expression nor "
-                                       "the xtables NFQUEUE target (nft_compat)");
+    return datapath::Error(EOPNOTSUPP,
+                           "this kernel has neither the nft queue expression nor "
+                           "the xtables NFQUEUE target (nft_compat)");
   queue::QueueServiceOptions o;
   o.first_queue = static_cast<uint16_t>(flags.queue_first);
   o.count = static_cast<uint16_t>(flags.queue_count);
@@ -88,8 +89,8 @@ datapath::Result<std::unique_ptr<queue::QueueService>> startPacketQueue(
   logInfo("packet queue started",
           {{"statement", features->native_queue ? "nft queue expression"
                                                 : "xtables NFQUEUE target via nft compat"},
-           {"queues", std::to_string(o.first_queue) + "-" +
-                          std::to_string(o.first_queue + o.count - 1)},
+           {"queues",
+            std::to_string(o.first_queue) + "-" + std::to_string(o.first_queue + o.count - 1)},
            {"pending_timeout_ms", o.pending_timeout.count()},
            {"pending_fail", flags.pending_fail},
            {"fail", flags.fail_open ? "open" : "closed"},
@@ -115,7 +116,8 @@ int runAgent(const AgentFlags& flags) {
   sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  logInfo("starting palisade-agent", {{"version", kAgentVersion}, {"node", flags.node},
+  logInfo("starting palisade-agent", {{"version", kAgentVersion},
+                                      {"node", flags.node},
                                       {"mode", flags.manifests.empty() ? "api" : "manifests"}});
   // The packet queue starts before its rules exist in the kernel, so that
   // fail-closed rules never meet a queue without a consumer.
@@ -163,7 +165,8 @@ int runAgent(const AgentFlags& flags) {
     };
   std::unique_ptr<k8s::ClusterConfig> config;
   if (flags.manifests.empty()) {
-    auto c = flags.kubeconfig.empty() ? k8s::inClusterConfig() : k8s::kubeconfigConfig(flags.kubeconfig);
+    auto c =
+        flags.kubeconfig.empty() ? k8s::inClusterConfig() : k8s::kubeconfigConfig(flags.kubeconfig);
     if (!c) {
       logError("no API configuration", {{"error", c.error().str()}});
       return 1;
@@ -189,9 +192,8 @@ int runAgent(const AgentFlags& flags) {
     k8s::ClientOptions co;
     co.user_agent = std::string("palisade-agent/") + kAgentVersion;
     api = std::make_unique<ApiSource>(*config, flags.node, reconciler, metrics, o, co);
-    metrics.addCollector([a = api.get()](std::string& out) {
-      renderReflectorMetrics(a->reflectors(), out);
-    });
+    metrics.addCollector(
+        [a = api.get()](std::string& out) { renderReflectorMetrics(a->reflectors(), out); });
     api->start();
   } else {
     files = std::make_unique<ManifestSource>(flags.manifests, reconciler, metrics);

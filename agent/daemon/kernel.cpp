@@ -8,7 +8,7 @@ namespace palisade::agent {
 namespace {
 
 class NftKernel : public Kernel {
-public:
+ public:
   explicit NftKernel(std::unique_ptr<datapath::nft::Programmer> p) : programmer_(std::move(p)) {}
   datapath::Result<datapath::nft::SyncReport> adopt(const palisade::ir::v1::Ruleset& rs) override {
     return programmer_->adopt(rs);
@@ -33,7 +33,7 @@ public:
     programmer_->setQueueRules(rules);
   }
 
-private:
+ private:
   std::unique_ptr<datapath::nft::Programmer> programmer_;
 };
 

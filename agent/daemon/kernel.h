@@ -17,10 +17,11 @@ struct KernelCounter {
 };
 
 class Kernel {
-public:
+ public:
   virtual ~Kernel() = default;
   /// Converges with what the kernel holds (read back, one delta; no flush).
-  virtual datapath::Result<datapath::nft::SyncReport> adopt(const palisade::ir::v1::Ruleset& rs) = 0;
+  virtual datapath::Result<datapath::nft::SyncReport> adopt(
+      const palisade::ir::v1::Ruleset& rs) = 0;
   /// Programs the difference from the last programmed ruleset.
   virtual datapath::Result<datapath::nft::SyncReport> sync(const palisade::ir::v1::Ruleset& rs) = 0;
   /// Programs pod changes: `deltas` lead from the last programmed revision to
@@ -39,7 +40,7 @@ public:
 
 /// The real datapath: table inet palisade through netlink.
 /// `queue`: the packet-queue rules to render (none by default).
-datapath::Result<std::unique_ptr<Kernel>> openNftKernel(datapath::nft::DenyAction deny,
-                                                        const datapath::nft::QueueRules& queue = {});
+datapath::Result<std::unique_ptr<Kernel>> openNftKernel(
+    datapath::nft::DenyAction deny, const datapath::nft::QueueRules& queue = {});
 
 }  // namespace palisade::agent

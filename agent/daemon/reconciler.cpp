@@ -9,12 +9,18 @@ using namespace std::chrono_literals;
 
 const char* objectKindName(ObjectKind k) {
   switch (k) {
-    case ObjectKind::Namespace: return "Namespace";
-    case ObjectKind::Pod: return "Pod";
-    case ObjectKind::NetworkPolicy: return "NetworkPolicy";
-    case ObjectKind::Service: return "Service";
-    case ObjectKind::EndpointSlice: return "EndpointSlice";
-    case ObjectKind::Node: return "Node";
+    case ObjectKind::Namespace:
+      return "Namespace";
+    case ObjectKind::Pod:
+      return "Pod";
+    case ObjectKind::NetworkPolicy:
+      return "NetworkPolicy";
+    case ObjectKind::Service:
+      return "Service";
+    case ObjectKind::EndpointSlice:
+      return "EndpointSlice";
+    case ObjectKind::Node:
+      return "Node";
   }
   return "?";
 }
@@ -68,8 +74,9 @@ void Reconciler::restoreCheckpoint() {
   adopted_ = true;
   programmed_revision_ = rs.revision();
   metrics_.setRulesetSize(measureRuleset(rs));
-  logInfo("adopted kernel table against checkpoint",
-          {{"revision", rs.revision()}, {"summary", r->summary}, {"endpoints", rs.endpoints_size()}});
+  logInfo(
+      "adopted kernel table against checkpoint",
+      {{"revision", rs.revision()}, {"summary", r->summary}, {"endpoints", rs.endpoints_size()}});
 }
 
 void Reconciler::start() {
@@ -138,9 +145,7 @@ void Reconciler::resync() {
   push(std::move(c));
 }
 
-bool Reconciler::healthy() const {
-  return nowMs() - heartbeat_ms_ < options_.stuck_after.count();
-}
+bool Reconciler::healthy() const { return nowMs() - heartbeat_ms_ < options_.stuck_after.count(); }
 
 std::string Reconciler::lastError() const {
   std::lock_guard lock(mu_);
@@ -165,23 +170,41 @@ void Reconciler::applyToState(Change& c) {
     std::visit(
         [&](auto& obj) {
           using T = std::decay_t<decltype(obj)>;
-          if constexpr (std::is_same_v<T, policy::Namespace>) s.upsertNamespace(obj);
-          else if constexpr (std::is_same_v<T, policy::Pod>) s.upsertPod(obj);
-          else if constexpr (std::is_same_v<T, policy::NetworkPolicy>) s.upsertPolicy(obj);
-          else if constexpr (std::is_same_v<T, policy::Service>) s.upsertService(obj);
-          else if constexpr (std::is_same_v<T, policy::EndpointSlice>) s.upsertEndpointSlice(obj);
-          else if constexpr (std::is_same_v<T, policy::Node>) s.upsertNode(obj);
+          if constexpr (std::is_same_v<T, policy::Namespace>)
+            s.upsertNamespace(obj);
+          else if constexpr (std::is_same_v<T, policy::Pod>)
+            s.upsertPod(obj);
+          else if constexpr (std::is_same_v<T, policy::NetworkPolicy>)
+            s.upsertPolicy(obj);
+          else if constexpr (std::is_same_v<T, policy::Service>)
+            s.upsertService(obj);
+          else if constexpr (std::is_same_v<T, policy::EndpointSlice>)
+            s.upsertEndpointSlice(obj);
+          else if constexpr (std::is_same_v<T, policy::Node>)
+            s.upsertNode(obj);
         },
         *c.object);
     return;
   }
   switch (c.kind) {
-    case ObjectKind::Namespace: s.removeNamespace(c.name); break;
-    case ObjectKind::Pod: s.removePod(c.ns, c.name); break;
-    case ObjectKind::NetworkPolicy: s.removePolicy(c.ns, c.name); break;
-    case ObjectKind::Service: s.removeService(c.ns, c.name); break;
-    case ObjectKind::EndpointSlice: s.removeEndpointSlice(c.ns, c.name); break;
-    case ObjectKind::Node: s.removeNode(c.name); break;
+    case ObjectKind::Namespace:
+      s.removeNamespace(c.name);
+      break;
+    case ObjectKind::Pod:
+      s.removePod(c.ns, c.name);
+      break;
+    case ObjectKind::NetworkPolicy:
+      s.removePolicy(c.ns, c.name);
+      break;
+    case ObjectKind::Service:
+      s.removeService(c.ns, c.name);
+      break;
+    case ObjectKind::EndpointSlice:
+      s.removeEndpointSlice(c.ns, c.name);
+      break;
+    case ObjectKind::Node:
+      s.removeNode(c.name);
+      break;
   }
 }
 
@@ -252,7 +275,7 @@ void Reconciler::program(Clock::time_point oldest) {
   // just what the deltas touch (and still falls back to a full sync itself).
   const bool by_delta = !adopting && deltas_cover_changes_ && !pending_deltas_.empty();
   if (options_.before_program) options_.before_program(state_);
-  auto r = adopting  ? kernel_->adopt(rs)
+  auto r = adopting   ? kernel_->adopt(rs)
            : by_delta ? kernel_->apply(rs, pending_deltas_)
                       : kernel_->sync(rs);
   pending_deltas_.clear();
@@ -281,9 +304,15 @@ void Reconciler::program(Clock::time_point oldest) {
     last_error_.clear();
   }
   switch (r->kind) {
-    case datapath::nft::SyncReport::Kind::Unchanged: ++metrics_.syncs_unchanged; break;
-    case datapath::nft::SyncReport::Kind::Delta: ++metrics_.syncs_delta; break;
-    case datapath::nft::SyncReport::Kind::Replace: ++metrics_.syncs_replace; break;
+    case datapath::nft::SyncReport::Kind::Unchanged:
+      ++metrics_.syncs_unchanged;
+      break;
+    case datapath::nft::SyncReport::Kind::Delta:
+      ++metrics_.syncs_delta;
+      break;
+    case datapath::nft::SyncReport::Kind::Replace:
+      ++metrics_.syncs_replace;
+      break;
   }
   if (oldest != Clock::time_point::max())
     metrics_.sync_duration.observe(std::chrono::duration<double>(acked - oldest).count());
@@ -292,8 +321,8 @@ void Reconciler::program(Clock::time_point oldest) {
   if (!metrics_.ready) {
     metrics_.ready = true;
     logInfo("first full sync programmed: ready", {{"revision", rs.revision()},
-                                                   {"endpoints", rs.endpoints_size()},
-                                                   {"programs", rs.programs_size()}});
+                                                  {"endpoints", rs.endpoints_size()},
+                                                  {"programs", rs.programs_size()}});
   }
   logDebug("programmed", {{"revision", rs.revision()},
                           {"summary", r->summary},
@@ -346,9 +375,10 @@ void Reconciler::run() {
     {
       std::unique_lock lock(mu_);
       auto wait = 500ms;
-      if (retry_at_) wait = std::min<std::chrono::milliseconds>(
-          wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::max(*retry_at_ - Clock::now(), Clock::duration(0))));
+      if (retry_at_)
+        wait = std::min<std::chrono::milliseconds>(
+            wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::max(*retry_at_ - Clock::now(), Clock::duration(0))));
       cv_.wait_for(lock, wait, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
       batch.swap(queue_);

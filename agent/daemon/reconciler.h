@@ -22,10 +22,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -53,7 +53,7 @@ struct ReconcilerOptions {
   /// Resources whose first complete list gates programming ("pods", ...).
   std::set<std::string> required_resources;
   std::chrono::milliseconds checkpoint_interval{5000};
-  std::chrono::milliseconds retry_interval{1000};     // after a rejected batch
+  std::chrono::milliseconds retry_interval{1000};      // after a rejected batch
   std::chrono::milliseconds counters_interval{10000};  // nft deny counters → metrics
   std::chrono::milliseconds stuck_after{120000};       // /healthz fails past this
   /// Before each revision goes to the kernel, on the reconcile thread, with
@@ -63,7 +63,7 @@ struct ReconcilerOptions {
 };
 
 class Reconciler {
-public:
+ public:
   Reconciler(ReconcilerOptions options, std::unique_ptr<Kernel> kernel, Metrics& metrics);
   ~Reconciler();
 
@@ -91,7 +91,7 @@ public:
   uint64_t programmedRevision() const { return programmed_revision_; }
   std::string lastError() const;
 
-private:
+ private:
   struct Change {
     enum class Op { Upsert, Remove, Synced, Replace, Resync } op;
     ObjectKind kind = ObjectKind::Pod;

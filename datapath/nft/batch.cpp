@@ -11,8 +11,8 @@
 
 #include "datapath/nft/elements.h"
 #include "datapath/nft/handles.h"
-#include "datapath/nft/set_order.h"
 #include "datapath/nft/queue_expr.h"
+#include "datapath/nft/set_order.h"
 
 namespace palisade::datapath::nft {
 
@@ -20,27 +20,36 @@ namespace palisade::datapath::nft {
 
 uint32_t keyLen(KeyType key) {
   switch (key) {
-    case KeyType::Ipv4: return 4;
-    case KeyType::Ipv6: return 16;
-    case KeyType::ProtoService: return 8;  // proto (1, padded to 4) . service (2, padded to 4)
+    case KeyType::Ipv4:
+      return 4;
+    case KeyType::Ipv6:
+      return 16;
+    case KeyType::ProtoService:
+      return 8;  // proto (1, padded to 4) . service (2, padded to 4)
   }
   return 0;
 }
 
 uint32_t nftKeyType(KeyType key) {
   switch (key) {
-    case KeyType::Ipv4: return 7;
-    case KeyType::Ipv6: return 8;
-    case KeyType::ProtoService: return (12u << 6) | 13u;  // inet_proto . inet_service
+    case KeyType::Ipv4:
+      return 7;
+    case KeyType::Ipv6:
+      return 8;
+    case KeyType::ProtoService:
+      return (12u << 6) | 13u;  // inet_proto . inet_service
   }
   return 0;
 }
 
 U128 keyMaxValue(KeyType key) {
   switch (key) {
-    case KeyType::Ipv4: return 0xffffffffu;
-    case KeyType::Ipv6: return ~U128(0);
-    case KeyType::ProtoService: return (U128(0xff) << 16) | 0xffff;
+    case KeyType::Ipv4:
+      return 0xffffffffu;
+    case KeyType::Ipv6:
+      return ~U128(0);
+    case KeyType::ProtoService:
+      return (U128(0xff) << 16) | 0xffff;
   }
   return 0;
 }
@@ -96,7 +105,7 @@ void Batch::forEach(const std::function<void(const nlmsghdr*)>& fn) const {
 }
 
 class BatchWriter {
-public:
+ public:
   // One element message: the 64 KiB element list plus names and headers.
   static constexpr size_t kElementMessageRoom = 65536 + 1024;
 
@@ -157,9 +166,9 @@ public:
     nftnl_set_set_u32(p.get(), NFTNL_SET_FLAGS, flags);
     nftnl_set_set_u32(p.get(), NFTNL_SET_ID, ++set_id_);  // the kernel requires one per new set
     new_set_ = s.name;
-    auto* nlh = header(NFT_MSG_NEWSET, NLM_F_CREATE,
-                       std::string("adding ") + (s.is_map ? "map " : "set ") + s.name + " (" +
-                           s.origin + ")");
+    auto* nlh = header(
+        NFT_MSG_NEWSET, NLM_F_CREATE,
+        std::string("adding ") + (s.is_map ? "map " : "set ") + s.name + " (" + s.origin + ")");
     nftnl_set_nlmsg_build_payload(nlh, p.get());
     advance();
   }
@@ -185,10 +194,11 @@ public:
               const std::vector<Range>& ranges, bool add, const std::string& origin) {
     const size_t per = opts_.elements_per_message;
     for (size_t i = 0; i < ranges.size();) {
-      auto* nlh = header(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, add ? NLM_F_CREATE : 0,
-                         std::string(add ? "adding element to set " : "deleting element from set ") +
-                             set + " (" + origin + ")",
-                         kElementMessageRoom);
+      auto* nlh =
+          header(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, add ? NLM_F_CREATE : 0,
+                 std::string(add ? "adding element to set " : "deleting element from set ") + set +
+                     " (" + origin + ")",
+                 kElementMessageRoom);
       ElementMessage m(nlh, table, set, set == new_set_ ? set_id_ : 0);
       for (; i < ranges.size() && m.count() < per; ++i) {
         bool ok = key == KeyType::ProtoService ? m.addConcatRange(key, ranges[i])
@@ -209,8 +219,8 @@ public:
       std::string pods;
       for (size_t k = i; k < jumps.size() && k < i + 3; ++k)
         pods += (pods.empty() ? "" : ", ") + jumps[k].second.origin;
-      auto* nlh = header(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, add ? NLM_F_CREATE : 0,
-                         "", kElementMessageRoom);
+      auto* nlh = header(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, add ? NLM_F_CREATE : 0, "",
+                         kElementMessageRoom);
       ElementMessage m(nlh, table, map);
       size_t first = i;
       for (; i < jumps.size() && m.count() < per; ++i) {
@@ -247,14 +257,15 @@ public:
       nftnl_chain_set_data(p.get(), NFTNL_CHAIN_USERDATA, nftnl_udata_buf_data(ud.get()),
                            nftnl_udata_buf_len(ud.get()));
     }
-    auto* nlh = header(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "adding chain " + c.name + " (" + c.origin + ")");
+    auto* nlh =
+        header(NFT_MSG_NEWCHAIN, NLM_F_CREATE, "adding chain " + c.name + " (" + c.origin + ")");
     nftnl_chain_nlmsg_build_payload(nlh, p.get());
     advance();
   }
 
   void rules(const std::string& table, const ChainModel& c);
 
-private:
+ private:
   char* reserve(size_t room) {
     if (b_.size_ + room > b_.capacity_) {
       size_t cap = std::max(b_.capacity_ * 2, b_.size_ + room + 65536);

@@ -26,10 +26,10 @@ struct Range {
   U128 last = 0;
   bool operator==(const Range&) const = default;
   auto operator<=>(const Range& o) const {
-    if (first != o.first) return first < o.first ? std::strong_ordering::less
-                                                 : std::strong_ordering::greater;
-    if (last != o.last) return last < o.last ? std::strong_ordering::less
-                                             : std::strong_ordering::greater;
+    if (first != o.first)
+      return first < o.first ? std::strong_ordering::less : std::strong_ordering::greater;
+    if (last != o.last)
+      return last < o.last ? std::strong_ordering::less : std::strong_ordering::greater;
     return std::strong_ordering::equal;
   }
 };
@@ -46,9 +46,9 @@ struct SetModel {
   std::string name;
   KeyType key = KeyType::Ipv4;
   bool is_map = false;
-  std::vector<Range> ranges;         // sets: sorted, non-overlapping, non-adjacent
-  std::map<U128, Jump> jumps;        // maps: address → program chain
-  std::string origin;                // the IR object behind it, for error messages
+  std::vector<Range> ranges;   // sets: sorted, non-overlapping, non-adjacent
+  std::map<U128, Jump> jumps;  // maps: address → program chain
+  std::string origin;          // the IR object behind it, for error messages
 
   bool operator==(const SetModel& o) const {
     return name == o.name && key == o.key && is_map == o.is_map && ranges == o.ranges &&
@@ -76,29 +76,29 @@ struct QueueTarget {
 /// to nft syntax by text.cpp (the two must agree: a kernel test compares).
 struct RuleModel {
   enum class Kind : uint8_t {
-    CtEstablishedAccept,  // ct state established,related accept
+    CtEstablishedAccept,       // ct state established,related accept
     NeighbourDiscoveryAccept,  // ip6 hoplimit 255 icmpv6 type 133-137 accept
-    AddrInSetAccept,      // ip saddr @node_v4 accept
-    DispatchVmap,         // ip saddr vmap @egress_dispatch_v4
-    AllowReturn,          // [ip saddr @peers] [meta l4proto . th dport @ports] return
-    DenyDrop,             // counter drop
-    DenyRejectTcp,        // meta l4proto tcp counter reject with tcp reset
-    DenyRejectOther,      // counter reject with icmpx admin-prohibited
+    AddrInSetAccept,           // ip saddr @node_v4 accept
+    DispatchVmap,              // ip saddr vmap @egress_dispatch_v4
+    AllowReturn,               // [ip saddr @peers] [meta l4proto . th dport @ports] return
+    DenyDrop,                  // counter drop
+    DenyRejectTcp,             // meta l4proto tcp counter reject with tcp reset
+    DenyRejectOther,           // counter reject with icmpx admin-prohibited
     // The packet queue (datapath/queue): only new connections get here, the
     // established ones were accepted by the first rule.
-    QueueUnknown,    // ip saddr @pod_cidrs_v4 ip saddr != @known_v4 queue (pending pods)
-    QueueAddrInSet,  // ip saddr @pods_v4 queue (user-space mode: every local pod)
+    QueueUnknown,      // ip saddr @pod_cidrs_v4 ip saddr != @known_v4 queue (pending pods)
+    QueueAddrInSet,    // ip saddr @pods_v4 queue (user-space mode: every local pod)
     QueueServicePort,  // ip daddr @service_vips_v4 meta l4proto . th dport @service_ports queue
   };
   Kind kind = Kind::DenyDrop;
   Family family = Family::Any;
   Addr addr = Addr::Saddr;
-  std::string set;      // peers / node / dispatch map; "" = any peer
-  std::string ports;    // port set of AllowReturn and QueueServicePort; "" = any port
-  std::string comment;  // shown by `nft list` (provenance)
-  std::string origin;   // for error messages: "program 3 rule 1, policy x/allow-db"
-  std::string unless{};       // QueueUnknown: the address must not be in this set
-  QueueTarget queue{};        // Queue*: where the packet goes
+  std::string set;       // peers / node / dispatch map; "" = any peer
+  std::string ports;     // port set of AllowReturn and QueueServicePort; "" = any port
+  std::string comment;   // shown by `nft list` (provenance)
+  std::string origin;    // for error messages: "program 3 rule 1, policy x/allow-db"
+  std::string unless{};  // QueueUnknown: the address must not be in this set
+  QueueTarget queue{};   // Queue*: where the packet goes
   bool operator==(const RuleModel& o) const {
     return kind == o.kind && family == o.family && addr == o.addr && set == o.set &&
            ports == o.ports && comment == o.comment && unless == o.unless && queue == o.queue;
@@ -106,7 +106,7 @@ struct RuleModel {
 };
 
 struct Hook {
-  uint32_t num = 0;      // NF_INET_*
+  uint32_t num = 0;  // NF_INET_*
   int32_t priority = 0;
   bool operator==(const Hook&) const = default;
 };

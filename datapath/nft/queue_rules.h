@@ -38,8 +38,8 @@ struct ServiceMatch {
 };
 
 struct QueueRules {
-  bool pending_pods = false;    // queue new connections of unknown pod-CIDR addresses
-  bool all_local_pods = false;  // user-space mode: queue every new connection of local pods
+  bool pending_pods = false;           // queue new connections of unknown pod-CIDR addresses
+  bool all_local_pods = false;         // user-space mode: queue every new connection of local pods
   bool untranslated_services = false;  // queue new connections still aimed at a Service
   ServiceMatch services;               // with untranslated_services; may be empty
   QueueTarget target;

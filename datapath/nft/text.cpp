@@ -14,19 +14,26 @@ namespace {
 
 const char* typeName(KeyType k) {
   switch (k) {
-    case KeyType::Ipv4: return "ipv4_addr";
-    case KeyType::Ipv6: return "ipv6_addr";
-    case KeyType::ProtoService: return "inet_proto . inet_service";
+    case KeyType::Ipv4:
+      return "ipv4_addr";
+    case KeyType::Ipv6:
+      return "ipv6_addr";
+    case KeyType::ProtoService:
+      return "inet_proto . inet_service";
   }
   return "?";
 }
 
 std::string protoName(uint32_t p) {
   switch (p) {
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 132: return "sctp";
-    default: return std::to_string(p);
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 132:
+      return "sctp";
+    default:
+      return std::to_string(p);
   }
 }
 
@@ -41,18 +48,26 @@ int prefixLen(const Range& r, int bits) {
 
 const char* hookName(uint32_t num) {
   switch (num) {
-    case NF_INET_PRE_ROUTING: return "prerouting";
-    case NF_INET_LOCAL_IN: return "input";
-    case NF_INET_FORWARD: return "forward";
-    case NF_INET_LOCAL_OUT: return "output";
-    case NF_INET_POST_ROUTING: return "postrouting";
+    case NF_INET_PRE_ROUTING:
+      return "prerouting";
+    case NF_INET_LOCAL_IN:
+      return "input";
+    case NF_INET_FORWARD:
+      return "forward";
+    case NF_INET_LOCAL_OUT:
+      return "output";
+    case NF_INET_POST_ROUTING:
+      return "postrouting";
   }
   return "?";
 }
 
 /// nft prints standard priorities symbolically, relative to the nearest one.
 std::string priorityText(uint32_t hook, int32_t prio) {
-  struct Named { const char* name; int32_t value; };
+  struct Named {
+    const char* name;
+    int32_t value;
+  };
   static constexpr std::array<Named, 4> kNames{
       {{"raw", -300}, {"mangle", -150}, {"filter", 0}, {"security", 50}}};
   std::string best;
@@ -90,21 +105,33 @@ std::string ruleText(const RuleModel& r) {
   const char* addr = r.addr == Addr::Saddr ? "saddr" : "daddr";
   std::string s;
   switch (r.kind) {
-    case K::CtEstablishedAccept: s = "ct state established,related accept"; break;
+    case K::CtEstablishedAccept:
+      s = "ct state established,related accept";
+      break;
     case K::NeighbourDiscoveryAccept:
       s = "ip6 hoplimit 255 icmpv6 type " + std::to_string(kNdFirstType) + "-" +
           std::to_string(kNdLastType) + " accept";
       break;
-    case K::AddrInSetAccept: s = std::string(fam) + " " + addr + " @" + r.set + " accept"; break;
-    case K::DispatchVmap: s = std::string(fam) + " " + addr + " vmap @" + r.set; break;
+    case K::AddrInSetAccept:
+      s = std::string(fam) + " " + addr + " @" + r.set + " accept";
+      break;
+    case K::DispatchVmap:
+      s = std::string(fam) + " " + addr + " vmap @" + r.set;
+      break;
     case K::AllowReturn:
       if (!r.set.empty()) s += std::string(fam) + " " + addr + " @" + r.set + " ";
       if (!r.ports.empty()) s += "meta l4proto . th dport @" + r.ports + " ";
       s += "return";
       break;
-    case K::DenyDrop: s = "counter drop"; break;
-    case K::DenyRejectTcp: s = "meta l4proto tcp counter reject with tcp reset"; break;
-    case K::DenyRejectOther: s = "counter reject with icmpx admin-prohibited"; break;
+    case K::DenyDrop:
+      s = "counter drop";
+      break;
+    case K::DenyRejectTcp:
+      s = "meta l4proto tcp counter reject with tcp reset";
+      break;
+    case K::DenyRejectOther:
+      s = "counter reject with icmpx admin-prohibited";
+      break;
     // The native `queue` statement. This kernel's nft cannot load it (no
     // native queue expression); the batch uses the xtables NFQUEUE target
     // there, which nft lists as `xt target "NFQUEUE"` and cannot load back either.

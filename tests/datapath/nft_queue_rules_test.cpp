@@ -5,7 +5,6 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-
 #include <netinet/in.h>
 
 #include <cstring>
@@ -163,7 +162,8 @@ TEST(NftQueueRules, UntranslatedServiceTrafficGoesToTheQueue) {
   EXPECT_EQ(t->sets.at("service_vips_v4").ranges,
             (std::vector<Range>{{ip4("10.96.0.10"), ip4("10.96.0.11")}}));
   EXPECT_EQ(t->sets.at("service_vips_v6").ranges.size(), 1u);
-  EXPECT_EQ(t->sets.at("service_ports").ranges, (std::vector<Range>{{tcp80, tcp80}, {udp53, udp53}}));
+  EXPECT_EQ(t->sets.at("service_ports").ranges,
+            (std::vector<Range>{{tcp80, tcp80}, {udp53, udp53}}));
   EXPECT_EQ(t->sets.at("node_ports").key, KeyType::ProtoService);
   EXPECT_FALSE(t->sets.count("known_v4"));  // pending pods stay off
 
@@ -174,8 +174,8 @@ TEST(NftQueueRules, UntranslatedServiceTrafficGoesToTheQueue) {
       sets.push_back(r.set + "/" + r.ports);
     }
   EXPECT_EQ(sets, (std::vector<std::string>{"service_vips_v4/service_ports",
-                                            "service_vips_v6/service_ports",
-                                            "node_v4/node_ports", "node_v6/node_ports"}));
+                                            "service_vips_v6/service_ports", "node_v4/node_ports",
+                                            "node_v6/node_ports"}));
   for (const auto& names : ruleExprs(buildReplace(*t, {}), "postrouting", nullptr)) {
     if (names.empty() || names.back() != "target") continue;
     // nfproto check, daddr, lookup, l4proto, dport, lookup proto . port, target.
@@ -183,8 +183,9 @@ TEST(NftQueueRules, UntranslatedServiceTrafficGoesToTheQueue) {
                                                "payload", "lookup", "target"}));
   }
   std::string text = renderText(*t);
-  EXPECT_NE(text.find("ip daddr @service_vips_v4 meta l4proto . th dport @service_ports queue to 0"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("ip daddr @service_vips_v4 meta l4proto . th dport @service_ports queue to 0"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("ip6 daddr @node_v6 meta l4proto . th dport @node_ports queue to 0"),
             std::string::npos);

@@ -63,14 +63,16 @@ status: {podIP: 10.77.2.2}
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: ns}
-spec: {clusterIP: )" + std::string(kVip) + R"(, selector: {app: )" + selector + R"(}, ports: [{port: 80}]}
+spec: {clusterIP: )" +
+         std::string(kVip) + R"(, selector: {app: )" + selector + R"(}, ports: [{port: 80}]}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: web-ingress, namespace: ns}
 spec:
   podSelector: {matchLabels: {app: web}}
-  ingress: [{from: [{podSelector: {matchLabels: {app: )" + b_admits + R"(}}}], ports: [{port: 80}]}]
+  ingress: [{from: [{podSelector: {matchLabels: {app: )" +
+         b_admits + R"(}}}], ports: [{port: 80}]}]
 )";
 }
 
@@ -116,14 +118,13 @@ class QueueUntranslatedService : public ::testing::Test {
     auto state = policy::ClusterState::fromManifests(set);
     auto rs = policy::compile(state, "node-a");
     rs.set_revision(++revision_);
-    kernel_->stageServices(std::make_shared<const ServiceTable>(ServiceTable::build(state, "node-a")));
+    kernel_->stageServices(
+        std::make_shared<const ServiceTable>(ServiceTable::build(state, "node-a")));
     auto r = inNetns(topo_->node, [&] { return kernel_->sync(rs); });
     ASSERT_TRUE(r.ok()) << r.error().str();
   }
 
-  Conn toVip(int timeout_ms = 1000) {
-    return tcpConnect(topo_->pods[0], kVip, 80, timeout_ms);
-  }
+  Conn toVip(int timeout_ms = 1000) { return tcpConnect(topo_->pods[0], kVip, 80, timeout_ms); }
 
   bool native_ = false;
   uint64_t revision_ = 0;

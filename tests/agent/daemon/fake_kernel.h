@@ -33,7 +33,7 @@ struct FakeKernelLog {
 };
 
 class FakeKernel : public Kernel {
-public:
+ public:
   explicit FakeKernel(std::shared_ptr<FakeKernelLog> log) : log_(std::move(log)) {}
   datapath::Result<datapath::nft::SyncReport> adopt(const palisade::ir::v1::Ruleset& rs) override {
     return record(rs, true);
@@ -62,7 +62,7 @@ public:
     log_->queue_rules.push_back(rules);
   }
 
-private:
+ private:
   datapath::Result<datapath::nft::SyncReport> record(const palisade::ir::v1::Ruleset& rs,
                                                      bool adopt) {
     if (log_->fail_next > 0) {
@@ -74,7 +74,8 @@ private:
     log_->last = rs;
     log_->history.push_back(rs);
     datapath::nft::SyncReport r;
-    r.kind = adopt ? datapath::nft::SyncReport::Kind::Replace : datapath::nft::SyncReport::Kind::Delta;
+    r.kind =
+        adopt ? datapath::nft::SyncReport::Kind::Replace : datapath::nft::SyncReport::Kind::Delta;
     return r;
   }
   std::shared_ptr<FakeKernelLog> log_;

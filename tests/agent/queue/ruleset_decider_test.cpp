@@ -132,7 +132,8 @@ apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: ns}
 spec: {clusterIP: 10.96.0.20, selector: {app: web}, ports: [{port: 80}]}
-)", "svc.yaml", policy::ManifestFormat::Auto);
+)",
+                                      "svc.yaml", policy::ManifestFormat::Auto);
   ASSERT_TRUE(set.errors.empty());
   auto state = policy::ClusterState::fromManifests(set);
   auto web = std::make_shared<const ServiceTable>(ServiceTable::build(state, "node-a"));
