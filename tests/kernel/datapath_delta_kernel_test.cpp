@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <regex>
 
-#include "datapath/nft/probe.h"
 #include "datapath/nft/programmer.h"
 #include "datapath/nft/readback.h"
 #include "tests/datapath/delta_churn.h"
 #include "tests/kernel/netns_fixture.h"
+#include "tests/kernel/queue_support.h"
 
 namespace palisade::datapath::nft {
 namespace {
@@ -107,14 +107,11 @@ TEST(DatapathDeltaKernel, RandomPodDeltasLeaveTheTableOfAFreshFullSync) {
 }
 
 TEST(DatapathDeltaKernel, WithQueueRulesTheQueueSetsFollowToo) {
-  std::string why = palisade::testing::kernelTestsUnavailable();
-  if (!why.empty()) GTEST_SKIP() << why;
-  auto f = probeFeatures();
-  ASSERT_TRUE(f.ok()) << f.error().str();
-  if (!f->native_queue && !f->compat_nfqueue) GTEST_SKIP() << "no NFQUEUE in this kernel";
+  bool native = false;
+  SKIP_WITHOUT_QUEUE(native);
   ProgrammerOptions o;
   o.queue.pending_pods = o.queue.all_local_pods = true;
-  o.queue.target.native = f->native_queue;
+  o.queue.target.native = native;
   randomDeltasLeaveTheTableOfAFreshFullSync(o);
 }
 

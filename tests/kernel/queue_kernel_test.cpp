@@ -11,11 +11,11 @@
 #include <future>
 #include <thread>
 
-#include "datapath/nft/probe.h"
 #include "datapath/nft/programmer.h"
 #include "datapath/queue/consumer.h"
 #include "tests/datapath/ruleset_builder.h"
 #include "tests/kernel/netns_fixture.h"
+#include "tests/kernel/queue_support.h"
 
 namespace palisade::datapath::queue {
 namespace {
@@ -67,12 +67,7 @@ struct Loop {
 class QueueKernel : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why = palisade::testing::kernelTestsUnavailable();
-    if (!why.empty()) GTEST_SKIP() << why;
-    auto f = nft::probeFeatures();
-    ASSERT_TRUE(f.ok()) << f.error().str();
-    if (!f->native_queue && !f->compat_nfqueue) GTEST_SKIP() << "no NFQUEUE in this kernel";
-    native_ = f->native_queue;
+    SKIP_WITHOUT_QUEUE(native_);
     topo_ = std::make_unique<Topology>(2);
   }
 

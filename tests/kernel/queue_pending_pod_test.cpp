@@ -13,10 +13,10 @@
 #include <thread>
 
 #include "agent/queue/queue_service.h"
-#include "datapath/nft/probe.h"
 #include "datapath/nft/programmer.h"
 #include "tests/datapath/ruleset_builder.h"
 #include "tests/kernel/netns_fixture.h"
+#include "tests/kernel/queue_support.h"
 
 namespace palisade::agent::queue {
 namespace {
@@ -36,12 +36,7 @@ using namespace std::chrono_literals;
 class QueuePendingPod : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why = palisade::testing::kernelTestsUnavailable();
-    if (!why.empty()) GTEST_SKIP() << why;
-    auto f = nft::probeFeatures();
-    ASSERT_TRUE(f.ok()) << f.error().str();
-    if (!f->native_queue && !f->compat_nfqueue) GTEST_SKIP() << "no NFQUEUE in this kernel";
-    native_ = f->native_queue;
+    SKIP_WITHOUT_QUEUE(native_);
     topo_ = std::make_unique<Topology>(2);
   }
 

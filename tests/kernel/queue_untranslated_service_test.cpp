@@ -13,10 +13,10 @@
 #include "agent/daemon/kernel.h"
 #include "agent/queue/queue_kernel.h"
 #include "agent/queue/queue_service.h"
-#include "datapath/nft/probe.h"
 #include "policy/compile/compile.h"
 #include "policy/manifest/reader.h"
 #include "tests/kernel/netns_fixture.h"
+#include "tests/kernel/queue_support.h"
 
 namespace palisade::agent::queue {
 namespace {
@@ -79,12 +79,7 @@ spec:
 class QueueUntranslatedService : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why = palisade::testing::kernelTestsUnavailable();
-    if (!why.empty()) GTEST_SKIP() << why;
-    auto f = nft::probeFeatures();
-    ASSERT_TRUE(f.ok()) << f.error().str();
-    if (!f->native_queue && !f->compat_nfqueue) GTEST_SKIP() << "no NFQUEUE in this kernel";
-    native_ = f->native_queue;
+    SKIP_WITHOUT_QUEUE(native_);
     topo_ = std::make_unique<Topology>(2);
     // The virtual address lives on b and the node routes it there.
     shell("ip -n " + topo_->pods[1] + " addr add " + kVip + "/32 dev eth0");

@@ -6,10 +6,10 @@
 #include <map>
 
 #include "agent/queue/queue_service.h"
-#include "datapath/nft/probe.h"
 #include "datapath/nft/programmer.h"
 #include "tests/datapath/ruleset_builder.h"
 #include "tests/kernel/netns_fixture.h"
+#include "tests/kernel/queue_support.h"
 
 namespace palisade::agent::queue {
 namespace {
@@ -62,11 +62,8 @@ std::map<std::string, bool> matrix(const Topology& t) {
 }
 
 TEST(QueueUserspaceMode, SameMatrixAsTheStaticRuleset) {
-  std::string why = palisade::testing::kernelTestsUnavailable();
-  if (!why.empty()) GTEST_SKIP() << why;
-  auto f = nft::probeFeatures();
-  ASSERT_TRUE(f.ok()) << f.error().str();
-  if (!f->native_queue && !f->compat_nfqueue) GTEST_SKIP() << "no NFQUEUE in this kernel";
+  bool native = false;
+  SKIP_WITHOUT_QUEUE(native);
   Topology t(3);
   ir::Ruleset rs = scenario(t);
 
@@ -87,7 +84,7 @@ TEST(QueueUserspaceMode, SameMatrixAsTheStaticRuleset) {
   nft::ProgrammerOptions po;
   po.queue.all_local_pods = true;
   po.queue.pending_pods = true;
-  po.queue.target = queueTarget(o, f->native_queue);
+  po.queue.target = queueTarget(o, native);
   auto t2 = inNetns(t.node, [] { return nft::openMnlTransport(); });
   ASSERT_TRUE(t2.ok());
   nft::Programmer queued(std::move(*t2), po);
