@@ -2,13 +2,16 @@
 // network namespace, pods as namespaces behind it, real TCP between them.
 // Policies created, deleted and pods relabelled through the fake API change
 // reachability; an API outage changes nothing; a SIGKILLed agent restarted
-// without API access keeps established connections and opens nothing.
+// without API access keeps established connections and opens nothing. With the
+// packet queue on, pending pods are held and untranslated Service traffic is
+// judged on its backend.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "tests/agent/k8s/fake_apiserver.h"
 #include "tests/agent/k8s/k8s_objects.h"
@@ -44,7 +47,7 @@ std::string agentBinary() {
 
 /// Echoes whatever each accepted connection sends, until the listener closes.
 class EchoServer {
-public:
+ public:
   explicit EchoServer(Fd listener) : listener_(std::move(listener)) {
     thread_ = std::thread([this] {
       while (!stop_) {
@@ -70,7 +73,7 @@ public:
     for (auto& t : conns_) t.join();
   }
 
-private:
+ private:
   Fd listener_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -85,7 +88,7 @@ bool echoes(int fd) {
 }
 
 class AgentProcess {
-public:
+ public:
   AgentProcess(const std::string& netns, const std::vector<std::string>& args,
                const std::string& log) {
     pid_ = fork();
@@ -111,31 +114,54 @@ public:
     pid_ = -1;
   }
 
-private:
+ private:
   pid_t pid_ = -1;
 };
 
-TEST(AgentE2E, PoliciesThroughTheApiReachTheKernel) {
-  if (auto why = palisade::testing::kernelTestsUnavailable(); !why.empty()) GTEST_SKIP() << why;
-  if (!std::filesystem::exists(agentBinary())) GTEST_SKIP() << "no " << agentBinary();
-
-  palisade::testing::Topology topo(3);  // 1: db, 2: client, 3: other
-  const std::string node = topo.node;
-  auto tmp = std::filesystem::temp_directory_path() / (palisade::testing::prefix() + "agent-e2e");
-  std::filesystem::create_directories(tmp);
-  const std::string log = (tmp / "agent.log").string();
-
+/// A fake API server holding node-1 (pod CIDR 10.77.0.0/16) and namespace
+/// web, in the node namespace of a topology of `pods` pod namespaces, and the
+/// agent's arguments to reach it.
+struct AgentEnv {
+  palisade::testing::Topology topo;
+  std::filesystem::path tmp;
+  std::string node, log;
   palisade::agent::testing::FakeApiServer server;
-  server.setToken("e2e-token");
-  palisade::testing::inNetns(node, [&] {
-    server.start();
-    return 0;
-  });
-  const uint16_t port = server.port();
-  server.upsert("/api/v1/nodes", "", "node-1",
-                palisade::agent::testing::nodeJson("node-1", "10.77.0.0/16", "10.77.1.1"));
-  server.upsert("/api/v1/namespaces", "", "web", palisade::agent::testing::namespaceJson("web"));
-  auto pod = [&](int i, const std::string& name, const std::string& app) {
+  uint16_t port = 0;
+  std::vector<std::string> args;
+
+  explicit AgentEnv(int pods, const std::string& name) : topo(pods), node(topo.node) {
+    tmp = std::filesystem::temp_directory_path() / (palisade::testing::prefix() + name);
+    std::filesystem::create_directories(tmp);
+    log = (tmp / "agent.log").string();
+    server.setToken("e2e-token");
+    palisade::testing::inNetns(node, [&] {
+      server.start();
+      return 0;
+    });
+    port = server.port();
+    server.upsert("/api/v1/nodes", "", "node-1",
+                  palisade::agent::testing::nodeJson("node-1", "10.77.0.0/16", "10.77.1.1"));
+    server.upsert("/api/v1/namespaces", "", "web", palisade::agent::testing::namespaceJson("web"));
+    std::ofstream(tmp / "ca.crt") << palisade::agent::testing::TestPki::get().ca_pem;
+    std::ofstream(tmp / "kubeconfig")
+        << "apiVersion: v1\nkind: Config\ncurrent-context: e2e\n"
+        << "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:" << port
+        << "', certificate-authority: ca.crt}}]\n"
+        << "users: [{name: u, user: {token: e2e-token}}]\n"
+        << "contexts: [{name: e2e, context: {cluster: c, user: u}}]\n";
+    args = {"--kubeconfig=" + (tmp / "kubeconfig").string(),
+            "--node=node-1",
+            "--state-dir=" + (tmp / "state").string(),
+            "--metrics-addr=127.0.0.1:0",
+            "--backoff-initial=0.05",
+            "--backoff-max=0.5",
+            "--checkpoint-interval=0",
+            "--log-level=debug"};
+  }
+  ~AgentEnv() { std::filesystem::remove_all(tmp); }
+
+  /// Pod `i` (1-based) of the topology as web/`name`, labelled app=`app`.
+  void pod(int i, const std::string& name, const std::string& app) {
     palisade::agent::testing::PodSpec p;
     p.ns = "web";
     p.name = name;
@@ -143,35 +169,39 @@ TEST(AgentE2E, PoliciesThroughTheApiReachTheKernel) {
     p.labels = {{"app", app}};
     p.ports = {{"http", 8080}};
     server.upsert(kPods, "web", name, palisade::agent::testing::podJson(p));
-  };
+  }
+  bool tableExists() {
+    int rc = 0;
+    shell("ip netns exec " + node + " nft list table inet palisade", &rc);
+    return rc == 0;
+  }
+};
+
+TEST(AgentE2E, PoliciesThroughTheApiReachTheKernel) {
+  if (auto why = palisade::testing::kernelTestsUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (!std::filesystem::exists(agentBinary())) GTEST_SKIP() << "no " << agentBinary();
+
+  AgentEnv env(3, "agent-e2e");  // 1: db, 2: client, 3: other
+  auto& topo = env.topo;
+  auto& server = env.server;
+  const std::string& node = env.node;
+  const std::string& log = env.log;
+  const uint16_t port = env.port;
+  const auto& args = env.args;
+  auto pod = [&](int i, const std::string& name, const std::string& app) { env.pod(i, name, app); };
   pod(1, "db", "db");
   pod(2, "client", "client");
   pod(3, "other", "other");
 
-  std::ofstream(tmp / "ca.crt") << palisade::agent::testing::TestPki::get().ca_pem;
-  std::ofstream(tmp / "kubeconfig")
-      << "apiVersion: v1\nkind: Config\ncurrent-context: e2e\n"
-      << "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:" << port
-      << "', certificate-authority: ca.crt}}]\n"
-      << "users: [{name: u, user: {token: e2e-token}}]\n"
-      << "contexts: [{name: e2e, context: {cluster: c, user: u}}]\n";
-  const std::vector<std::string> args = {
-      "--kubeconfig=" + (tmp / "kubeconfig").string(), "--node=node-1",
-      "--state-dir=" + (tmp / "state").string(), "--metrics-addr=127.0.0.1:0",
-      "--backoff-initial=0.05", "--backoff-max=0.5", "--checkpoint-interval=0",
-      "--log-level=debug"};
-
   EchoServer echo(palisade::testing::tcpListen(topo.pods[0], 8080));
   const std::string db = topo.pod_ip[0];
-  auto reach = [&](int from) { return tcpConnect(topo.pods[size_t(from - 1)], db, 8080) == Conn::Ok; };
+  auto reach = [&](int from) {
+    return tcpConnect(topo.pods[size_t(from - 1)], db, 8080) == Conn::Ok;
+  };
   ASSERT_TRUE(reach(2));
 
   auto agent = std::make_unique<AgentProcess>(node, args, log);
-  auto tableExists = [&] {
-    int rc = 0;
-    shell("ip netns exec " + node + " nft list table inet palisade", &rc);
-    return rc == 0;
-  };
+  auto tableExists = [&] { return env.tableExists(); };
   ASSERT_TRUE(eventually(tableExists)) << shell("cat " + log);
   EXPECT_TRUE(reach(2));
 
@@ -237,7 +267,69 @@ TEST(AgentE2E, PoliciesThroughTheApiReachTheKernel) {
   EXPECT_TRUE(eventually([&] { return reach(3); })) << shell("tail -50 " + log);
   agent->kill(SIGTERM);
   EXPECT_TRUE(tableExists());  // graceful shutdown leaves enforcement in place
-  std::filesystem::remove_all(tmp);
+}
+
+// With --queue-count: a pod whose address reached the node before its Pod
+// object reached the agent is held, then judged by its policy once the API
+// tells; and a connection to a Service address that no proxy translated is
+// judged on the Service's backend, not let past.
+TEST(AgentE2E, PacketQueueHoldsPendingPodsAndJudgesUntranslatedServices) {
+  if (auto why = palisade::testing::kernelTestsUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (!std::filesystem::exists(agentBinary())) GTEST_SKIP() << "no " << agentBinary();
+
+  AgentEnv env(4, "agent-e2e-queue");  // 1: db, 2: client, 3 and 4: not in the API yet
+  env.pod(1, "db", "db");
+  env.pod(2, "client", "client");
+  env.server.upsert(kPolicies, "web", "db-allow",
+                    palisade::agent::testing::policyJson("web", "db-allow", {{"app", "db"}},
+                                                         {{"app", "client"}}));
+  // Service db (no proxy here): its ClusterIP lives on db, the node routes it there.
+  const std::string vip = "10.96.0.10";
+  env.server.upsert("/api/v1/services", "web", "db",
+                    "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"db\","
+                    "\"namespace\":\"web\"},\"spec\":{\"type\":\"ClusterIP\",\"clusterIP\":\"" +
+                        vip + "\",\"clusterIPs\":[\"" + vip +
+                        "\"],\"selector\":{\"app\":\"db\"},\"ports\":[{"
+                        "\"protocol\":\"TCP\",\"port\":8080,\"targetPort\":8080}]}}");
+  shell("ip -n " + env.topo.pods[0] + " addr add " + vip + "/32 dev eth0");
+  shell("ip -n " + env.node + " route add " + vip + "/32 via " + env.topo.pod_ip[0]);
+
+  std::vector<std::string> args = env.args;
+  args.insert(args.end(), {"--queue-count=1", "--pending-timeout=2", "--pending-fail=closed"});
+  EchoServer echo(palisade::testing::tcpListen(env.topo.pods[0], 8080));
+  const std::string db = env.topo.pod_ip[0];
+  auto agent = std::make_unique<AgentProcess>(env.node, args, env.log);
+  auto from = [&](int i) { return env.topo.pods[size_t(i - 1)]; };
+  auto logged = [&](const std::string& what) {
+    return shell("cat " + env.log).find(what) != std::string::npos;
+  };
+  ASSERT_TRUE(eventually([&] { return logged("first full sync programmed"); }))
+      << shell("cat " + env.log);
+  ASSERT_TRUE(logged("packet queue started"));
+  ASSERT_EQ(tcpConnect(from(2), db, 8080, 1000), Conn::Ok);
+
+  // Unknown pods in the node's pod CIDR are held, even towards client, which
+  // no policy isolates (the static ruleset alone would let them through).
+  EchoServer client_echo(palisade::testing::tcpListen(from(2), 8080));
+  const std::string client = env.topo.pod_ip[1];
+  auto pending =
+      std::async(std::launch::async, [&] { return tcpConnect(from(3), client, 8080, 6000); });
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(pending.wait_for(0ms), std::future_status::timeout) << "pod 3 was not held";
+  env.pod(3, "late-client", "client");
+  EXPECT_EQ(pending.get(), Conn::Ok);  // the held SYN, accepted once pod 3 is known
+  // Still unknown after --pending-timeout: --pending-fail closed.
+  EXPECT_EQ(tcpConnect(from(4), client, 8080, 3500), Conn::Timeout);
+  // Known now, and not allowed into db by db's policy.
+  env.pod(4, "late-other", "other");
+  EXPECT_TRUE(eventually([&] { return tcpConnect(from(4), client, 8080, 1000) == Conn::Ok; }));
+  EXPECT_EQ(tcpConnect(from(4), db, 8080, 1000), Conn::Timeout);
+  EXPECT_EQ(tcpConnect(from(3), db, 8080, 1000), Conn::Ok);
+
+  // Untranslated Service traffic: judged on db's policy.
+  EXPECT_EQ(tcpConnect(from(2), vip, 8080, 1500), Conn::Ok);
+  EXPECT_EQ(tcpConnect(from(4), vip, 8080, 1500), Conn::Timeout) << shell("tail -30 " + env.log);
+  agent->kill(SIGTERM);
 }
 
 }  // namespace
