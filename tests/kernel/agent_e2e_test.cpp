@@ -329,7 +329,12 @@ TEST(AgentE2E, PacketQueueHoldsPendingPodsAndJudgesUntranslatedServices) {
   // Untranslated Service traffic: judged on db's policy.
   EXPECT_EQ(tcpConnect(from(2), vip, 8080, 1500), Conn::Ok);
   EXPECT_EQ(tcpConnect(from(4), vip, 8080, 1500), Conn::Timeout) << shell("tail -30 " + env.log);
-  agent->kill(SIGTERM);
+  // The consumer killed (SIGKILL): --fail-closed, the default, drops what the
+  // queue would have decided; the static ruleset stays in force.
+  agent->kill(SIGKILL);
+  EXPECT_EQ(tcpConnect(from(2), vip, 8080, 1000), Conn::Timeout);
+  EXPECT_EQ(tcpConnect(from(2), db, 8080, 1000), Conn::Ok);
+  EXPECT_EQ(tcpConnect(from(4), db, 8080, 1000), Conn::Timeout);
 }
 
 }  // namespace
