@@ -54,6 +54,7 @@ struct Prober {
   Transport& t;
   std::string table;
   uint32_t seq = 1;
+  bool denied = false;  // a probe got EPERM
 
   void addTable(ProbeBatch& b, uint16_t family, uint32_t flags) {
     TablePtr tab = makeTable();
@@ -88,8 +89,12 @@ struct Prober {
     seq += 64;
     auto acks = t.sendBatch(bytes);
     bool ok = acks.ok();
+    if (!ok && acks.error().code() == EPERM) denied = true;
     if (ok)
-      for (const auto& a : *acks) ok &= a.error == 0;
+      for (const auto& a : *acks) {
+        ok &= a.error == 0;
+        denied |= a.error == EPERM;
+      }
     ProbeBatch del(seq);
     TablePtr tab = makeTable();
     nftnl_table_set_str(tab.get(), NFTNL_TABLE_NAME, table.c_str());
@@ -156,6 +161,10 @@ Result<Features> runProbes(const std::string& table, std::string where) {
     nftnl_expr_set(x.get(), NFTNL_EXPR_TG_INFO, info, 8);  // libnftnl takes the buffer
     p.addRule(b, NFPROTO_IPV4, std::move(x));
   });
+  // Refused for want of the capability, the probes say nothing about the kernel.
+  if (p.denied)
+    return Error(EPERM, "nftables refused the feature probes in " + f.where +
+                            ": no CAP_NET_ADMIN (run as root or grant the capability)");
   return f;
 }
 

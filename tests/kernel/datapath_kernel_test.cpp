@@ -2,10 +2,14 @@
 // a node namespace routing between pod namespaces, the ruleset programmed in
 // the node namespace, real TCP and UDP between pods.
 #include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
 #include <regex>
+#include <thread>
 
 #include "datapath/nft/probe.h"
 #include "datapath/nft/programmer.h"
@@ -302,6 +306,29 @@ TEST_F(DatapathKernel, KernelErrorNamesTheIrObject) {
   // The failed batch left everything in force.
   Fd l = tcpListen(t.pods[2], 80);
   EXPECT_EQ(tcpConnect(t.pods[1], t.pod_ip[2], 80), Conn::Timeout);
+}
+
+TEST(DatapathProbes, WithoutCapNetAdminTheErrorSaysSo) {
+  SKIP_WITHOUT_KERNEL();
+  // Capabilities are per thread: this one drops CAP_NET_ADMIN (the probe's own
+  // thread inherits that), the rest of the test binary keeps it.
+  std::string message;
+  int code = 0;
+  std::thread([&] {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    ASSERT_EQ(syscall(SYS_capget, &hdr, data), 0);
+    const uint32_t bit = 1u << (CAP_NET_ADMIN % 32);
+    data[CAP_NET_ADMIN / 32].effective &= ~bit;
+    data[CAP_NET_ADMIN / 32].permitted &= ~bit;
+    ASSERT_EQ(syscall(SYS_capset, &hdr, data), 0);
+    auto f = probeFeatures();
+    if (f) return;
+    code = f.error().code();
+    message = f.error().str();
+  }).join();
+  EXPECT_EQ(code, EPERM) << message;
+  EXPECT_NE(message.find("CAP_NET_ADMIN"), std::string::npos) << message;
 }
 
 TEST(DatapathProbes, ProbesRunInAThrowawayNamespace) {
