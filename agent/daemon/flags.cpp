@@ -41,8 +41,8 @@ void addFlags(CLI::App& app, AgentFlags& f) {
   app.add_option("--watch-timeout", f.watch_timeout, "watch timeoutSeconds (randomised up to 2x)")
       ->capture_default_str();
   app.add_option("--queue-count", f.queue_count,
-                 "NFQUEUE queues for the packet-queue fallback (pending pods, user-space "
-                 "mode), spread across CPUs; 0 = off")
+                 "NFQUEUE queues for the packet-queue fallback (pending pods, untranslated "
+                 "Service traffic, user-space mode), spread across CPUs; 0 = off")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
   app.add_option("--queue-first", f.queue_first, "first NFQUEUE queue number")
