@@ -355,6 +355,26 @@ void addressLoad(nftnl_rule* r, Family f, Addr a, uint32_t reg) {
     addExpr(r, payload(NFT_PAYLOAD_NETWORK_HEADER, a == Addr::Saddr ? 12 : 16, 4, reg));
 }
 
+// NF_CT_STATE_BIT(...): the bits `ct state` tests.
+constexpr uint32_t kCtEstablished = 0x2, kCtRelated = 0x4, kCtNew = 0x8;
+
+/// `ct state <states>`: the connection's state bit is one of `mask`.
+void ctStateIn(nftnl_rule* r, uint32_t mask) {
+  ExprPtr ct = makeExpr("ct");
+  nftnl_expr_set_u32(ct.get(), NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+  nftnl_expr_set_u32(ct.get(), NFTNL_EXPR_CT_DREG, NFT_REG_1);
+  addExpr(r, std::move(ct));
+  ExprPtr bw = makeExpr("bitwise");
+  uint32_t zero = 0;
+  nftnl_expr_set_u32(bw.get(), NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(bw.get(), NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32(bw.get(), NFTNL_EXPR_BITWISE_LEN, 4);
+  nftnl_expr_set(bw.get(), NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+  nftnl_expr_set(bw.get(), NFTNL_EXPR_BITWISE_XOR, &zero, 4);
+  addExpr(r, std::move(bw));
+  addExpr(r, cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, 4));
+}
+
 /// `meta l4proto . th dport @set`: two 32-bit registers, one concatenated key.
 void protoPortLookup(nftnl_rule* r, const std::string& set) {
   addExpr(r, meta(NFT_META_L4PROTO, NFT_REG32_00));
@@ -365,23 +385,10 @@ void protoPortLookup(nftnl_rule* r, const std::string& set) {
 void lowerRule(nftnl_rule* r, const RuleModel& m) {
   using K = RuleModel::Kind;
   switch (m.kind) {
-    case K::CtEstablishedAccept: {
-      ExprPtr ct = makeExpr("ct");
-      nftnl_expr_set_u32(ct.get(), NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-      nftnl_expr_set_u32(ct.get(), NFTNL_EXPR_CT_DREG, NFT_REG_1);
-      addExpr(r, std::move(ct));
-      ExprPtr bw = makeExpr("bitwise");
-      uint32_t mask = 0x2 | 0x4, zero = 0;  // NF_CT_STATE_BIT(ESTABLISHED|RELATED)
-      nftnl_expr_set_u32(bw.get(), NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-      nftnl_expr_set_u32(bw.get(), NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-      nftnl_expr_set_u32(bw.get(), NFTNL_EXPR_BITWISE_LEN, 4);
-      nftnl_expr_set(bw.get(), NFTNL_EXPR_BITWISE_MASK, &mask, 4);
-      nftnl_expr_set(bw.get(), NFTNL_EXPR_BITWISE_XOR, &zero, 4);
-      addExpr(r, std::move(bw));
-      addExpr(r, cmp(NFT_REG_1, NFT_CMP_NEQ, &zero, 4));
+    case K::CtEstablishedAccept:
+      ctStateIn(r, kCtEstablished | kCtRelated);
       addExpr(r, verdict(NF_ACCEPT));
       break;
-    }
     case K::NeighbourDiscoveryAccept: {
       // What nft emits for `ip6 hoplimit 255 icmpv6 type 133-137 accept`.
       addExpr(r, meta(NFT_META_NFPROTO, NFT_REG_1));
@@ -429,7 +436,9 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
       addExpr(r, reject(NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED));
       break;
     case K::QueueUnknown: {
-      // In the pod CIDR and not a known address: `ip saddr @a ip saddr != @b queue`.
+      // A new connection, in the pod CIDR and not a known address:
+      // `ct state new ip saddr @a ip saddr != @b queue`.
+      ctStateIn(r, kCtNew);
       addressLoad(r, m.family, m.addr, NFT_REG_1);
       addExpr(r, lookup(m.set, NFT_REG_1, false));
       ExprPtr notKnown = lookup(m.unless, NFT_REG_1, false);
@@ -439,11 +448,13 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
       break;
     }
     case K::QueueAddrInSet:
+      ctStateIn(r, kCtNew);
       addressLoad(r, m.family, m.addr, NFT_REG_1);
       addExpr(r, lookup(m.set, NFT_REG_1, false));
       addExpr(r, queueExpression(m.queue));
       break;
     case K::QueueServicePort:
+      ctStateIn(r, kCtNew);
       addressLoad(r, m.family, m.addr, NFT_REG_1);
       addExpr(r, lookup(m.set, NFT_REG_1, false));
       protoPortLookup(r, m.ports);

@@ -84,8 +84,9 @@ struct RuleModel {
     DenyDrop,                  // counter drop
     DenyRejectTcp,             // meta l4proto tcp counter reject with tcp reset
     DenyRejectOther,           // counter reject with icmpx admin-prohibited
-    // The packet queue (datapath/queue): only new connections get here, the
-    // established ones were accepted by the first rule.
+    // The packet queue (datapath/queue). Each starts `ct state new`: established
+    // and related were accepted by the first rule, and an invalid or untracked
+    // packet is no new connection to decide.
     QueueUnknown,      // ip saddr @pod_cidrs_v4 ip saddr != @known_v4 queue (pending pods)
     QueueAddrInSet,    // ip saddr @pods_v4 queue (user-space mode: every local pod)
     QueueServicePort,  // ip daddr @service_vips_v4 meta l4proto . th dport @service_ports queue

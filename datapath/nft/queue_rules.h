@@ -13,6 +13,8 @@
 //   ip  saddr @pods_v4 queue   ip daddr @pods_v4 queue      user-space mode: every local pod
 //   ip saddr vmap @egress_dispatch_v4 ...
 //
+// Every queue rule starts `ct state new` (left out above): an invalid or
+// untracked packet is no connection to decide, and goes on to the dispatch maps.
 // known_* = local pod addresses and node addresses; pods_* = local pod
 // addresses. All off by default: without queue rules the table is unchanged.
 //

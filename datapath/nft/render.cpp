@@ -12,7 +12,7 @@ namespace palisade::datapath::nft {
 namespace {
 
 // Bumped whenever the base chain layout changes, so adopt notices an old layout.
-constexpr const char* kLayoutVersion = "palisade-layout-2";
+constexpr const char* kLayoutVersion = "palisade-layout-3";  // 3: queue rules test ct state new
 
 std::vector<RuleModel> baseRules() {
   using K = RuleModel::Kind;

@@ -136,15 +136,15 @@ std::string ruleText(const RuleModel& r) {
     // native queue expression); the batch uses the xtables NFQUEUE target
     // there, which nft lists as `xt target "NFQUEUE"` and cannot load back either.
     case K::QueueUnknown:
-      s = std::string(fam) + " " + addr + " @" + r.set + " " + fam + " " + addr + " != @" +
-          r.unless + " " + queueText(r.queue);
+      s = "ct state new " + std::string(fam) + " " + addr + " @" + r.set + " " + fam + " " + addr +
+          " != @" + r.unless + " " + queueText(r.queue);
       break;
     case K::QueueAddrInSet:
-      s = std::string(fam) + " " + addr + " @" + r.set + " " + queueText(r.queue);
+      s = "ct state new " + std::string(fam) + " " + addr + " @" + r.set + " " + queueText(r.queue);
       break;
     case K::QueueServicePort:
-      s = std::string(fam) + " " + addr + " @" + r.set + " meta l4proto . th dport @" + r.ports +
-          " " + queueText(r.queue);
+      s = "ct state new " + std::string(fam) + " " + addr + " @" + r.set +
+          " meta l4proto . th dport @" + r.ports + " " + queueText(r.queue);
       break;
   }
   if (!r.comment.empty()) s += " comment \"" + r.comment + "\"";

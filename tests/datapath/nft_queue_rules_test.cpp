@@ -75,11 +75,12 @@ TEST(NftQueueRules, PendingAndUserspaceRulesBeforeDispatch) {
   EXPECT_NE(plain->chains.at("postrouting").comment, t->chains.at("postrouting").comment);
 
   std::string text = renderText(*t);
-  EXPECT_NE(
-      text.find("ip saddr @pod_cidrs_v4 ip saddr != @known_v4 queue flags bypass,fanout to 2-5"),
-      std::string::npos)
+  EXPECT_NE(text.find("ct state new ip saddr @pod_cidrs_v4 ip saddr != @known_v4 queue flags "
+                      "bypass,fanout to 2-5"),
+            std::string::npos)
       << text;
-  EXPECT_NE(text.find("ip6 daddr @pods_v6 queue flags bypass,fanout to 2-5"), std::string::npos);
+  EXPECT_NE(text.find("ct state new ip6 daddr @pods_v6 queue flags bypass,fanout to 2-5"),
+            std::string::npos);
 }
 
 /// The expressions of every rule of `chain` in the replace batch, by name.
@@ -121,9 +122,9 @@ TEST(NftQueueRules, CompatTargetCarriesQueueNumbersAndFlags) {
   for (const auto& names : rules) {
     if (names.empty() || names.back() != "target") continue;
     ++with_target;
-    // nfproto check, address load, lookup pod CIDRs, inverted lookup known, target.
-    EXPECT_EQ(names,
-              (std::vector<std::string>{"meta", "cmp", "payload", "lookup", "lookup", "target"}));
+    // ct state new, nfproto check, address load, lookup pod CIDRs, inverted lookup known, target.
+    EXPECT_EQ(names, (std::vector<std::string>{"ct", "bitwise", "cmp", "meta", "cmp", "payload",
+                                               "lookup", "lookup", "target"}));
   }
   EXPECT_EQ(with_target, 4u);
   ASSERT_EQ(infos.size(), 4u);
@@ -178,17 +179,18 @@ TEST(NftQueueRules, UntranslatedServiceTrafficGoesToTheQueue) {
                                             "node_v6/node_ports"}));
   for (const auto& names : ruleExprs(buildReplace(*t, {}), "postrouting", nullptr)) {
     if (names.empty() || names.back() != "target") continue;
-    // nfproto check, daddr, lookup, l4proto, dport, lookup proto . port, target.
-    EXPECT_EQ(names, (std::vector<std::string>{"meta", "cmp", "payload", "lookup", "meta",
-                                               "payload", "lookup", "target"}));
+    // ct state new, nfproto check, daddr, lookup, l4proto, dport, lookup proto . port, target.
+    EXPECT_EQ(names, (std::vector<std::string>{"ct", "bitwise", "cmp", "meta", "cmp", "payload",
+                                               "lookup", "meta", "payload", "lookup", "target"}));
   }
   std::string text = renderText(*t);
-  EXPECT_NE(
-      text.find("ip daddr @service_vips_v4 meta l4proto . th dport @service_ports queue to 0"),
-      std::string::npos)
+  EXPECT_NE(text.find("ct state new ip daddr @service_vips_v4 meta l4proto . th dport "
+                      "@service_ports queue to 0"),
+            std::string::npos)
       << text;
-  EXPECT_NE(text.find("ip6 daddr @node_v6 meta l4proto . th dport @node_ports queue to 0"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("ct state new ip6 daddr @node_v6 meta l4proto . th dport @node_ports queue to 0"),
+      std::string::npos);
 
   // The addresses are set elements: new Services change elements, not the layout.
   RenderOptions more = o;
