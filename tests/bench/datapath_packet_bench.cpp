@@ -2,7 +2,10 @@
 // between two pod namespaces routed through a node namespace, with the node's
 // table holding a 10k-policy ruleset against the same node with no table at
 // all, and, to separate conntrack's own cost, with the base chains of an empty
-// ruleset (conntrack on, no policy).
+// ruleset (conntrack on, no policy). A Kubernetes node always runs conntrack
+// (kube-proxy's NAT chains), so the pair that shows what the ruleset costs on
+// a real node is "kube-proxy-like NAT chains" against "the same plus the
+// 10k-policy ruleset".
 //
 //   pod1 (client) ── veth ── node (ip_forward, table inet palisade) ── veth ── pod2 (server)
 //
@@ -26,6 +29,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -42,10 +47,22 @@ using palisade::testing::Fd;
 namespace {
 
 constexpr uint16_t kPort = 8080;
-// The benchmark's argument: what the node's table holds.
-constexpr int kNoTable = 0;     // no table: not even conntrack runs in the node
-constexpr int kEmptyTable = 1;  // the base chains of an empty ruleset (conntrack on)
-constexpr int kPolicies = 2;    // the 10k-policy ruleset
+// The benchmark's argument: what the node's tables hold (bits).
+constexpr int kNoTable = 0;     // nothing: not even conntrack runs in the node
+constexpr int kEmptyTable = 1;  // table inet palisade: base chains of an empty ruleset
+constexpr int kPolicies = 2;    // table inet palisade: the 10k-policy ruleset
+constexpr int kKubeProxy = 4;   // NAT chains as kube-proxy has them (conntrack on, no policy)
+
+/// A stand-in for kube-proxy's nftables NAT chains: hooks at dstnat and
+/// srcnat, a jump to an empty services chain and the masquerade-mark check.
+constexpr const char* kKubeProxyTable = R"(table ip pal_bench_kube_proxy {
+  chain services { }
+  chain prerouting { type nat hook prerouting priority dstnat; policy accept; jump services; }
+  chain output { type nat hook output priority -100; policy accept; jump services; }
+  chain postrouting { type nat hook postrouting priority srcnat; policy accept;
+    meta mark & 0x4000 == 0x4000 masquerade; }
+}
+)";
 
 /// The largest program of `dir` copied, plus one last rule allowing `peer` on TCP kPort.
 uint32_t longestProgramPlus(ir::Ruleset& rs, ir::Direction dir, const std::string& peer) {
@@ -83,6 +100,7 @@ struct Lab {
   ir::Ruleset empty;  // base chains only: conntrack and dispatch, no policy
   int loaded = kNoTable;
   size_t rules = 0;
+  int longest_ingress = 0, longest_egress = 0;  // rules in the bench pods' programs
 
   Lab() {
     palisade::bench::ClusterShape shape;  // 10k namespaces and policies ...
@@ -107,19 +125,41 @@ struct Lab {
     for (const auto& ip : topo.node_ip)
       ruleset.mutable_node()->add_addresses_v4(palisade::datapath::testing::ip4(ip));
     for (const auto& p : ruleset.programs()) rules += p.rules_size();
+    longest_ingress = ruleset.programs(int(in) - 1).rules_size();
+    longest_egress = ruleset.programs(int(eg) - 1).rules_size();
     *empty.mutable_node() = ruleset.node();
     auto t = palisade::testing::inNetns(topo.node, [] { return nft::openMnlTransport(); });
     if (t.ok())
       programmer = std::make_unique<nft::Programmer>(std::move(*t), nft::ProgrammerOptions{});
   }
 
-  /// Loads one of the tables or removes it; false on a kernel error.
+  /// Loads the tables `want` names, removes the others; false on a kernel error.
   bool setLoaded(int want) {
     if (!programmer) return false;
     if (want == loaded) return true;
+    const int palisade_was = loaded & (kEmptyTable | kPolicies),
+              palisade_want = want & (kEmptyTable | kPolicies);
+    if (palisade_want != palisade_was) {
+      bool ok = palisade_want == 0
+                    ? programmer->deleteTable().ok()
+                    : programmer->replace(palisade_want == kEmptyTable ? empty : ruleset).ok();
+      if (!ok) return false;
+    }
+    if ((want & kKubeProxy) != (loaded & kKubeProxy)) {
+      int rc = 0;
+      const std::string in = "ip netns exec " + topo.node + " ";
+      if (want & kKubeProxy) {
+        const std::string file = "/tmp/" + palisade::testing::prefix() + "kube-proxy.nft";
+        std::ofstream(file) << kKubeProxyTable;
+        palisade::testing::shell(in + "nft -f " + file, &rc);
+        std::remove(file.c_str());
+      } else {
+        palisade::testing::shell(in + "nft delete table ip pal_bench_kube_proxy", &rc);
+      }
+      if (rc != 0) return false;
+    }
     loaded = want;
-    if (want == kNoTable) return programmer->deleteTable().ok();
-    return programmer->replace(want == kEmptyTable ? empty : ruleset).ok();
+    return true;
   }
 };
 
@@ -180,7 +220,9 @@ void BM_NewTcpConnections(benchmark::State& st) {
   st.counters["programs"] = l.ruleset.programs_size();
   st.counters["program_rules"] = double(l.rules);
   st.counters["endpoints"] = l.ruleset.endpoints_size();
-  st.counters["policies_loaded"] = st.range(0) == kPolicies;
+  st.counters["walked_rules"] = l.longest_ingress + l.longest_egress;
+  st.counters["policies_loaded"] = (st.range(0) & kPolicies) != 0;
+  st.counters["kube_proxy_nat"] = (st.range(0) & kKubeProxy) != 0;
 }
 
 }  // namespace
@@ -192,9 +234,13 @@ BENCHMARK(BM_NewTcpConnections)
     ->Arg(kNoTable)
     ->Arg(kEmptyTable)
     ->Arg(kPolicies)
+    ->Arg(kKubeProxy)
+    ->Arg(kKubeProxy | kPolicies)
     ->Arg(kNoTable)
     ->Arg(kEmptyTable)
     ->Arg(kPolicies)
+    ->Arg(kKubeProxy)
+    ->Arg(kKubeProxy | kPolicies)
     ->MinTime(5)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
