@@ -12,8 +12,8 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
-# Set FORMAT_STRICT=1 to make clang-format findings fail `make test`.
-FORMAT_STRICT ?= 0
+# clang-format findings fail `make test` (the tree is clean); FORMAT_STRICT=0 only reports them.
+FORMAT_STRICT ?= 1
 CMAKE_FLAGS ?=
 PALISADE := $(BUILD)/agent/palisade
 EXAMPLES := deploy/examples
@@ -57,8 +57,7 @@ asan-test: deps
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$bin --gtest_brief=1; \
 	done
 
-# Reports every file clang-format would change. Not fatal until the tree is
-# clean (FORMAT_STRICT=1 makes it fatal).
+# Reports every file clang-format would change; fatal unless FORMAT_STRICT=0.
 format-check:
 	@if clang-format --dry-run --Werror $(FORMAT_FILES) 2>/tmp/palisade-format.log; then \
 	  echo "format-check: clean"; \

@@ -83,9 +83,8 @@ int runApply(const ApplyOptions& opts, std::ostream& out, std::ostream& err) {
     err << "palisade apply: " << explain(r.error()) << "\n";
     return kExitFailed;
   }
-  out << "programmed table inet palisade for node " << opts.node << ": "
-      << ruleset.endpoints_size() << " endpoints, " << ruleset.programs_size() << " programs ("
-      << r->summary << ")\n";
+  out << "programmed table inet palisade for node " << opts.node << ": " << ruleset.endpoints_size()
+      << " endpoints, " << ruleset.programs_size() << " programs (" << r->summary << ")\n";
   return kExitOk;
 }
 

@@ -41,7 +41,7 @@ struct CaseResult {
   std::string path;
   bool passed = false;
   bool skipped = false;  // a step could not be probed (detail says why)
-  std::string detail;  // "step K: <cells>" (several steps joined by "; ")
+  std::string detail;    // "step K: <cells>" (several steps joined by "; ")
 };
 
 /// Builds the case's starting model: namespaces labelled

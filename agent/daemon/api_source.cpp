@@ -52,7 +52,7 @@ ApiSource::ApiSource(k8s::ClusterConfig config, const std::string& node, Reconci
     };
     cb.on_synced = [this, resource] { reconciler_.synced(resource->name); };
     reflectors_.push_back(std::make_unique<k8s::Reflector>(r, config, tokens, std::move(cb),
-                                                            options, client_options));
+                                                           options, client_options));
   }
 }
 
@@ -85,16 +85,24 @@ void ApiSource::onObject(const k8s::Resource& r, k8s::EventType type, simdjson::
   policy::SourceLocation where;
   std::optional<AnyObject> decoded;
   switch (kind) {
-    case ObjectKind::Namespace: decoded = wrap(policy::decodeNamespace(obj, where, diags)); break;
-    case ObjectKind::Pod: decoded = wrap(policy::decodePod(obj, where, diags)); break;
+    case ObjectKind::Namespace:
+      decoded = wrap(policy::decodeNamespace(obj, where, diags));
+      break;
+    case ObjectKind::Pod:
+      decoded = wrap(policy::decodePod(obj, where, diags));
+      break;
     case ObjectKind::NetworkPolicy:
       decoded = wrap(policy::decodeNetworkPolicy(obj, where, diags));
       break;
-    case ObjectKind::Service: decoded = wrap(policy::decodeService(obj, where, diags)); break;
+    case ObjectKind::Service:
+      decoded = wrap(policy::decodeService(obj, where, diags));
+      break;
     case ObjectKind::EndpointSlice:
       decoded = wrap(policy::decodeEndpointSlice(obj, where, diags));
       break;
-    case ObjectKind::Node: decoded = wrap(policy::decodeNode(obj, where, diags)); break;
+    case ObjectKind::Node:
+      decoded = wrap(policy::decodeNode(obj, where, diags));
+      break;
   }
   if (!decoded) {
     ++metrics_.objects_rejected;

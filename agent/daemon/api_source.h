@@ -20,7 +20,7 @@ namespace palisade::agent {
 std::vector<k8s::Resource> watchedResources(const std::string& node);
 
 class ApiSource {
-public:
+ public:
   ApiSource(k8s::ClusterConfig config, const std::string& node, Reconciler& reconciler,
             Metrics& metrics, k8s::ReflectorOptions options = {},
             k8s::ClientOptions client_options = {});
@@ -30,7 +30,7 @@ public:
   void relist();
   const std::vector<std::unique_ptr<k8s::Reflector>>& reflectors() const { return reflectors_; }
 
-private:
+ private:
   void onObject(const k8s::Resource& r, k8s::EventType type, simdjson::dom::element obj);
 
   Reconciler& reconciler_;

@@ -65,10 +65,13 @@ void addFlags(CLI::App& app, AgentFlags& f) {
   auto* closed = app.add_flag("--fail-closed{false}", f.fail_open,
                               "with no queue consumer or a full queue, drop it (default)");
   open->excludes(closed);
-    app.add_flag_callback("--flag-list", [&app] {
-    for (const auto& n : agentFlagNames()) std::printf("%s\n", n.c_str());
-    throw CLI::Success();
-  }, "print every flag name and exit");
+  app.add_flag_callback(
+      "--flag-list",
+      [&app] {
+        for (const auto& n : agentFlagNames()) std::printf("%s\n", n.c_str());
+        throw CLI::Success();
+      },
+      "print every flag name and exit");
 }
 
 std::vector<std::string> agentFlagNames() {

@@ -2,7 +2,6 @@
 // palisade-agent's command line. The flag list is also what the deploy test
 // checks the DaemonSet's args against.
 #include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
 
@@ -24,12 +23,12 @@ struct AgentFlags {
   double backoff_max = 30;
   int watch_timeout = 300;
   // The packet queue (NFQUEUE fallback, agent/queue): off with --queue-count 0.
-  int queue_count = 0;             // queues, one consumer thread each
-  int queue_first = 0;             // first queue number
-  double pending_timeout = 5;      // seconds a pending pod's packet is held
+  int queue_count = 0;         // queues, one consumer thread each
+  int queue_first = 0;         // first queue number
+  double pending_timeout = 5;  // seconds a pending pod's packet is held
   std::string pending_fail = "closed";
   std::string userspace_mode = "none";
-  bool fail_open = false;          // --fail-open / --fail-closed (default)
+  bool fail_open = false;  // --fail-open / --fail-closed (default)
 };
 
 /// Registers every flag on `app` (defaults from `flags`; --node from NODE_NAME).

@@ -35,12 +35,12 @@ bool parseListenAddress(const std::string& addr, std::string& host, uint16_t& po
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
-public:
+ public:
   Session(tcp::socket s, const std::map<std::string, HttpHandler>& handlers)
       : stream_(std::move(s)), handlers_(handlers) {}
   void start() { read(); }
 
-private:
+ private:
   void read() {
     req_ = {};
     // A slow or idle client cannot hold the endpoint.

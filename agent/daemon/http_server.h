@@ -22,7 +22,7 @@ using HttpHandler = std::function<HttpReply()>;
 bool parseListenAddress(const std::string& addr, std::string& host, uint16_t& port);
 
 class HttpServer {
-public:
+ public:
   HttpServer();
   ~HttpServer();
   void handle(const std::string& path, HttpHandler handler);
@@ -30,7 +30,7 @@ public:
   void stop();
   uint16_t port() const;
 
-private:
+ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

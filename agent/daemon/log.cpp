@@ -34,10 +34,14 @@ namespace {
 
 const char* levelName(LogLevel l) {
   switch (l) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warn: return "warn";
-    case LogLevel::Error: return "error";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Error:
+      return "error";
   }
   return "info";
 }
@@ -46,11 +50,21 @@ void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -69,8 +83,10 @@ void appendTextValue(std::string& out, std::string_view s) {
   bool quote = s.empty();
   for (char c : s)
     if (c == ' ' || c == '"' || c == '=' || c == '\n') quote = true;
-  if (quote) appendJsonString(out, s);
-  else out.append(s);
+  if (quote)
+    appendJsonString(out, s);
+  else
+    out.append(s);
 }
 
 std::string timestamp() {
@@ -113,8 +129,10 @@ void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<Log
     line.push_back('\n');
   }
   std::lock_guard lock(mu_);
-  if (sink_) sink_->append(line);
-  else std::fwrite(line.data(), 1, line.size(), stderr);
+  if (sink_)
+    sink_->append(line);
+  else
+    std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 }  // namespace palisade::agent

@@ -5,9 +5,9 @@
 #include <initializer_list>
 #include <mutex>
 #include <optional>
-#include <type_traits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace palisade::agent {
 
@@ -25,14 +25,14 @@ struct LogField {
 };
 
 class Logger {
-public:
+ public:
   void configure(LogLevel level, LogFormat format);
   bool enabled(LogLevel level) const { return level >= level_; }
   void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
   /// For tests: capture into a string instead of stderr (nullptr = stderr).
   void captureTo(std::string* sink);
 
-private:
+ private:
   std::mutex mu_;
   LogLevel level_ = LogLevel::Info;
   LogFormat format_ = LogFormat::Text;

@@ -40,7 +40,8 @@ void ManifestSource::reload() {
     logWarn("skipping invalid manifest object", {{"error", d.format()}});
   }
   ++metrics_.manifest_reloads;
-  logInfo("manifests loaded", {{"dir", dir_}, {"pods", set.pods.size()},
+  logInfo("manifests loaded", {{"dir", dir_},
+                               {"pods", set.pods.size()},
                                {"policies", set.policies.size()},
                                {"namespaces", set.namespaces.size()},
                                {"rejected", set.errors.size()}});

@@ -14,7 +14,7 @@
 namespace palisade::agent {
 
 class ManifestSource {
-public:
+ public:
   ManifestSource(std::string dir, Reconciler& reconciler, Metrics& metrics,
                  std::chrono::milliseconds debounce = std::chrono::milliseconds(200));
   ~ManifestSource();
@@ -24,7 +24,7 @@ public:
   /// Reloads now (SIGHUP).
   void reload();
 
-private:
+ private:
   void run();
   void addWatches();
 

@@ -57,8 +57,8 @@ void metricHeader(std::string& out, const char* name, const char* type, const ch
 }
 
 Metrics::Metrics()
-    : sync_duration({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-                     10, 30}) {}
+    : sync_duration(
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}) {}
 
 void Metrics::setRulesetSize(const RulesetSize& size) {
   std::lock_guard lock(mu_);
@@ -93,13 +93,15 @@ std::string Metrics::render() const {
   metricHeader(out, "palisade_kernel_syncs_total", "counter", "Rulesets programmed, by kind.");
   out += "palisade_kernel_syncs_total{kind=\"delta\"} " + std::to_string(syncs_delta) + "\n";
   out += "palisade_kernel_syncs_total{kind=\"replace\"} " + std::to_string(syncs_replace) + "\n";
-  out += "palisade_kernel_syncs_total{kind=\"unchanged\"} " + std::to_string(syncs_unchanged) + "\n";
+  out +=
+      "palisade_kernel_syncs_total{kind=\"unchanged\"} " + std::to_string(syncs_unchanged) + "\n";
   metricHeader(out, "palisade_kernel_batch_errors_total", "counter",
                "Netlink batches the kernel rejected (the previous ruleset stayed in force).");
   out += "palisade_kernel_batch_errors_total " + std::to_string(kernel_batch_errors) + "\n";
   metricHeader(out, "palisade_checkpoint_writes_total", "counter", "Checkpoints written.");
   out += "palisade_checkpoint_writes_total " + std::to_string(checkpoint_writes) + "\n";
-  metricHeader(out, "palisade_checkpoint_errors_total", "counter", "Checkpoint writes that failed.");
+  metricHeader(out, "palisade_checkpoint_errors_total", "counter",
+               "Checkpoint writes that failed.");
   out += "palisade_checkpoint_errors_total " + std::to_string(checkpoint_errors) + "\n";
   metricHeader(out, "palisade_objects_rejected_total", "counter",
                "API objects or manifests skipped because they failed validation.");
@@ -116,15 +118,18 @@ std::string Metrics::render() const {
   out += "palisade_ruleset_size{what=\"endpoints\"} " + std::to_string(size_.endpoints) + "\n";
   out += "palisade_ruleset_size{what=\"programs\"} " + std::to_string(size_.programs) + "\n";
   out += "palisade_ruleset_size{what=\"rules\"} " + std::to_string(size_.rules) + "\n";
-  out += "palisade_ruleset_size{what=\"set_elements\"} " + std::to_string(size_.set_elements) + "\n";
+  out +=
+      "palisade_ruleset_size{what=\"set_elements\"} " + std::to_string(size_.set_elements) + "\n";
   metricHeader(out, "palisade_denied_packets_total", "counter",
                "Packets dropped by each program chain (nft counters).");
   for (const auto& [prog, v] : denied_)
-    out += "palisade_denied_packets_total{program=\"" + prog + "\"} " + std::to_string(v.first) + "\n";
+    out +=
+        "palisade_denied_packets_total{program=\"" + prog + "\"} " + std::to_string(v.first) + "\n";
   metricHeader(out, "palisade_denied_bytes_total", "counter",
                "Bytes dropped by each program chain (nft counters).");
   for (const auto& [prog, v] : denied_)
-    out += "palisade_denied_bytes_total{program=\"" + prog + "\"} " + std::to_string(v.second) + "\n";
+    out +=
+        "palisade_denied_bytes_total{program=\"" + prog + "\"} " + std::to_string(v.second) + "\n";
   for (const auto& c : collectors_) c(out);
   return out;
 }

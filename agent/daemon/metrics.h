@@ -14,7 +14,7 @@ namespace palisade::agent {
 
 /// A cumulative histogram with fixed bounds (seconds).
 class Histogram {
-public:
+ public:
   explicit Histogram(std::vector<double> bounds);
   void observe(double v);
   void render(std::string& out, const std::string& name) const;
@@ -22,7 +22,7 @@ public:
   /// The smallest bound with at least q of the observations (tests, status).
   double quantileBound(double q) const;
 
-private:
+ private:
   mutable std::mutex mu_;
   std::vector<double> bounds_;
   std::vector<uint64_t> buckets_;  // per bound, not cumulative; last = +Inf
@@ -35,10 +35,10 @@ struct RulesetSize {
 };
 
 class Metrics {
-public:
+ public:
   Metrics();
 
-  Histogram sync_duration;                  // event received → kernel acked
+  Histogram sync_duration;  // event received → kernel acked
   std::atomic<uint64_t> syncs_delta{0}, syncs_replace{0}, syncs_unchanged{0};
   std::atomic<uint64_t> kernel_batch_errors{0};
   std::atomic<uint64_t> checkpoint_writes{0}, checkpoint_errors{0};
@@ -56,7 +56,7 @@ public:
   void addCollector(std::function<void(std::string&)> collector);
   std::string render() const;
 
-private:
+ private:
   mutable std::mutex mu_;
   RulesetSize size_;
   std::map<std::string, std::pair<uint64_t, uint64_t>> denied_;

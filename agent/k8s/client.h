@@ -36,7 +36,7 @@ struct ResponseHead {
 using BodySink = std::function<bool(std::string_view)>;
 
 class ApiClient {
-public:
+ public:
   ApiClient(ClusterConfig config, std::shared_ptr<TokenSource> tokens, ClientOptions options = {});
   ~ApiClient();
   ApiClient(const ApiClient&) = delete;
@@ -62,7 +62,7 @@ public:
   const ClusterConfig& config() const { return config_; }
   TokenSource& tokens() { return *tokens_; }
 
-private:
+ private:
   struct Impl;
   ClusterConfig config_;
   std::shared_ptr<TokenSource> tokens_;

@@ -107,8 +107,10 @@ Result<ClusterConfig> kubeconfigConfig(const std::string& path) {
   try {
     std::string ctx_name = root["current-context"] ? root["current-context"].as<std::string>() : "";
     YAML::Node ctx;
-    if (!ctx_name.empty()) ctx = findNamed(root["contexts"], ctx_name, "context");
-    else if (root["contexts"] && root["contexts"].size() > 0) ctx = root["contexts"][0]["context"];
+    if (!ctx_name.empty())
+      ctx = findNamed(root["contexts"], ctx_name, "context");
+    else if (root["contexts"] && root["contexts"].size() > 0)
+      ctx = root["contexts"][0]["context"];
     std::string cluster_name = ctx && ctx["cluster"] ? ctx["cluster"].as<std::string>() : "";
     std::string user_name = ctx && ctx["user"] ? ctx["user"].as<std::string>() : "";
     YAML::Node cluster = findNamed(root["clusters"], cluster_name, "cluster");

@@ -37,13 +37,13 @@ Result<ClusterConfig> kubeconfigConfig(const std::string& path);
 /// The bearer token, re-read from `token_file` when older than `max_age` or
 /// after invalidate() (a 401). Thread-safe.
 class TokenSource {
-public:
+ public:
   explicit TokenSource(const ClusterConfig& config,
                        std::chrono::milliseconds max_age = std::chrono::minutes(1));
   std::string token();
   void invalidate();
 
-private:
+ private:
   std::mutex mu_;
   std::string token_;
   std::string file_;

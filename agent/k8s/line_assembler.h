@@ -11,7 +11,7 @@
 namespace palisade::agent::k8s {
 
 class LineAssembler {
-public:
+ public:
   explicit LineAssembler(size_t max_line = 256u << 20) : max_line_(max_line) {}
 
   /// Feeds a piece; calls `on_line(const char* data, size_t len)` for each
@@ -40,7 +40,7 @@ public:
   size_t pending() const { return len_; }
   void clear() { len_ = 0; }
 
-private:
+ private:
   void append(const char* p, size_t n) {
     if (len_ + n + simdjson::SIMDJSON_PADDING > buf_.size())
       buf_.resize((len_ + n + simdjson::SIMDJSON_PADDING) * 2);

@@ -12,9 +12,12 @@ using Clock = std::chrono::steady_clock;
 
 const char* eventTypeName(EventType t) {
   switch (t) {
-    case EventType::Added: return "ADDED";
-    case EventType::Modified: return "MODIFIED";
-    case EventType::Deleted: return "DELETED";
+    case EventType::Added:
+      return "ADDED";
+    case EventType::Modified:
+      return "MODIFIED";
+    case EventType::Deleted:
+      return "DELETED";
   }
   return "?";
 }
@@ -60,8 +63,7 @@ Reflector::Reflector(Resource resource, ClusterConfig config, std::shared_ptr<To
       options_(options),
       client_(std::make_unique<ApiClient>(std::move(config), std::move(tokens),
                                           std::move(client_options))) {
-  if (options_.idle_timeout.count() == 0)
-    options_.idle_timeout = options_.watch_timeout * 2 + 30s;
+  if (options_.idle_timeout.count() == 0) options_.idle_timeout = options_.watch_timeout * 2 + 30s;
 }
 
 Reflector::~Reflector() { stop(); }
@@ -123,9 +125,9 @@ std::string Reflector::query(bool watch, bool streaming_list, const std::string&
     return q;
   }
   // Ends watches on our side of the server's own timeout, spread over time.
-  std::uniform_int_distribution<int64_t> u(options_.watch_timeout.count(),
-                                           std::max<int64_t>(options_.watch_timeout.count() * 2 - 1,
-                                                             options_.watch_timeout.count()));
+  std::uniform_int_distribution<int64_t> u(
+      options_.watch_timeout.count(),
+      std::max<int64_t>(options_.watch_timeout.count() * 2 - 1, options_.watch_timeout.count()));
   auto& self = const_cast<Reflector&>(*this);
   q += "watch=1&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(u(self.rng_));
   if (streaming_list) {
@@ -243,9 +245,10 @@ Reflector::Attempt Reflector::classify(const Result<ResponseHead>& head, const s
       a.wait = std::min<std::chrono::milliseconds>(std::chrono::seconds(seconds),
                                                    options_.retry_after_max);
   }
-  logWarn("API request refused",
-          {{"resource", resource_.name}, {"status", status}, {"retry_after", head->retry_after},
-           {"body", body.substr(0, 300)}});
+  logWarn("API request refused", {{"resource", resource_.name},
+                                  {"status", status},
+                                  {"retry_after", head->retry_after},
+                                  {"body", body.substr(0, 300)}});
   return a;
 }
 
@@ -260,8 +263,8 @@ Reflector::Attempt Reflector::list() {
     simdjson::dom::element doc;
     if (auto err = parser_.parse(body).get(doc)) {
       ++stats_.errors;
-      logWarn("malformed LIST response", {{"resource", resource_.name},
-                                           {"error", simdjson::error_message(err)}});
+      logWarn("malformed LIST response",
+              {{"resource", resource_.name}, {"error", simdjson::error_message(err)}});
       return {Outcome::Retry};
     }
     simdjson::dom::array items;
@@ -281,8 +284,8 @@ Reflector::Attempt Reflector::list() {
           if (callbacks_.on_object) callbacks_.on_object(EventType::Added, item);
         } catch (const std::exception& e) {
           ++stats_.decode_errors;
-          logWarn("object handler failed", {{"kind", resource_.kind},
-                                             {"object", objectKey(ns, name)}, {"error", e.what()}});
+          logWarn("object handler failed",
+                  {{"kind", resource_.kind}, {"object", objectKey(ns, name)}, {"error", e.what()}});
         }
       }
     }
@@ -321,7 +324,8 @@ void Reflector::finishList() {
   seen_.clear();
   if (stats_.lists++ > 0) ++stats_.relists;
   stats_.synced = true;
-  logInfo("list complete", {{"resource", resource_.name}, {"objects", known_.size()},
+  logInfo("list complete", {{"resource", resource_.name},
+                            {"objects", known_.size()},
                             {"resource_version", resourceVersion()}});
   if (callbacks_.on_synced) callbacks_.on_synced();
 }
@@ -386,12 +390,13 @@ std::optional<Reflector::Attempt> Reflector::onEvent(const char* data, size_t le
     int64_t code = 0;
     if (object["code"].get_int64().get(code)) code = 0;
     if (code == 410) {
-      logInfo("watch expired, relisting", {{"resource", resource_.name},
-                                           {"reason", stringField(object, "reason")}});
+      logInfo("watch expired, relisting",
+              {{"resource", resource_.name}, {"reason", stringField(object, "reason")}});
       return Attempt{Outcome::Expired};
     }
     ++stats_.errors;
-    logWarn("watch error event", {{"resource", resource_.name}, {"code", code},
+    logWarn("watch error event", {{"resource", resource_.name},
+                                  {"code", code},
                                   {"message", stringField(object, "message")}});
     return Attempt{Outcome::Retry};
   }
@@ -419,13 +424,15 @@ std::optional<Reflector::Attempt> Reflector::onEvent(const char* data, size_t le
     return std::nullopt;
   }
   EventType et;
-  if (type == "ADDED") et = EventType::Added;
-  else if (type == "MODIFIED") et = EventType::Modified;
-  else if (type == "DELETED") et = EventType::Deleted;
+  if (type == "ADDED")
+    et = EventType::Added;
+  else if (type == "MODIFIED")
+    et = EventType::Modified;
+  else if (type == "DELETED")
+    et = EventType::Deleted;
   else {
     ++stats_.decode_errors;
-    logWarn("skipping watch event of unknown type",
-            {{"resource", resource_.name}, {"type", type}});
+    logWarn("skipping watch event of unknown type", {{"resource", resource_.name}, {"type", type}});
     return std::nullopt;
   }
   std::string_view name = stringField(meta, "name");
@@ -443,9 +450,18 @@ std::optional<Reflector::Attempt> Reflector::onEvent(const char* data, size_t le
   std::string key = objectKey(ns, name);
   auto& set = initial ? seen_ : known_;
   switch (et) {
-    case EventType::Added: ++stats_.added; set.insert(std::move(key)); break;
-    case EventType::Modified: ++stats_.modified; set.insert(std::move(key)); break;
-    case EventType::Deleted: ++stats_.deleted; set.erase(key); break;
+    case EventType::Added:
+      ++stats_.added;
+      set.insert(std::move(key));
+      break;
+    case EventType::Modified:
+      ++stats_.modified;
+      set.insert(std::move(key));
+      break;
+    case EventType::Deleted:
+      ++stats_.deleted;
+      set.erase(key);
+      break;
   }
   try {
     if (callbacks_.on_object) callbacks_.on_object(et, object);

@@ -47,8 +47,8 @@ struct ReflectorOptions {
   size_t page_size = 500;
   std::chrono::milliseconds backoff_initial{800};
   std::chrono::milliseconds backoff_max{30000};
-  double jitter = 0.5;  // each wait is backoff * [1, 1 + jitter)
-  std::chrono::seconds watch_timeout{300};  // timeoutSeconds, randomised in [t, 2t)
+  double jitter = 0.5;                        // each wait is backoff * [1, 1 + jitter)
+  std::chrono::seconds watch_timeout{300};    // timeoutSeconds, randomised in [t, 2t)
   std::chrono::milliseconds idle_timeout{0};  // 0: watch_timeout * 2 + 30 s
   std::chrono::milliseconds retry_after_max{60000};
   StreamingList streaming = StreamingList::Auto;
@@ -78,11 +78,11 @@ struct ReflectorStats {
   std::atomic<uint64_t> throttled{0};      // 429s
   std::atomic<uint64_t> unauthorized{0};   // 401s
   std::atomic<bool> synced{false};
-  std::atomic<bool> streaming{false};      // the last list was a streaming list
+  std::atomic<bool> streaming{false};  // the last list was a streaming list
 };
 
 class Reflector {
-public:
+ public:
   Reflector(Resource resource, ClusterConfig config, std::shared_ptr<TokenSource> tokens,
             ReflectorCallbacks callbacks, ReflectorOptions options = {},
             ClientOptions client_options = {});
@@ -98,7 +98,7 @@ public:
   const ReflectorStats& stats() const { return stats_; }
   std::string resourceVersion() const;
 
-private:
+ private:
   enum class Outcome { Ok, Expired, Ended, Retry, Unauthorized, Unsupported, Stopped };
   struct Attempt {
     Outcome outcome = Outcome::Retry;

@@ -14,12 +14,10 @@ namespace palisade::datapath {
 /// An errno (0 when not from the kernel) and a context chain, outermost first:
 /// "programming table inet palisade: adding element to set peers_ab12 (...): EINVAL".
 class Error {
-public:
+ public:
   Error() = default;
   Error(int code, std::string message) : code_(code), message_(std::move(message)) {}
-  static Error fromErrno(int code, std::string_view what) {
-    return Error(code, std::string(what));
-  }
+  static Error fromErrno(int code, std::string_view what) { return Error(code, std::string(what)); }
 
   int code() const { return code_; }
   const std::string& message() const { return message_; }
@@ -34,15 +32,15 @@ public:
     return message_ + ": " + (name ? name : "E?") + " (" + std::strerror(code_) + ")";
   }
 
-private:
+ private:
   int code_ = 0;
   std::string message_;
 };
 
 template <class T>
 class [[nodiscard]] Result {
-public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+ public:
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -55,7 +53,7 @@ public:
   const T& operator*() const& { return value(); }
   const Error& error() const { return std::get<1>(v_); }
 
-private:
+ private:
   std::variant<T, Error> v_;
 };
 

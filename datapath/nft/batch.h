@@ -26,7 +26,7 @@
 namespace palisade::datapath::nft {
 
 class Batch {
-public:
+ public:
   const uint8_t* data() const { return buf_.get(); }
   size_t size() const { return size_; }
   uint32_t firstSeq() const { return first_seq_; }
@@ -38,7 +38,7 @@ public:
   /// Calls `fn` for every netlink message in the batch, BEGIN and END included.
   void forEach(const std::function<void(const nlmsghdr*)>& fn) const;
 
-private:
+ private:
   friend class BatchWriter;
   struct Free {
     void operator()(uint8_t* p) const { std::free(p); }

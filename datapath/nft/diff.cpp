@@ -28,8 +28,7 @@ std::string Delta::summary() const {
 void diffRanges(const std::vector<Range>& from, const std::vector<Range>& to,
                 std::vector<Range>& add, std::vector<Range>& remove) {
   std::set_difference(to.begin(), to.end(), from.begin(), from.end(), std::back_inserter(add));
-  std::set_difference(from.begin(), from.end(), to.begin(), to.end(),
-                      std::back_inserter(remove));
+  std::set_difference(from.begin(), from.end(), to.begin(), to.end(), std::back_inserter(remove));
 }
 
 Delta diff(const TableModel& from, const TableModel& to) {

@@ -17,8 +17,8 @@ struct ElementDelta {
   KeyType key = KeyType::Ipv4;
   bool is_map = false;
   std::string origin;
-  std::vector<Range> add_ranges, remove_ranges;           // sets
-  std::vector<std::pair<U128, Jump>> add_jumps;           // maps
+  std::vector<Range> add_ranges, remove_ranges;  // sets
+  std::vector<std::pair<U128, Jump>> add_jumps;  // maps
   std::vector<std::pair<U128, Jump>> remove_jumps;
   size_t size() const {
     return add_ranges.size() + remove_ranges.size() + add_jumps.size() + remove_jumps.size();

@@ -2,8 +2,6 @@
 // RAII owners for libnftnl objects, one alias per type. Functions that hand an
 // object to a container (libnftnl frees it with the container) take it by &&
 // and release it, so ownership transfer is visible at every call site.
-#include <memory>
-
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/gen.h>
@@ -11,6 +9,8 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
+
+#include <memory>
 
 namespace palisade::datapath::nft {
 

@@ -29,14 +29,14 @@ std::string extAckMessage(const nlmsghdr* nlh) {
   while (len > 0 && mnl_attr_ok(attr, len)) {
     if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) return mnl_attr_get_str(attr);
     attr = mnl_attr_next(attr);
-    len = static_cast<int>(nlh->nlmsg_len) - static_cast<int>(
-        reinterpret_cast<const char*>(attr) - reinterpret_cast<const char*>(nlh));
+    len = static_cast<int>(nlh->nlmsg_len) - static_cast<int>(reinterpret_cast<const char*>(attr) -
+                                                              reinterpret_cast<const char*>(nlh));
   }
   return "";
 }
 
 class MnlTransport final : public Transport {
-public:
+ public:
   explicit MnlTransport(SocketPtr s) : sock_(std::move(s)), buf_(1 << 20) {}
 
   Result<std::vector<Ack>> sendBatch(std::span<const uint8_t> batch) override {
@@ -45,8 +45,8 @@ public:
     if (size > sndbuf_) {
       if (setsockopt(mnl_socket_get_fd(sock_.get()), SOL_SOCKET, SO_SNDBUFFORCE, &size,
                      sizeof size) == 0 ||
-          setsockopt(mnl_socket_get_fd(sock_.get()), SOL_SOCKET, SO_SNDBUF, &size,
-                     sizeof size) == 0)
+          setsockopt(mnl_socket_get_fd(sock_.get()), SOL_SOCKET, SO_SNDBUF, &size, sizeof size) ==
+              0)
         sndbuf_ = size;
     }
     if (mnl_socket_sendto(sock_.get(), batch.data(), batch.size()) < 0)
@@ -107,7 +107,7 @@ public:
 
   uint32_t portId() const override { return mnl_socket_get_portid(sock_.get()); }
 
-private:
+ private:
   SocketPtr sock_;
   std::vector<uint8_t> buf_;
   int sndbuf_ = 0;

@@ -1,9 +1,9 @@
 #include "datapath/nft/probe.h"
 
 #include <libnftnl/common.h>
-#include <linux/netlink.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -21,7 +21,7 @@ namespace {
 
 /// A tiny batch for one probe: BEGIN, the given messages, END.
 class ProbeBatch {
-public:
+ public:
   explicit ProbeBatch(uint32_t seq) : seq_(seq) {
     nftnl_batch_begin(room(), seq_++);
     next();
@@ -40,7 +40,7 @@ public:
     return std::move(buf_);
   }
 
-private:
+ private:
   char* room() {
     buf_.resize(size_ + 8192);
     return reinterpret_cast<char*>(buf_.data() + size_);
@@ -76,8 +76,8 @@ struct Prober {
     nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
     nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, "probe");
     addExpr(r.get(), std::move(e));
-    nftnl_rule_nlmsg_build_payload(
-        b.msg(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND), r.get());
+    nftnl_rule_nlmsg_build_payload(b.msg(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND),
+                                   r.get());
     b.next();
   }
   /// Runs one probe batch; true when every message was accepted. Always
@@ -113,9 +113,8 @@ Result<Features> runProbes(const std::string& table, std::string where) {
   Prober p{**t, table};
   Features f;
   f.where = std::move(where);
-  f.table_owner = p.run(NFPROTO_INET, [&](ProbeBatch& b) {
-    p.addTable(b, NFPROTO_INET, kTableFlagOwner);
-  });
+  f.table_owner =
+      p.run(NFPROTO_INET, [&](ProbeBatch& b) { p.addTable(b, NFPROTO_INET, kTableFlagOwner); });
   f.table_persist = p.run(NFPROTO_INET, [&](ProbeBatch& b) {
     p.addTable(b, NFPROTO_INET, kTableFlagOwner | kTableFlagPersist);
   });
@@ -176,8 +175,9 @@ uint32_t Features::tableFlags() const {
 
 std::string Features::summary() const {
   std::string s = "queue: ";
-  s += native_queue ? "native queue expression" : compat_nfqueue ? "NFQUEUE via nft compat"
-                                                                 : "unavailable";
+  s += native_queue     ? "native queue expression"
+       : compat_nfqueue ? "NFQUEUE via nft compat"
+                        : "unavailable";
   s += "; concatenated interval sets: ";
   s += concat_intervals ? "yes" : "NO";
   s += "; table flags: ";
@@ -190,13 +190,11 @@ Result<Features> probeFeatures() {
   std::optional<Result<Features>> out;
   // The netns belongs to this thread only; it disappears when the thread ends.
   std::thread th([&] {
-    if (unshare(CLONE_NEWNET) == 0)
-      out.emplace(runProbes("palisade_probe", "a throwaway netns"));
+    if (unshare(CLONE_NEWNET) == 0) out.emplace(runProbes("palisade_probe", "a throwaway netns"));
   });
   th.join();
   if (out) return *out;
-  return runProbes("palisade_probe_" + std::to_string(getpid()),
-                   "a throwaway table in this netns");
+  return runProbes("palisade_probe_" + std::to_string(getpid()), "a throwaway table in this netns");
 }
 
 }  // namespace palisade::datapath::nft

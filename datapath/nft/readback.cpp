@@ -2,8 +2,8 @@
 
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>
-#include <sys/socket.h>
 #include <linux/netfilter/nf_tables.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstring>
@@ -20,9 +20,9 @@ constexpr uint32_t kTableAttrOwner = NFTNL_TABLE_OWNER;
 std::vector<uint8_t> buildRequest(uint16_t type, uint16_t flags, uint32_t seq,
                                   const std::function<void(nlmsghdr*)>& payload) {
   std::vector<uint8_t> buf(8192);
-  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buf.data()), type,
-                                        type == NFT_MSG_GETGEN ? AF_UNSPEC : NFPROTO_INET,
-                                        flags, seq);
+  nlmsghdr* nlh =
+      nftnl_nlmsg_build_hdr(reinterpret_cast<char*>(buf.data()), type,
+                            type == NFT_MSG_GETGEN ? AF_UNSPEC : NFPROTO_INET, flags, seq);
   if (payload) payload(nlh);
   buf.resize(nlh->nlmsg_len);
   return buf;
@@ -43,8 +43,8 @@ std::string commentOf(const void* data, uint32_t len) {
     uint8_t type = p[off], l = p[off + 1];
     if (off + 2 + l > len) break;
     if (type == NFTNL_UDATA_CHAIN_COMMENT && l > 0)
-      return std::string(reinterpret_cast<const char*>(p + off + 2), strnlen(
-          reinterpret_cast<const char*>(p + off + 2), l));
+      return std::string(reinterpret_cast<const char*>(p + off + 2),
+                         strnlen(reinterpret_cast<const char*>(p + off + 2), l));
     off += 2 + l;
   }
   return "";
@@ -113,9 +113,8 @@ Result<ReadbackResult> readOnce(Transport& t, const std::string& table, uint32_t
   ReadbackResult out;
   TablePtr tab = makeTable();
   nftnl_table_set_str(tab.get(), NFTNL_TABLE_NAME, table.c_str());
-  auto treq = buildRequest(NFT_MSG_GETTABLE, NLM_F_ACK, seq++, [&](nlmsghdr* nlh) {
-    nftnl_table_nlmsg_build_payload(nlh, tab.get());
-  });
+  auto treq = buildRequest(NFT_MSG_GETTABLE, NLM_F_ACK, seq++,
+                           [&](nlmsghdr* nlh) { nftnl_table_nlmsg_build_payload(nlh, tab.get()); });
   auto treply = t.request(treq);
   if (!treply) {
     if (treply.error().code() == ENOENT) return out;

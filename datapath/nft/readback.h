@@ -19,7 +19,7 @@ namespace palisade::datapath::nft {
 struct ReadbackResult {
   std::optional<TableModel> table;  // nullopt: no such table
   uint32_t generation = 0;
-  uint32_t owner = 0;     // port id of the owning socket, 0 = none
+  uint32_t owner = 0;  // port id of the owning socket, 0 = none
   int attempts = 1;
 };
 

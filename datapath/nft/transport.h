@@ -19,7 +19,7 @@ struct Ack {
 };
 
 class Transport {
-public:
+ public:
   virtual ~Transport() = default;
   /// Sends one batch and returns every ack received for it. Netlink handles a
   /// batch inside sendmsg(), so all acks are queued when it returns.

@@ -37,8 +37,8 @@ std::vector<PortInterval> resolvePorts(const ClusterState& state,
       const Symbol name = state.symbols().find(p.port->name());
       for (const PodPort& cp : target->ports) {
         if (cp.name == name && name != 0 && cp.protocol == p.protocol) {
-          out.push_back({p.protocol, static_cast<uint32_t>(cp.port),
-                         static_cast<uint32_t>(cp.port)});
+          out.push_back(
+              {p.protocol, static_cast<uint32_t>(cp.port), static_cast<uint32_t>(cp.port)});
         }
       }
     }
@@ -324,8 +324,8 @@ uint32_t RulesetBuilder::programFor(ir::Direction direction, const std::vector<P
   return id;
 }
 
-void RulesetBuilder::appendRules(ir::Direction direction, const PolicyRecord& policy,
-                                 PodId target, std::vector<ir::Rule>& out) {
+void RulesetBuilder::appendRules(ir::Direction direction, const PolicyRecord& policy, PodId target,
+                                 std::vector<ir::Rule>& out) {
   const auto& rules = direction == ir::INGRESS ? policy.ingress : policy.egress;
   for (uint32_t i = 0; i < rules.size(); ++i) {
     const CompiledRule& rule = rules[i];
@@ -394,9 +394,8 @@ void RulesetBuilder::appendNamedEgressRules(const PolicyRecord& policy, const Co
       PeerSetSource source = probe;
       source.number = number;
       const std::string description = "pods with port " + entry.port->name() + "=" +
-                                      std::to_string(number) + "/" +
-                                      protocolName(entry.protocol) + " among rule " +
-                                      std::to_string(rule_index) + "'s peers";
+                                      std::to_string(number) + "/" + protocolName(entry.protocol) +
+                                      " among rule " + std::to_string(rule_index) + "'s peers";
       ir::Rule r;
       r.set_peer_set(addPeerSet(namedGroupKey(peers, entry.port->name(), entry.protocol, number),
                                 std::move(source), description));

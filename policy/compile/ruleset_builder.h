@@ -76,7 +76,7 @@ std::string namedGroupKey(const std::string& peers_key, std::string_view port_na
 
 /// Builds an ir::Ruleset, handing out ids by content.
 class RulesetBuilder {
-public:
+ public:
   RulesetBuilder(const ClusterState& state, std::string_view node);
 
   /// Adds every local endpoint and what it needs; returns the finished ruleset.
@@ -101,7 +101,7 @@ public:
   /// Recomputes a peer set's addresses from the current state.
   void rebuildPeerSet(uint32_t id);
 
-private:
+ private:
   uint32_t programFor(ir::Direction direction, const std::vector<PolicyId>& isolating,
                       PodId target);
   void appendRules(ir::Direction direction, const PolicyRecord& policy, PodId target,

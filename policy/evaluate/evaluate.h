@@ -35,10 +35,10 @@ struct RuleRef {
 /// The outcome of one direction (the source's egress, or the destination's ingress).
 struct DirectionVerdict {
   enum class Outcome {
-    NotIsolated,    // no policy selects the pod for this direction
-    Allowed,        // isolated, and a rule allowed it
-    Denied,         // isolated, no rule matched
-    NotEnforced,    // not a pod this direction is judged on (external address, host)
+    NotIsolated,  // no policy selects the pod for this direction
+    Allowed,      // isolated, and a rule allowed it
+    Denied,       // isolated, no rule matched
+    NotEnforced,  // not a pod this direction is judged on (external address, host)
   };
   Outcome outcome = Outcome::NotIsolated;
   std::vector<PolicyName> isolated_by;  // sorted
@@ -46,7 +46,8 @@ struct DirectionVerdict {
   std::string note;                     // why NotEnforced, etc.
 
   bool allows() const { return outcome != Outcome::Denied; }
-  /// "not isolated" / "allowed by x/allow-db rule 0" / "denied: isolated by [x/deny-all], no rule matched"
+  /// "not isolated" / "allowed by x/allow-db rule 0" / "denied: isolated by [x/deny-all], no rule
+  /// matched"
   std::string describe() const;
 };
 

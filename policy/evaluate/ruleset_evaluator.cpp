@@ -86,8 +86,8 @@ bool RulesetEvaluator::programAllows(uint32_t program, const IpAddress& peer, Pr
   return allowed;
 }
 
-DirectionVerdict RulesetEvaluator::judge(uint32_t program, const IpAddress& peer,
-                                         Protocol protocol, int32_t port) const {
+DirectionVerdict RulesetEvaluator::judge(uint32_t program, const IpAddress& peer, Protocol protocol,
+                                         int32_t port) const {
   DirectionVerdict v;
   if (program == 0) return v;  // NotIsolated
   if (auto it = programs_.find(program); it != programs_.end()) {

@@ -10,7 +10,7 @@
 namespace palisade::policy {
 
 class RulesetEvaluator {
-public:
+ public:
   explicit RulesetEvaluator(const ir::Ruleset& ruleset);
 
   Verdict evaluate(const IpAddress& src, const IpAddress& dst, Protocol protocol,
@@ -20,7 +20,7 @@ public:
 
   const ir::Endpoint* endpointOf(const IpAddress& address) const;
 
-private:
+ private:
   struct Range {
     IpAddress first, last;
   };

@@ -7,7 +7,8 @@ namespace palisade::policy::manifest {
 std::optional<Protocol> checkProtocol(std::string_view text, int line, const FieldPath& path,
                                       DecodeContext& ctx) {
   auto p = parseProtocol(text);
-  if (!p) ctx.error(line, path, "unsupported protocol " + quote(text) + ": must be TCP, UDP or SCTP");
+  if (!p)
+    ctx.error(line, path, "unsupported protocol " + quote(text) + ": must be TCP, UDP or SCTP");
   return p;
 }
 
@@ -22,21 +23,24 @@ bool checkName(std::string_view name, NameRule rule, int line, const FieldPath& 
   switch (rule) {
     case NameRule::Dns1123Label:
       if (isDns1123Label(name)) return true;
-      ctx.error(line, path, "invalid name " + quote(name) +
-                                ": must be a DNS-1123 label (at most 63 lowercase letters, digits "
-                                "or '-', starting and ending with a letter or digit)");
+      ctx.error(line, path,
+                "invalid name " + quote(name) +
+                    ": must be a DNS-1123 label (at most 63 lowercase letters, digits "
+                    "or '-', starting and ending with a letter or digit)");
       return false;
     case NameRule::Dns1123Subdomain:
       if (isDns1123Subdomain(name)) return true;
-      ctx.error(line, path, "invalid name " + quote(name) +
-                                ": must be a DNS-1123 subdomain (at most 253 lowercase letters, "
-                                "digits, '-' or '.', starting and ending with a letter or digit)");
+      ctx.error(line, path,
+                "invalid name " + quote(name) +
+                    ": must be a DNS-1123 subdomain (at most 253 lowercase letters, "
+                    "digits, '-' or '.', starting and ending with a letter or digit)");
       return false;
     case NameRule::Dns1035Label:
       if (isDns1035Label(name)) return true;
-      ctx.error(line, path, "invalid name " + quote(name) +
-                                ": must be a DNS-1035 label (at most 63 lowercase letters, digits "
-                                "or '-', starting with a letter and ending with a letter or digit)");
+      ctx.error(line, path,
+                "invalid name " + quote(name) +
+                    ": must be a DNS-1035 label (at most 63 lowercase letters, digits "
+                    "or '-', starting with a letter and ending with a letter or digit)");
       return false;
   }
   return false;

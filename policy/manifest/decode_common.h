@@ -151,8 +151,8 @@ std::optional<PortRef> portRef(const N& v, const FieldPath& path, DecodeContext&
     }
     return PortRef{std::string(v.str())};
   }
-  ctx.error(v.line(), path, std::string("expected a port number or name, got ") +
-                                describe(v.kind()));
+  ctx.error(v.line(), path,
+            std::string("expected a port number or name, got ") + describe(v.kind()));
   return std::nullopt;
 }
 
@@ -167,8 +167,8 @@ void decodeLabelMap(const N& m, const FieldPath& path, DecodeContext& ctx, Label
     if (v.kind() == NodeKind::String) {
       value = v.str();
     } else if (v.kind() != NodeKind::Null) {  // null reads as "" as in the API's JSON decoding
-      ctx.error(v.line(), path, "label " + quote(key) + ": expected a string, got " +
-                                    describe(v.kind()));
+      ctx.error(v.line(), path,
+                "label " + quote(key) + ": expected a string, got " + describe(v.kind()));
       return;
     }
     why = checkLabelValue(value);
@@ -192,7 +192,8 @@ void decodeSelector(const N& n, const FieldPath& path, DecodeContext& ctx, Label
       req.key = key->value;
       const std::string why = checkLabelKey(key->value);
       if (!why.empty()) {
-        ctx.error(key->line, ep.child("key"), "invalid label key " + quote(key->value) + ": " + why);
+        ctx.error(key->line, ep.child("key"),
+                  "invalid label key " + quote(key->value) + ": " + why);
       }
     }
     bool op_ok = false;
@@ -200,15 +201,19 @@ void decodeSelector(const N& n, const FieldPath& path, DecodeContext& ctx, Label
     if (auto op = stringField(e, ep, "operator", ctx, Need::Required)) {
       op_text = op->value;
       op_ok = true;
-      if (op_text == "In") req.op = SelectorOperator::In;
-      else if (op_text == "NotIn") req.op = SelectorOperator::NotIn;
-      else if (op_text == "Exists") req.op = SelectorOperator::Exists;
-      else if (op_text == "DoesNotExist") req.op = SelectorOperator::DoesNotExist;
+      if (op_text == "In")
+        req.op = SelectorOperator::In;
+      else if (op_text == "NotIn")
+        req.op = SelectorOperator::NotIn;
+      else if (op_text == "Exists")
+        req.op = SelectorOperator::Exists;
+      else if (op_text == "DoesNotExist")
+        req.op = SelectorOperator::DoesNotExist;
       else {
         op_ok = false;
-        ctx.error(op->line, ep.child("operator"),
-                  "invalid operator " + quote(op_text) +
-                      ": must be In, NotIn, Exists or DoesNotExist");
+        ctx.error(
+            op->line, ep.child("operator"),
+            "invalid operator " + quote(op_text) + ": must be In, NotIn, Exists or DoesNotExist");
       }
     }
     stringList(e, ep, "values", ctx, [&](std::string_view v, int line, const FieldPath& vp) {
@@ -224,7 +229,8 @@ void decodeSelector(const N& n, const FieldPath& path, DecodeContext& ctx, Label
         ctx.error(line, ep.child("values"),
                   "must be non-empty when operator is " + std::string(op_text));
       } else if (!needs_values && !req.values.empty()) {
-        ctx.error(line, ep.child("values"), "must be empty when operator is " + std::string(op_text));
+        ctx.error(line, ep.child("values"),
+                  "must be empty when operator is " + std::string(op_text));
       }
     }
     out.match_expressions.push_back(std::move(req));
@@ -257,14 +263,16 @@ void decodeMeta(const N& root, Scope scope, NameRule rule, DecodeContext& ctx, O
   }
   ctx.setObject(meta.namespace_, meta.name);
   if (meta.name.empty()) {
-    if (!md->get("name") || name) ctx.error(name ? name->line : md->line(), mp.child("name"), "required value");
+    if (!md->get("name") || name)
+      ctx.error(name ? name->line : md->line(), mp.child("name"), "required value");
   } else {
     checkName(meta.name, rule, name->line, mp.child("name"), ctx);
   }
   if (scope == Scope::Namespaced && ns && !ns->value.empty()) {
     checkName(ns->value, NameRule::Dns1123Label, ns->line, mp.child("namespace"), ctx);
   }
-  if (auto labels = md->get("labels")) decodeLabelMap(*labels, mp.child("labels"), ctx, meta.labels);
+  if (auto labels = md->get("labels"))
+    decodeLabelMap(*labels, mp.child("labels"), ctx, meta.labels);
   if (auto rv = stringField(*md, mp, "resourceVersion", ctx)) meta.resource_version = rv->value;
   if (auto uid = stringField(*md, mp, "uid", ctx)) meta.uid = uid->value;
 }

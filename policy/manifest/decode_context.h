@@ -26,7 +26,7 @@ struct FieldPath {
 };
 
 class DecodeContext {
-public:
+ public:
   DecodeContext(std::string_view kind, const SourceLocation& location, Diagnostics& diags)
       : kind_(kind), location_(location), diags_(diags) {}
 
@@ -41,7 +41,7 @@ public:
   bool failed() const { return failed_; }
   const SourceLocation& location() const { return location_; }
 
-private:
+ private:
   std::string_view kind_;
   const SourceLocation& location_;
   Diagnostics& diags_;

@@ -75,8 +75,10 @@ std::optional<Node> decodeNodeT(const N& root, DecodeContext& ctx) {
   mapField(root, FieldPath::root(""), "spec", ctx, [&](const N& spec, const FieldPath& sp) {
     auto add = [&](std::string_view text, int line, const FieldPath& p) {
       auto cidr = Cidr::parse(text, true);
-      if (!cidr) ctx.error(line, p, "invalid CIDR " + quote(text));
-      else node.pod_cidrs.push_back(*cidr);
+      if (!cidr)
+        ctx.error(line, p, "invalid CIDR " + quote(text));
+      else
+        node.pod_cidrs.push_back(*cidr);
     };
     stringList(spec, sp, "podCIDRs", ctx, add);
     if (auto single = stringField(spec, sp, "podCIDR", ctx); single && !single->value.empty()) {

@@ -18,8 +18,8 @@ void documentError(const SourceLocation& loc, std::string message, Diagnostics& 
 
 /// Decodes `root` as `Kind` into `vec` when valid (errors go to `diags`).
 template <class T, DocumentNode N, class Decode>
-void decodeInto(const N& root, std::string_view kind, const SourceLocation& loc,
-                Diagnostics& diags, std::vector<T>& vec, Decode&& decode) {
+void decodeInto(const N& root, std::string_view kind, const SourceLocation& loc, Diagnostics& diags,
+                std::vector<T>& vec, Decode&& decode) {
   DecodeContext ctx(kind, loc, diags);
   if (auto obj = decode(root, ctx)) vec.push_back(std::move(*obj));
 }

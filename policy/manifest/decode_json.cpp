@@ -38,24 +38,23 @@ std::optional<Pod> decodePod(simdjson::dom::element obj, const SourceLocation& w
 
 std::optional<NetworkPolicy> decodeNetworkPolicy(simdjson::dom::element obj,
                                                  const SourceLocation& where, Diagnostics& diags) {
-  return decodeOne<NetworkPolicy>(obj, where, diags, "NetworkPolicy",
-                                  [](const JsonNode& n, auto& c) {
-                                    return manifest::decodeNetworkPolicyT(n, c);
-                                  });
+  return decodeOne<NetworkPolicy>(
+      obj, where, diags, "NetworkPolicy",
+      [](const JsonNode& n, auto& c) { return manifest::decodeNetworkPolicyT(n, c); });
 }
 
 std::optional<Service> decodeService(simdjson::dom::element obj, const SourceLocation& where,
                                      Diagnostics& diags) {
-  return decodeOne<Service>(obj, where, diags, "Service",
-                            [](const JsonNode& n, auto& c) { return manifest::decodeServiceT(n, c); });
+  return decodeOne<Service>(obj, where, diags, "Service", [](const JsonNode& n, auto& c) {
+    return manifest::decodeServiceT(n, c);
+  });
 }
 
 std::optional<EndpointSlice> decodeEndpointSlice(simdjson::dom::element obj,
                                                  const SourceLocation& where, Diagnostics& diags) {
-  return decodeOne<EndpointSlice>(obj, where, diags, "EndpointSlice",
-                                  [](const JsonNode& n, auto& c) {
-                                    return manifest::decodeEndpointSliceT(n, c);
-                                  });
+  return decodeOne<EndpointSlice>(
+      obj, where, diags, "EndpointSlice",
+      [](const JsonNode& n, auto& c) { return manifest::decodeEndpointSliceT(n, c); });
 }
 
 std::optional<Node> decodeNode(simdjson::dom::element obj, const SourceLocation& where,

@@ -48,7 +48,8 @@ void decodePeer(const N& n, const FieldPath& path, DecodeContext& ctx,
   if (auto v = n.get("ipBlock")) {
     const FieldPath bp = path.child("ipBlock");
     if (has_selector) {
-      ctx.error(n.line(), path, "ipBlock may not be combined with podSelector or namespaceSelector");
+      ctx.error(n.line(), path,
+                "ipBlock may not be combined with podSelector or namespaceSelector");
     } else if (expectKind(*v, NodeKind::Map, bp, ctx)) {
       peer.ip_block = decodeIpBlock(*v, bp, ctx);
     }
@@ -73,13 +74,13 @@ void decodePolicyPort(const N& n, const FieldPath& path, DecodeContext& ctx,
     if (!port_node) {
       ctx.error(end->line, ep, "endPort requires port");
     } else if (port.port && port.port->isNamed()) {
-      ctx.error(end->line, ep, "endPort requires a numeric port, not the named port " +
-                                   quote(port.port->name()));
+      ctx.error(end->line, ep,
+                "endPort requires a numeric port, not the named port " + quote(port.port->name()));
     } else if (checkPortNumber(end->value, end->line, ep, ctx) && port.port &&
                end->value < port.port->number()) {
-      ctx.error(end->line, ep, "endPort " + std::to_string(end->value) +
-                                   " must not be less than port " +
-                                   std::to_string(port.port->number()));
+      ctx.error(end->line, ep,
+                "endPort " + std::to_string(end->value) + " must not be less than port " +
+                    std::to_string(port.port->number()));
     } else {
       port.end_port = static_cast<int32_t>(end->value);
     }
@@ -115,20 +116,19 @@ std::optional<NetworkPolicy> decodeNetworkPolicyT(const N& root, DecodeContext& 
     listOfMaps(*spec, sp, "ingress", ctx, [&](const N& e, const FieldPath& ep) {
       decodeRule(e, ep, "from", ctx, np.ingress);
     });
-    listOfMaps(*spec, sp, "egress", ctx, [&](const N& e, const FieldPath& ep) {
-      decodeRule(e, ep, "to", ctx, np.egress);
-    });
-    stringList(*spec, sp, "policyTypes", ctx,
-               [&](std::string_view t, int line, const FieldPath& tp) {
-                 has_types = true;
-                 bool* seen = t == "Ingress" ? &ingress_type : t == "Egress" ? &egress_type : nullptr;
-                 if (!seen) {
-                   ctx.error(line, tp, "invalid policy type " + quote(t) + ": must be Ingress or Egress");
-                 } else if (*seen) {
-                   ctx.error(line, tp, "duplicate policy type " + quote(t));
-                 }
-                 if (seen) *seen = true;
-               });
+    listOfMaps(*spec, sp, "egress", ctx,
+               [&](const N& e, const FieldPath& ep) { decodeRule(e, ep, "to", ctx, np.egress); });
+    stringList(
+        *spec, sp, "policyTypes", ctx, [&](std::string_view t, int line, const FieldPath& tp) {
+          has_types = true;
+          bool* seen = t == "Ingress" ? &ingress_type : t == "Egress" ? &egress_type : nullptr;
+          if (!seen) {
+            ctx.error(line, tp, "invalid policy type " + quote(t) + ": must be Ingress or Egress");
+          } else if (*seen) {
+            ctx.error(line, tp, "duplicate policy type " + quote(t));
+          }
+          if (seen) *seen = true;
+        });
   }
   if (has_types) {
     np.affects_ingress = ingress_type;

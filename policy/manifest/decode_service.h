@@ -37,10 +37,14 @@ std::optional<Service> decodeServiceT(const N& root, DecodeContext& ctx) {
   mapField(root, FieldPath::root(""), "spec", ctx, [&](const N& spec, const FieldPath& sp) {
     if (auto type = stringField(spec, sp, "type", ctx)) {
       const std::string_view t = type->value;
-      if (t == "ClusterIP") svc.type = ServiceType::ClusterIP;
-      else if (t == "NodePort") svc.type = ServiceType::NodePort;
-      else if (t == "LoadBalancer") svc.type = ServiceType::LoadBalancer;
-      else if (t == "ExternalName") svc.type = ServiceType::ExternalName;
+      if (t == "ClusterIP")
+        svc.type = ServiceType::ClusterIP;
+      else if (t == "NodePort")
+        svc.type = ServiceType::NodePort;
+      else if (t == "LoadBalancer")
+        svc.type = ServiceType::LoadBalancer;
+      else if (t == "ExternalName")
+        svc.type = ServiceType::ExternalName;
       else {
         ctx.error(type->line, sp.child("type"),
                   "invalid service type " + quote(t) +
@@ -64,9 +68,8 @@ std::optional<Service> decodeServiceT(const N& root, DecodeContext& ctx) {
         add_cluster_ip(single->value, single->line, sp.child("clusterIP"));
       }
     }
-    listOfMaps(spec, sp, "ports", ctx, [&](const N& p, const FieldPath& pp) {
-      decodeServicePort(p, pp, ctx, svc.ports);
-    });
+    listOfMaps(spec, sp, "ports", ctx,
+               [&](const N& p, const FieldPath& pp) { decodeServicePort(p, pp, ctx, svc.ports); });
     if (auto name = stringField(spec, sp, "externalName", ctx)) svc.external_name = name->value;
     stringList(spec, sp, "externalIPs", ctx,
                [&](std::string_view text, int line, const FieldPath& p) {
@@ -98,8 +101,9 @@ void decodeEndpoint(const N& e, const FieldPath& ep, std::string_view address_ty
     auto ip = checkIp(text, line, p, ctx);
     if (!ip) return;
     if ((address_type == "IPv4") != ip->isV4()) {
-      ctx.error(line, p, "address " + quote(text) + " does not match addressType " +
-                             std::string(address_type));
+      ctx.error(
+          line, p,
+          "address " + quote(text) + " does not match addressType " + std::string(address_type));
       return;
     }
     endpoint.addresses.push_back(*ip);

@@ -6,12 +6,12 @@ namespace palisade::policy::manifest {
 namespace {
 
 class Scanner {
-public:
+ public:
   explicit Scanner(std::string_view text) : s_(text) {}
 
   void skipSpace() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
-                                s_[pos_] == '\r')) {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
       ++pos_;
     }
   }
@@ -66,7 +66,7 @@ public:
     }
   }
 
-private:
+ private:
   std::string_view s_;
   size_t pos_ = 0;
 };
@@ -110,7 +110,8 @@ LineIndex::LineIndex(std::string_view text) {
 
 int LineIndex::lineOf(size_t offset) const {
   return static_cast<int>(std::upper_bound(newlines_.begin(), newlines_.end(), offset) -
-                          newlines_.begin()) + 1;
+                          newlines_.begin()) +
+         1;
 }
 
 }  // namespace palisade::policy::manifest

@@ -14,11 +14,11 @@ std::vector<size_t> jsonItemOffsets(std::string_view text);
 
 /// Maps byte offsets to 1-based line numbers.
 class LineIndex {
-public:
+ public:
   explicit LineIndex(std::string_view text);
   int lineOf(size_t offset) const;
 
-private:
+ private:
   std::vector<size_t> newlines_;
 };
 

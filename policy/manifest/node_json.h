@@ -13,20 +13,28 @@
 namespace palisade::policy::manifest {
 
 class JsonNode {
-public:
+ public:
   JsonNode(simdjson::dom::element element, int line) : el_(element), line_(line) {}
 
   NodeKind kind() const {
     switch (el_.type()) {
-      case simdjson::dom::element_type::ARRAY: return NodeKind::Seq;
-      case simdjson::dom::element_type::OBJECT: return NodeKind::Map;
-      case simdjson::dom::element_type::INT64: return NodeKind::Int;
+      case simdjson::dom::element_type::ARRAY:
+        return NodeKind::Seq;
+      case simdjson::dom::element_type::OBJECT:
+        return NodeKind::Map;
+      case simdjson::dom::element_type::INT64:
+        return NodeKind::Int;
       // Beyond int64: no Kubernetes integer field is that wide, so it is "a number".
-      case simdjson::dom::element_type::UINT64: return NodeKind::Float;
-      case simdjson::dom::element_type::DOUBLE: return NodeKind::Float;
-      case simdjson::dom::element_type::STRING: return NodeKind::String;
-      case simdjson::dom::element_type::BOOL: return NodeKind::Bool;
-      case simdjson::dom::element_type::NULL_VALUE: return NodeKind::Null;
+      case simdjson::dom::element_type::UINT64:
+        return NodeKind::Float;
+      case simdjson::dom::element_type::DOUBLE:
+        return NodeKind::Float;
+      case simdjson::dom::element_type::STRING:
+        return NodeKind::String;
+      case simdjson::dom::element_type::BOOL:
+        return NodeKind::Bool;
+      case simdjson::dom::element_type::NULL_VALUE:
+        return NodeKind::Null;
     }
     return NodeKind::Null;
   }
@@ -76,7 +84,7 @@ public:
 
   simdjson::dom::element element() const { return el_; }
 
-private:
+ private:
   simdjson::dom::element el_;
   int line_;
 };

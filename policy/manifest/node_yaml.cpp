@@ -38,8 +38,7 @@ bool looksLikeFloat(std::string_view s) {
 
 NodeKind resolvePlainScalar(std::string_view s, int64_t& value) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return NodeKind::Null;
-  if (s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" ||
-      s == "FALSE") {
+  if (s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" || s == "FALSE") {
     return NodeKind::Bool;
   }
   std::string_view digits = s;
@@ -64,12 +63,20 @@ NodeKind resolvePlainScalar(std::string_view s, int64_t& value) {
   return NodeKind::Int;
 }
 
-YamlNode::YamlNode(YAML::Node node, int line_offset) : node_(std::move(node)), offset_(line_offset) {
+YamlNode::YamlNode(YAML::Node node, int line_offset)
+    : node_(std::move(node)), offset_(line_offset) {
   switch (node_.Type()) {
-    case YAML::NodeType::Map: kind_ = NodeKind::Map; return;
-    case YAML::NodeType::Sequence: kind_ = NodeKind::Seq; return;
-    case YAML::NodeType::Scalar: break;
-    default: kind_ = NodeKind::Null; return;
+    case YAML::NodeType::Map:
+      kind_ = NodeKind::Map;
+      return;
+    case YAML::NodeType::Sequence:
+      kind_ = NodeKind::Seq;
+      return;
+    case YAML::NodeType::Scalar:
+      break;
+    default:
+      kind_ = NodeKind::Null;
+      return;
   }
   const std::string& tag = node_.Tag();
   const std::string& text = node_.Scalar();

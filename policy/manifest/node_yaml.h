@@ -17,7 +17,7 @@ namespace palisade::policy::manifest {
 NodeKind resolvePlainScalar(std::string_view text, int64_t& value);
 
 class YamlNode {
-public:
+ public:
   /// `line_offset`: the line (0-based) where the parsed chunk starts in its file.
   YamlNode(YAML::Node node, int line_offset);
 
@@ -55,7 +55,7 @@ public:
     for (const auto& element : node_) f(i++, YamlNode(element, offset_));
   }
 
-private:
+ private:
   YAML::Node node_;
   int offset_;
   NodeKind kind_ = NodeKind::Null;

@@ -4,8 +4,8 @@ namespace palisade::policy {
 
 std::string Diagnostic::format() const {
   std::string out;
-  out.reserve(location.file.size() + kind.size() + object.size() + field.size() +
-              message.size() + 16);
+  out.reserve(location.file.size() + kind.size() + object.size() + field.size() + message.size() +
+              16);
   // Each present part is followed by ": " so absent parts leave no stray separators.
   if (!location.file.empty()) {
     out += location.file;

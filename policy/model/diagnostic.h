@@ -1,7 +1,8 @@
 #pragma once
 // A validation error or note about one object, formatted the way `palisade
 // check` prints it:
-//   FILE:LINE: NetworkPolicy x/deny-all: spec.ingress[0].from[1].ipBlock.cidr: invalid CIDR "10.0.0.0/33"
+//   FILE:LINE: NetworkPolicy x/deny-all: spec.ingress[0].from[1].ipBlock.cidr: invalid CIDR
+//   "10.0.0.0/33"
 #include <string>
 #include <vector>
 

@@ -4,9 +4,12 @@ namespace palisade::policy {
 
 const char* protocolName(Protocol p) {
   switch (p) {
-    case Protocol::TCP: return "TCP";
-    case Protocol::UDP: return "UDP";
-    case Protocol::SCTP: return "SCTP";
+    case Protocol::TCP:
+      return "TCP";
+    case Protocol::UDP:
+      return "UDP";
+    case Protocol::SCTP:
+      return "SCTP";
   }
   return "?";
 }

@@ -63,9 +63,9 @@ struct PortRef {
 };
 
 struct NetworkPolicyPort {
-  Protocol protocol = Protocol::TCP;   // defaulted
-  std::optional<PortRef> port;         // absent = every port of the protocol
-  std::optional<int32_t> end_port;     // requires a numeric port
+  Protocol protocol = Protocol::TCP;  // defaulted
+  std::optional<PortRef> port;        // absent = every port of the protocol
+  std::optional<int32_t> end_port;    // requires a numeric port
 };
 
 struct IpBlock {
@@ -91,7 +91,7 @@ struct NetworkPolicy {
   LabelSelector pod_selector;
   std::vector<NetworkPolicyRule> ingress;
   std::vector<NetworkPolicyRule> egress;
-  bool affects_ingress = true;   // policyTypes after defaulting
+  bool affects_ingress = true;  // policyTypes after defaulting
   bool affects_egress = false;
 };
 
@@ -108,12 +108,12 @@ struct ContainerPort {
 };
 
 struct Pod {
-  ObjectMeta meta;                      // namespace defaulted to "default"
-  std::string node_name;                // spec.nodeName
+  ObjectMeta meta;        // namespace defaulted to "default"
+  std::string node_name;  // spec.nodeName
   bool host_network = false;
-  std::string phase;                    // status.phase
-  std::vector<IpAddress> ips;           // status.podIPs (or podIP)
-  std::vector<ContainerPort> ports;     // every container's ports (init + sidecars too)
+  std::string phase;                 // status.phase
+  std::vector<IpAddress> ips;        // status.podIPs (or podIP)
+  std::vector<ContainerPort> ports;  // every container's ports (init + sidecars too)
 };
 
 struct NodeAddress {
@@ -123,16 +123,16 @@ struct NodeAddress {
 
 struct Node {
   ObjectMeta meta;
-  std::vector<Cidr> pod_cidrs;          // spec.podCIDRs (or podCIDR)
-  std::vector<IpAddress> addresses;     // status.addresses of IP types
+  std::vector<Cidr> pod_cidrs;       // spec.podCIDRs (or podCIDR)
+  std::vector<IpAddress> addresses;  // status.addresses of IP types
 };
 
 struct ServicePort {
   std::string name;
   Protocol protocol = Protocol::TCP;
   int32_t port = 0;
-  PortRef target_port;                  // defaulted to `port`
-  int32_t node_port = 0;                // 0 = none
+  PortRef target_port;    // defaulted to `port`
+  int32_t node_port = 0;  // 0 = none
 };
 
 enum class ServiceType : uint8_t { ClusterIP, NodePort, LoadBalancer, ExternalName };
@@ -140,8 +140,8 @@ enum class ServiceType : uint8_t { ClusterIP, NodePort, LoadBalancer, ExternalNa
 struct Service {
   ObjectMeta meta;
   ServiceType type = ServiceType::ClusterIP;
-  std::optional<LabelMap> selector;     // absent = selector-less (manual endpoints)
-  std::vector<IpAddress> cluster_ips;   // empty when headless ("None") or unallocated
+  std::optional<LabelMap> selector;    // absent = selector-less (manual endpoints)
+  std::vector<IpAddress> cluster_ips;  // empty when headless ("None") or unallocated
   bool headless = false;
   std::vector<ServicePort> ports;
   std::string external_name;
@@ -163,15 +163,15 @@ struct EndpointTargetRef {
 
 struct EndpointSliceEndpoint {
   std::vector<IpAddress> addresses;
-  bool ready = true;                    // conditions.ready; unset means ready
+  bool ready = true;  // conditions.ready; unset means ready
   std::optional<EndpointTargetRef> target_ref;
   std::string node_name;
 };
 
 struct EndpointSlice {
   ObjectMeta meta;
-  std::string service_name;             // label kubernetes.io/service-name
-  std::string address_type;             // IPv4, IPv6, FQDN
+  std::string service_name;  // label kubernetes.io/service-name
+  std::string address_type;  // IPv4, IPv6, FQDN
   std::vector<EndpointSliceEndpoint> endpoints;
   std::vector<EndpointSlicePort> ports;
 };

@@ -125,8 +125,7 @@ bool Cidr::contains(IpAddress a) const {
 }
 
 bool Cidr::contains(const Cidr& other) const {
-  return other.family() == family() && other.prefix_len_ >= prefix_len_ &&
-         contains(other.address_);
+  return other.family() == family() && other.prefix_len_ >= prefix_len_ && contains(other.address_);
 }
 
 std::string Cidr::toString() const {

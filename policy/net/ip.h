@@ -17,7 +17,7 @@ enum class Family : uint8_t { V4 = 4, V6 = 6 };
 /// An IPv4 or IPv6 address. IPv4 lives in the low 32 bits of `lo`; IPv6 is
 /// the two 64-bit halves in host byte order, so comparison is numeric.
 class IpAddress {
-public:
+ public:
   IpAddress() = default;
   static IpAddress v4(uint32_t host_order) { return IpAddress(Family::V4, 0, host_order); }
   static IpAddress v6(uint64_t high, uint64_t low) { return IpAddress(Family::V6, high, low); }
@@ -34,7 +34,7 @@ public:
 
   auto operator<=>(const IpAddress&) const = default;
 
-private:
+ private:
   IpAddress(Family f, uint64_t hi, uint64_t lo) : family_(f), hi_(hi), lo_(lo) {}
   Family family_ = Family::V4;
   uint64_t hi_ = 0;
@@ -43,7 +43,7 @@ private:
 
 /// A prefix with host bits zero. `create` validates; `parse` reads "a.b.c.d/n".
 class Cidr {
-public:
+ public:
   Cidr() = default;
   /// Masks host bits off. nullopt if prefix_len exceeds the family's width.
   static std::optional<Cidr> create(IpAddress address, unsigned prefix_len);
@@ -63,7 +63,7 @@ public:
 
   auto operator<=>(const Cidr&) const = default;
 
-private:
+ private:
   Cidr(IpAddress a, unsigned len) : address_(a), prefix_len_(len) {}
   IpAddress address_;
   unsigned prefix_len_ = 0;

@@ -322,8 +322,7 @@ const std::vector<PolicyId>& ClusterState::policiesIn(Symbol ns) const {
   return it == policies_by_ns_.end() ? kEmpty : it->second;
 }
 
-std::optional<PolicyId> ClusterState::findPolicy(std::string_view ns,
-                                                 std::string_view name) const {
+std::optional<PolicyId> ClusterState::findPolicy(std::string_view ns, std::string_view name) const {
   const Symbol n = symbols_.find(ns), p = symbols_.find(name);
   if (n == SymbolTable::kNone || p == SymbolTable::kNone) return std::nullopt;
   auto it = policy_by_name_.find(pairKey(n, p));

@@ -82,7 +82,7 @@ struct NodeRecord {
 };
 
 class ClusterState {
-public:
+ public:
   ClusterState() = default;
   ClusterState(const ClusterState&) = delete;
   ClusterState& operator=(const ClusterState&) = delete;
@@ -143,10 +143,13 @@ public:
   /// Pods on a node (by node symbol).
   const std::unordered_set<PodId>* podsOnNode(Symbol node) const;
 
-  const std::map<std::pair<std::string, std::string>, Service>& services() const { return services_; }
+  const std::map<std::pair<std::string, std::string>, Service>& services() const {
+    return services_;
+  }
   const Service* findService(std::string_view ns, std::string_view name) const;
   /// The EndpointSlices of a Service (label kubernetes.io/service-name).
-  std::vector<const EndpointSlice*> endpointSlicesOf(std::string_view ns, std::string_view svc) const;
+  std::vector<const EndpointSlice*> endpointSlicesOf(std::string_view ns,
+                                                     std::string_view svc) const;
   const std::map<std::string, NodeRecord>& nodes() const { return nodes_; }
   const NodeRecord* findNode(std::string_view name) const;
 
@@ -161,7 +164,7 @@ public:
   /// Bumped on every write; lets callers cache per-revision results.
   uint64_t revision() const { return revision_; }
 
-private:
+ private:
   NamespaceRecord& namespaceRecord(Symbol name);
   void indexPod(PodId id);
   void unindexPod(PodId id);

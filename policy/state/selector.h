@@ -19,7 +19,7 @@ Labels internLabels(const LabelMap& labels, SymbolTable& symbols);
 Symbol labelValue(const Labels& labels, Symbol key);
 
 class CompiledSelector {
-public:
+ public:
   CompiledSelector() = default;  // matches everything
   static CompiledSelector compile(const LabelSelector& selector, SymbolTable& symbols);
   /// A selector from a plain map (Service.spec.selector): every pair must match.
@@ -33,13 +33,13 @@ public:
   const std::vector<uint32_t>& key() const { return key_; }
   bool operator==(const CompiledSelector& o) const { return key_ == o.key_; }
 
-private:
+ private:
   struct Term {
     Symbol key;
     SelectorOperator op;
     std::vector<Symbol> values;  // sorted
   };
-  std::vector<Term> terms_;      // sorted by key, then op
+  std::vector<Term> terms_;  // sorted by key, then op
   std::vector<uint32_t> key_;
 };
 

@@ -13,7 +13,7 @@ namespace palisade::policy {
 using Symbol = uint32_t;  // 0 is the empty string
 
 class SymbolTable {
-public:
+ public:
   SymbolTable();
   Symbol intern(std::string_view s);
   /// The symbol of `s` if it was ever interned, else nullopt-like kNone.
@@ -22,7 +22,7 @@ public:
   size_t size() const { return strings_.size(); }
   static constexpr Symbol kNone = UINT32_MAX;
 
-private:
+ private:
   std::deque<std::string> strings_;  // deque: views stay valid as it grows
   std::unordered_map<std::string_view, Symbol> index_;
 };

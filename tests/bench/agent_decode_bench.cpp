@@ -10,8 +10,9 @@
 namespace {
 
 std::string podList(size_t n, size_t* avg_size) {
-  std::string body = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
-                     "\"12345\",\"continue\":\"abc\"},\"items\":[";
+  std::string body =
+      "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+      "\"12345\",\"continue\":\"abc\"},\"items\":[";
   size_t total = 0;
   for (size_t i = 0; i < n; ++i) {
     palisade::agent::testing::PodSpec p;
@@ -20,8 +21,10 @@ std::string podList(size_t n, size_t* avg_size) {
     p.ip = "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." +
            std::to_string(i % 256);
     p.node = "node-" + std::to_string(i % 1400);
-    p.labels = {{"app", "app-" + std::to_string(i % 300)}, {"tier", "backend"},
-                {"pod-template-hash", "7d9f8b6c5d"}, {"team", "t" + std::to_string(i % 40)},
+    p.labels = {{"app", "app-" + std::to_string(i % 300)},
+                {"tier", "backend"},
+                {"pod-template-hash", "7d9f8b6c5d"},
+                {"team", "t" + std::to_string(i % 40)},
                 {"version", "v1.2.3"}};
     p.ports = {{"http", 8080}, {"metrics", 9090}, {"grpc", 9000}};
     p.realistic = true;

@@ -61,9 +61,10 @@ int main(int argc, char** argv) {
     std::printf("rss: pods=%zu namespaces=%zu policies=%zu endpoints=%d programs=%d\n",
                 cluster.pods.size(), cluster.namespaces.size(), cluster.policies.size(),
                 rs.endpoints_size(), rs.programs_size());
-    std::printf("rss: agent state %.1f MB (process %.1f MB incl. the generator's %.1f MB; base %.1f MB)\n",
-                double(loaded - before_load) / 1024.0, double(loaded) / 1024.0,
-                double(before_load - base) / 1024.0, double(base) / 1024.0);
+    std::printf(
+        "rss: agent state %.1f MB (process %.1f MB incl. the generator's %.1f MB; base %.1f MB)\n",
+        double(loaded - before_load) / 1024.0, double(loaded) / 1024.0,
+        double(before_load - base) / 1024.0, double(base) / 1024.0);
   }
 
   // ---- latency: event → kernel ack through the loop and nftables ----
@@ -86,9 +87,9 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   rec.replaceAll(bench::toManifestSet(cluster));
   while (!rec.ready()) std::this_thread::sleep_for(1ms);
-  std::printf("latency: first full sync (compile + program) %.0f ms\n",
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                  .count());
+  std::printf(
+      "latency: first full sync (compile + program) %.0f ms\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   bench::PodChurn churn(cluster);
   std::vector<double> ms;
   for (int i = 0; i < iterations; ++i) {
@@ -99,14 +100,15 @@ int main(int argc, char** argv) {
     auto start = std::chrono::steady_clock::now();
     rec.upsert(pod, start);
     while (metrics.sync_duration.count() == acked) std::this_thread::yield();
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
   }
   rec.stop();
   std::sort(ms.begin(), ms.end());
   auto pct = [&](double q) { return ms[std::min(ms.size() - 1, size_t(q * double(ms.size())))]; };
-  std::printf("latency: one pod change at %zu pods, %d samples: p50 %.2f ms, p90 %.2f ms, "
-              "p99 %.2f ms, max %.2f ms\n",
-              cluster.pods.size(), iterations, pct(0.5), pct(0.9), pct(0.99), ms.back());
+  std::printf(
+      "latency: one pod change at %zu pods, %d samples: p50 %.2f ms, p90 %.2f ms, "
+      "p99 %.2f ms, max %.2f ms\n",
+      cluster.pods.size(), iterations, pct(0.5), pct(0.9), pct(0.99), ms.back());
   return 0;
 }

@@ -56,7 +56,7 @@ struct Parsed {
   std::vector<uint16_t> types;
   std::map<std::string, uint32_t> set_flags;
   std::map<std::string, uint32_t> set_key_type;
-  std::map<std::string, size_t> elements;  // raw element count per set (add)
+  std::map<std::string, size_t> elements;                       // raw element count per set (add)
   std::map<std::string, std::vector<std::string>> chain_rules;  // chain → expr names per rule
   std::map<std::string, uint32_t> chain_hook;
   std::vector<std::string> lookups;
@@ -113,7 +113,8 @@ Parsed parse(const Batch& b) {
         p.chain_rules[nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)].push_back(exprs);
         break;
       }
-      default: break;
+      default:
+        break;
     }
   });
   return p;
@@ -155,7 +156,8 @@ TEST(NftBatch, ReplaceParsesBackToTheModel) {
   EXPECT_GE(four, 1u);
 
   ASSERT_EQ(p.chain_rules.size(), m->chains.size());
-  for (const auto& [name, c] : m->chains) EXPECT_EQ(p.chain_rules[name].size(), c.rules.size()) << name;
+  for (const auto& [name, c] : m->chains)
+    EXPECT_EQ(p.chain_rules[name].size(), c.rules.size()) << name;
   EXPECT_EQ(p.chain_hook["postrouting"], 4u);  // NF_INET_POST_ROUTING
   EXPECT_EQ(p.chain_hook["input"], 1u);
   EXPECT_EQ(p.chain_rules["postrouting"][0], "ct bitwise cmp immediate ");
@@ -178,8 +180,8 @@ TEST(NftBatch, ReplaceParsesBackToTheModel) {
 TEST(NftBatch, LargeSetsAreSplitAcrossMessages) {
   testing::RulesetBuilder rb;
   std::vector<std::string> cidrs;
-  for (int i = 0; i < 5000; ++i) cidrs.push_back("10." + std::to_string(i / 250) + "." +
-                                                  std::to_string(i % 250) + ".1");
+  for (int i = 0; i < 5000; ++i)
+    cidrs.push_back("10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1");
   uint32_t peers = rb.peerSet(cidrs);
   rb.program(ir::INGRESS, {{peers, 0, "a/b", 0}});
   auto m = render(rb.rs);
@@ -196,7 +198,7 @@ TEST(NftBatch, LargeSetsAreSplitAcrossMessages) {
 
 /// A fake kernel: answers each batch with `script`, or acks its last message.
 class FakeTransport final : public Transport {
-public:
+ public:
   std::function<std::vector<Ack>(const std::vector<const nlmsghdr*>&)> script;
   std::vector<std::vector<uint8_t>> batches;
 
@@ -259,8 +261,7 @@ TEST(NftProgrammer, ErrorAckNamesTheIrObject) {
     for (const auto* m : msgs) {
       if (NFNL_MSG_TYPE(m->nlmsg_type) != NFT_MSG_NEWSETELEM) continue;
       std::string name = elemSetName(m, {});  // a delta: existing sets, by name
-      if (name.rfind("peers_", 0) == 0)
-        return std::vector<Ack>{{m->nlmsg_seq, EINVAL, ""}};
+      if (name.rfind("peers_", 0) == 0) return std::vector<Ack>{{m->nlmsg_seq, EINVAL, ""}};
     }
     return std::vector<Ack>{};
   };
@@ -272,9 +273,9 @@ TEST(NftProgrammer, ErrorAckNamesTheIrObject) {
   EXPECT_EQ(r.error().code(), EINVAL);
   std::string msg = r.error().str();
   EXPECT_NE(msg.find("programming table inet palisade: adding element to set peers_"),
-            std::string::npos) << msg;
-  EXPECT_NE(msg.find("(program 1 rule 0, policy shop/allow-db): EINVAL"), std::string::npos)
+            std::string::npos)
       << msg;
+  EXPECT_NE(msg.find("(program 1 rule 0, policy shop/allow-db): EINVAL"), std::string::npos) << msg;
   // The previous state is still what we believe the kernel holds.
   ASSERT_TRUE(prog.current().has_value());
   EXPECT_TRUE(diff(before, *prog.current()).empty());
@@ -308,7 +309,8 @@ TEST(NftProgrammer, CommitFailureIsReportedOnBegin) {
   auto r = prog.sync(sampleRuleset());
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().str().find("committing the batch [reject not allowed here]"),
-            std::string::npos) << r.error().str();
+            std::string::npos)
+      << r.error().str();
 }
 
 }  // namespace

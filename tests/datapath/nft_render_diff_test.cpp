@@ -54,10 +54,12 @@ ir::Ruleset permuteIds(const ir::Ruleset& in, uint32_t seed) {
   out.clear_programs();
   out.mutable_peer_sets()->Reserve(in.peer_sets_size());
   std::vector<ir::PeerSet> peers(in.peer_sets_size());
-  for (const auto& p : in.peer_sets()) peers[pp[p.id() - 1] - 1] = p, peers[pp[p.id() - 1] - 1].set_id(pp[p.id() - 1]);
+  for (const auto& p : in.peer_sets())
+    peers[pp[p.id() - 1] - 1] = p, peers[pp[p.id() - 1] - 1].set_id(pp[p.id() - 1]);
   for (auto& p : peers) *out.add_peer_sets() = p;
   std::vector<ir::PortSet> ports(in.port_sets_size());
-  for (const auto& p : in.port_sets()) ports[po[p.id() - 1] - 1] = p, ports[po[p.id() - 1] - 1].set_id(po[p.id() - 1]);
+  for (const auto& p : in.port_sets())
+    ports[po[p.id() - 1] - 1] = p, ports[po[p.id() - 1] - 1].set_id(po[p.id() - 1]);
   for (auto& p : ports) *out.add_port_sets() = p;
   std::vector<ir::Program> progs(in.programs_size());
   for (const auto& p : in.programs()) {
@@ -235,8 +237,7 @@ TEST(NftText, RendersLoadableSyntax) {
   EXPECT_EQ(text.rfind("table inet palisade {\n", 0), 0u);
   EXPECT_NE(text.find("type filter hook postrouting priority srcnat - 5; policy accept;"),
             std::string::npos);
-  EXPECT_NE(text.find("type filter hook input priority 101; policy accept;"),
-            std::string::npos);
+  EXPECT_NE(text.find("type filter hook input priority 101; policy accept;"), std::string::npos);
   EXPECT_NE(text.find("ct state established,related accept"), std::string::npos);
   EXPECT_NE(text.find("ip6 hoplimit 255 icmpv6 type 133-137 accept"), std::string::npos);
   EXPECT_NE(text.find("ip saddr vmap @egress_dispatch_v4"), std::string::npos);

@@ -38,7 +38,7 @@ struct RuleSpec {
 };
 
 class RulesetBuilder {
-public:
+ public:
   ir::Ruleset rs;
 
   /// CIDRs like "10.0.0.0/8" or "10.0.0.1" (host); v6 with ':'.
@@ -129,8 +129,9 @@ inline ir::Ruleset sampleRuleset() {
   uint32_t blk = b.peerSet({"192.168.0.0/16", "172.16.0.5"}, "ipBlock");
   uint32_t http = b.portSet({{ir::TCP, 80, 80}, {ir::TCP, 8000, 8080}});
   uint32_t dns = b.portSet({{ir::UDP, 53, 53}, {ir::TCP, 53, 53}});
-  uint32_t db_in = b.program(ir::INGRESS, {{web, http, "shop/allow-db", 0}, {blk, 0, "shop/allow-db", 1}},
-                             {"shop/allow-db"});
+  uint32_t db_in =
+      b.program(ir::INGRESS, {{web, http, "shop/allow-db", 0}, {blk, 0, "shop/allow-db", 1}},
+                {"shop/allow-db"});
   uint32_t deny_in = b.program(ir::INGRESS, {}, {"shop/deny-all"});
   uint32_t eg = b.program(ir::EGRESS, {{0, dns, "shop/egress", 0}, {web, 0, "shop/egress", 1}},
                           {"shop/egress"});

@@ -101,9 +101,9 @@ TEST(DatapathConformance, EveryPairMatchesTheEvaluator) {
     for (size_t d = 0; d < t.pods.size(); ++d) {
       if (s == d) continue;  // a pod's own address never leaves its namespace
       for (uint16_t port : {80, 81}) {
-        auto v = policy::evaluate(rs, *policy::IpAddress::parse(t.pod_ip[s]),
-                                  *policy::IpAddress::parse(t.pod_ip[d]), policy::Protocol::TCP,
-                                  port);
+        auto v =
+            policy::evaluate(rs, *policy::IpAddress::parse(t.pod_ip[s]),
+                             *policy::IpAddress::parse(t.pod_ip[d]), policy::Protocol::TCP, port);
         Conn c = palisade::testing::tcpConnect(t.pods[s], t.pod_ip[d], port, 200);
         EXPECT_EQ(c == Conn::Ok, v.allowed)
             << t.pod_ip[s] << " -> " << t.pod_ip[d] << ":" << port << " egress "
@@ -154,7 +154,8 @@ TEST(DatapathApply, ApplyAdoptDelete) {
   EXPECT_NE(text.find("programmed table inet palisade for node n0"), std::string::npos) << text;
   EXPECT_NE(text.find("kernel features:"), std::string::npos);
   int rc = 0;
-  std::string listed = palisade::testing::shell("ip netns exec " + ns + " nft list table inet palisade", &rc);
+  std::string listed =
+      palisade::testing::shell("ip netns exec " + ns + " nft list table inet palisade", &rc);
   EXPECT_EQ(rc, 0) << listed;
   EXPECT_NE(listed.find("chain postrouting"), std::string::npos);
   // Second run: the table is adopted, nothing changes.

@@ -31,10 +31,10 @@ using palisade::testing::Topology;
 using palisade::testing::udpExchange;
 using testing::RulesetBuilder;
 
-#define SKIP_WITHOUT_KERNEL()                                                     \
-  do {                                                                            \
-    std::string why = palisade::testing::kernelTestsUnavailable();                \
-    if (!why.empty()) GTEST_SKIP() << why;                                        \
+#define SKIP_WITHOUT_KERNEL()                                      \
+  do {                                                             \
+    std::string why = palisade::testing::kernelTestsUnavailable(); \
+    if (!why.empty()) GTEST_SKIP() << why;                         \
   } while (0)
 
 std::unique_ptr<Programmer> programmerIn(const std::string& ns, ProgrammerOptions o = {}) {
@@ -70,7 +70,7 @@ struct Scenario {
 };
 
 class DatapathKernel : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     std::string why = palisade::testing::kernelTestsUnavailable();
     if (!why.empty()) GTEST_SKIP() << why;

@@ -68,7 +68,7 @@ inline void removeStaleNamespaces() {
 
 /// Owns a set of namespaces; deletes them all on destruction.
 class NetnsGuard {
-public:
+ public:
   NetnsGuard() { removeStaleNamespaces(); }
   ~NetnsGuard() {
     for (auto it = names_.rbegin(); it != names_.rend(); ++it) shell("ip netns del " + *it);
@@ -86,7 +86,7 @@ public:
     return full;
   }
 
-private:
+ private:
   std::vector<std::string> names_;
 };
 

@@ -46,7 +46,7 @@ std::pair<int, std::string> httpGet(uint16_t port, const std::string& target) {
 }
 
 class ApiSourceTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     server_.setToken("t");
     server_.start();
@@ -70,9 +70,8 @@ protected:
     ro.backoff_max = 50ms;
     ro.streaming = k8s::StreamingList::Off;
     api_ = std::make_unique<ApiSource>(c, "node-1", *rec_, metrics_, ro);
-    metrics_.addCollector([this](std::string& out) {
-      renderReflectorMetrics(api_->reflectors(), out);
-    });
+    metrics_.addCollector(
+        [this](std::string& out) { renderReflectorMetrics(api_->reflectors(), out); });
   }
   void TearDown() override {
     api_->stop();
@@ -113,10 +112,11 @@ TEST_F(ApiSourceTest, PolicyLifecycleThroughTheApi) {
                  testing::policyJson("web", "db", {{"app", "db"}}, {{"app", "client"}}));
   ASSERT_TRUE(eventually([&] { return ingressOf("a") != 0; }));
   // An invalid object is skipped; what is in force stays.
-  server_.upsert(kPolicies, "web", "bad",
-                 "{\"kind\":\"NetworkPolicy\",\"apiVersion\":\"networking.k8s.io/v1\",\"metadata\":"
-                 "{\"name\":\"bad\",\"namespace\":\"web\"},\"spec\":{\"podSelector\":{},\"ingress\":"
-                 "[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/33\"}}]}]}}");
+  server_.upsert(
+      kPolicies, "web", "bad",
+      "{\"kind\":\"NetworkPolicy\",\"apiVersion\":\"networking.k8s.io/v1\",\"metadata\":"
+      "{\"name\":\"bad\",\"namespace\":\"web\"},\"spec\":{\"podSelector\":{},\"ingress\":"
+      "[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/33\"}}]}]}}");
   ASSERT_TRUE(eventually([&] { return metrics_.objects_rejected == 1; }));
   // Updating the valid policy into an invalid one keeps the valid version.
   server_.upsert(kPolicies, "web", "db",

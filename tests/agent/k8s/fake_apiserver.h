@@ -34,7 +34,7 @@
 namespace palisade::agent::testing {
 
 class FakeApiServer {
-public:
+ public:
   struct Request {
     std::string target;
     std::string authorization;
@@ -136,8 +136,10 @@ public:
   // ---- knobs ----
   void bookmark(const std::string& path) {
     std::lock_guard lock(mu_);
-    std::string b = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Bookmark\",\"apiVersion\":\"v1\","
-                    "\"metadata\":{\"resourceVersion\":\"" + std::to_string(++rv_) + "\"}}}";
+    std::string b =
+        "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Bookmark\",\"apiVersion\":\"v1\","
+        "\"metadata\":{\"resourceVersion\":\"" +
+        std::to_string(++rv_) + "\"}}}";
     log_[path].push_back({rv_, "RAW", b});
     cv_.notify_all();
   }
@@ -187,12 +189,13 @@ public:
   }
   size_t countRequests(const std::string& match) const {
     std::lock_guard lock(mu_);
-    return std::count_if(requests_.begin(), requests_.end(),
-                         [&](const Request& r) { return r.target.find(match) != std::string::npos; });
+    return std::count_if(requests_.begin(), requests_.end(), [&](const Request& r) {
+      return r.target.find(match) != std::string::npos;
+    });
   }
   int activeWatches() const { return active_watches_; }
 
-private:
+ private:
   struct Event {
     uint64_t rv;
     std::string type;  // ADDED/MODIFIED/DELETED, or RAW (line sent as is)
@@ -207,14 +210,15 @@ private:
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
   static std::string gone() {
-    return "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+    return "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":"
+           "{},"
            "\"status\":\"Failure\",\"message\":\"too old resource version\",\"reason\":\"Expired\","
            "\"code\":410}}";
   }
   static std::string status(int code, const std::string& reason) {
     return "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
-           "\"message\":\"" + reason + "\",\"reason\":\"" + reason + "\",\"code\":" +
-           std::to_string(code) + "}";
+           "\"message\":\"" +
+           reason + "\",\"reason\":\"" + reason + "\",\"code\":" + std::to_string(code) + "}";
   }
   static std::string withRv(const std::string& json, uint64_t rv) {
     std::string out = json;
@@ -228,7 +232,8 @@ private:
       out.erase(old, end + 1 - old + (out[end + 1] == ',' ? 1 : 0));
     }
     bool empty = out[brace + 1] == '}';
-    out.insert(brace + 1, "\"resourceVersion\":\"" + std::to_string(rv) + "\"" + (empty ? "" : ","));
+    out.insert(brace + 1,
+               "\"resourceVersion\":\"" + std::to_string(rv) + "\"" + (empty ? "" : ","));
     return out;
   }
   static std::string param(const std::string& target, const std::string& key) {
@@ -332,8 +337,9 @@ private:
         offset = std::stoul(cont.substr(colon + 1));
       }
       auto& objs = objects_[path];
-      std::string body = "{\"kind\":\"List\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"" +
-                         std::to_string(list_rv) + "\"";
+      std::string body =
+          "{\"kind\":\"List\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"" +
+          std::to_string(list_rv) + "\"";
       std::string items;
       size_t i = 0, n = 0;
       for (auto& [key, obj] : objs) {
@@ -343,7 +349,8 @@ private:
         items += obj;
       }
       if (limit && offset + n < objs.size())
-        body += ",\"continue\":\"" + std::to_string(list_rv) + ":" + std::to_string(offset + n) + "\"";
+        body +=
+            ",\"continue\":\"" + std::to_string(list_rv) + ":" + std::to_string(offset + n) + "\"";
       body += "},\"items\":[" + items + "]}";
       return reply(200, body);
     }
@@ -358,9 +365,10 @@ private:
     if (streaming) {
       for (auto& [key, obj] : objects_[path])
         initial.push_back("{\"type\":\"ADDED\",\"object\":" + obj + "}");
-      initial.push_back("{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Bookmark\",\"apiVersion\":\"v1\","
-                        "\"metadata\":{\"resourceVersion\":\"" + std::to_string(rv_) +
-                        "\",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}");
+      initial.push_back(
+          "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Bookmark\",\"apiVersion\":\"v1\","
+          "\"metadata\":{\"resourceVersion\":\"" +
+          std::to_string(rv_) + "\",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}}}}");
     }
     bool expired = !streaming && from < compacted_;
     uint64_t end_gen = end_gen_;
@@ -396,8 +404,10 @@ private:
       for (auto& e : log_[path]) {
         if (e.rv <= from) continue;
         from = e.rv;
-        if (e.type == "RAW") out += e.json + "\n";
-        else out += "{\"type\":\"" + e.type + "\",\"object\":" + e.json + "}\n";
+        if (e.type == "RAW")
+          out += e.json + "\n";
+        else
+          out += "{\"type\":\"" + e.type + "\",\"object\":" + e.json + "}\n";
         if (e.json == gone()) expired = true;
       }
       if (!out.empty()) {

@@ -44,12 +44,14 @@ struct Recorder {
     cb.on_object = [this](EventType t, simdjson::dom::element obj) {
       std::string ns(obj["metadata"]["namespace"].get_string().value_unsafe());
       std::string name(obj["metadata"]["name"].get_string().value_unsafe());
-      std::string_view app;
-      (void)obj["metadata"]["labels"]["app"].get_string().get(app);
+      std::string_view app;  // stays empty for objects without the label
+      if (obj["metadata"]["labels"]["app"].get_string().get(app) != simdjson::SUCCESS) app = {};
       std::lock_guard lock(mu);
       log.push_back(std::string(eventTypeName(t)) + " " + ns + "/" + name);
-      if (t == EventType::Deleted) objects.erase(ns + "/" + name);
-      else objects[ns + "/" + name] = std::string(app);
+      if (t == EventType::Deleted)
+        objects.erase(ns + "/" + name);
+      else
+        objects[ns + "/" + name] = std::string(app);
     };
     cb.on_removed = [this](std::string_view ns, std::string_view name) {
       std::lock_guard lock(mu);
@@ -83,7 +85,7 @@ struct Recorder {
 };
 
 class ReflectorTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     server_.setToken("token-1");
     server_.start();
@@ -118,9 +120,9 @@ protected:
     server_.upsert(kPods, ns, name, testing::podJson(p));
   }
   void start(ReflectorOptions o, ClusterConfig c) {
-    reflector_ = std::make_unique<Reflector>(Resource{"pods", "Pod", kPods, ""}, c,
-                                             std::make_shared<TokenSource>(c, 60s),
-                                             rec_.callbacks(), o);
+    reflector_ =
+        std::make_unique<Reflector>(Resource{"pods", "Pod", kPods, ""}, c,
+                                    std::make_shared<TokenSource>(c, 60s), rec_.callbacks(), o);
     reflector_->start();
   }
   void start(ReflectorOptions o) { start(o, config()); }
@@ -257,7 +259,8 @@ TEST_F(ReflectorTest, ServerErrorsBackOffAndRecover) {
 }
 
 TEST_F(ReflectorTest, RotatedTokenIsReReadAfter401) {
-  auto dir = std::filesystem::temp_directory_path() / ("palisade-token-" + std::to_string(getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("palisade-token-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   auto file = (dir / "token").string();
   std::ofstream(file) << "token-1\n";

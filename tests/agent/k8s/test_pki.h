@@ -23,7 +23,7 @@ struct TestPki {
     return pki;
   }
 
-private:
+ private:
   static std::string slurp(const std::string& p) {
     std::ifstream in(p);
     std::stringstream ss;
@@ -35,8 +35,9 @@ private:
   }
   static TestPki make() {
     TestPki p;
-    p.dir = (std::filesystem::temp_directory_path() /
-             ("palisade-pki-" + std::to_string(::getpid()))).string();
+    p.dir =
+        (std::filesystem::temp_directory_path() / ("palisade-pki-" + std::to_string(::getpid())))
+            .string();
     std::filesystem::create_directories(p.dir);
     const std::string d = p.dir;
     const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
@@ -49,11 +50,13 @@ private:
     sh("cd " + d + " && openssl req " + key +
        " -keyout server.key -out server.csr -subj /CN=localhost" + q +
        " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
-       " -out server.crt -days 2 -extfile san.ext" + q);
+       " -out server.crt -days 2 -extfile san.ext" +
+       q);
     sh("cd " + d + " && openssl req " + key +
        " -keyout client.key -out client.csr -subj /CN=system:node:test/O=system:nodes" + q +
        " && openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
-       " -out client.crt -days 2" + q);
+       " -out client.crt -days 2" +
+       q);
     p.ca_pem = slurp(d + "/ca.crt");
     p.other_ca_pem = slurp(d + "/other.crt");
     p.server_cert_pem = slurp(d + "/server.crt");

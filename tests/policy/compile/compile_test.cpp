@@ -12,7 +12,8 @@ namespace {
 
 using namespace palisade::policy::testing;
 
-const ir::Endpoint& endpoint(const ir::Ruleset& rs, const std::string& ns, const std::string& name) {
+const ir::Endpoint& endpoint(const ir::Ruleset& rs, const std::string& ns,
+                             const std::string& name) {
   for (const auto& e : rs.endpoints()) {
     if (e.namespace_() == ns && e.name() == name) return e;
   }
@@ -22,16 +23,16 @@ const ir::Endpoint& endpoint(const ir::Ruleset& rs, const std::string& ns, const
 }
 
 class CompileTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     state_.upsertNamespace(makeNamespace("x", {{"team", "a"}}));
     state_.upsertNamespace(makeNamespace("y", {{"team", "b"}}));
-    state_.upsertPod(makePod("x", "a", {{"app", "web"}}, {"10.0.1.1"},
-                             {{"http", 8080, Protocol::TCP}}, "n1"));
-    state_.upsertPod(makePod("x", "b", {{"app", "web"}}, {"10.0.1.2"},
-                             {{"http", 8080, Protocol::TCP}}, "n1"));
-    state_.upsertPod(makePod("x", "c", {{"app", "web"}}, {"10.0.1.3"},
-                             {{"http", 9090, Protocol::TCP}}, "n1"));
+    state_.upsertPod(
+        makePod("x", "a", {{"app", "web"}}, {"10.0.1.1"}, {{"http", 8080, Protocol::TCP}}, "n1"));
+    state_.upsertPod(
+        makePod("x", "b", {{"app", "web"}}, {"10.0.1.2"}, {{"http", 8080, Protocol::TCP}}, "n1"));
+    state_.upsertPod(
+        makePod("x", "c", {{"app", "web"}}, {"10.0.1.3"}, {{"http", 9090, Protocol::TCP}}, "n1"));
     state_.upsertPod(makePod("y", "a", {{"app", "db"}}, {"10.0.2.1", "fd00::2:1"}, {}, "n2"));
   }
   ClusterState state_;
@@ -86,7 +87,8 @@ TEST_F(CompileTest, PodsWithTheSamePoliciesShareOneProgram) {
 
 TEST_F(CompileTest, IdenticalPeersShareOnePeerSet) {
   state_.upsertPolicy(makePolicy("x", "one", sel({{"app", "web"}}),
-                                 std::vector{rule({nsPeer(sel({{"team", "b"}}))}, {port(80)})}, {}));
+                                 std::vector{rule({nsPeer(sel({{"team", "b"}}))}, {port(80)})},
+                                 {}));
   state_.upsertPolicy(makePolicy("x", "two", sel({{"app", "web"}}),
                                  std::vector{rule({nsPeer(sel({{"team", "b"}}))}, {port(443)})},
                                  {}));
@@ -96,10 +98,10 @@ TEST_F(CompileTest, IdenticalPeersShareOnePeerSet) {
 }
 
 TEST_F(CompileTest, IpBlockExceptsBecomeNonOverlappingPrefixes) {
-  state_.upsertPolicy(makePolicy(
-      "x", "block", {}, {},
-      std::vector{rule({blockPeer("10.0.0.0/16", {"10.0.1.0/24", "10.0.128.0/17"}),
-                        blockPeer("fd00::/32", {"fd00::/48"})})}));
+  state_.upsertPolicy(
+      makePolicy("x", "block", {}, {},
+                 std::vector{rule({blockPeer("10.0.0.0/16", {"10.0.1.0/24", "10.0.128.0/17"}),
+                                   blockPeer("fd00::/32", {"fd00::/48"})})}));
   const ir::Ruleset rs = compile(state_, "n1");
   ASSERT_EQ(rs.peer_sets_size(), 1);
   EXPECT_EQ(peerSetText(rs, 1),
@@ -111,8 +113,8 @@ TEST_F(CompileTest, IpBlockExceptsBecomeNonOverlappingPrefixes) {
 }
 
 TEST_F(CompileTest, PodAddressesInsideABlockAreNotRepeated) {
-  state_.upsertPolicy(makePolicy("y", "mixed", {},
-                                 std::vector{rule({blockPeer("10.0.1.0/31"), nsPeer({})})}, {}));
+  state_.upsertPolicy(
+      makePolicy("y", "mixed", {}, std::vector{rule({blockPeer("10.0.1.0/31"), nsPeer({})})}, {}));
   const ir::Ruleset rs = compile(state_, "n2");
   // x/a (10.0.1.1) is inside the /31; x/b and x/c are not.
   EXPECT_EQ(peerSetText(rs, 1), "10.0.1.0/31 10.0.1.2/32 10.0.1.3/32 10.0.2.1/32 fd00::2:1/128 ");
@@ -135,8 +137,7 @@ TEST_F(CompileTest, EgressNamedPortsBecomeOneRulePerNumber) {
   state_.upsertPolicy(makePolicy("y", "to-http", {}, {},
                                  std::vector{rule({nsPeer({})}, {namedPort("http"), port(53)})}));
   const ir::Ruleset rs = compile(state_, "n2");
-  const ir::Program& p =
-      rs.programs(static_cast<int>(endpoint(rs, "y", "a").egress_program() - 1));
+  const ir::Program& p = rs.programs(static_cast<int>(endpoint(rs, "y", "a").egress_program() - 1));
   ASSERT_EQ(p.rules_size(), 3);
   std::vector<std::string> rules;
   for (const auto& r : p.rules()) {

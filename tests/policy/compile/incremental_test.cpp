@@ -54,29 +54,29 @@ struct DeltaConsumer {
 };
 
 class IncrementalTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     state_.upsertNamespace(makeNamespace("x", {{"team", "a"}}));
     state_.upsertNamespace(makeNamespace("y", {{"team", "b"}}));
     state_.upsertNamespace(makeNamespace("z", {{"team", "a"}, {"env", "prod"}}));
     const std::vector<NetworkPolicyRule> none;
     state_.upsertPolicy(makePolicy("x", "deny-all", {}, none, none));
-    state_.upsertPolicy(makePolicy("x", "web", sel({{"app", "web"}}),
-                                   std::vector{rule({nsPeer(sel({{"team", "a"}}))}, {port(80)}),
-                                               rule({podPeer(sel({{"app", "db"}}))},
-                                                    {namedPort("http")})},
-                                   std::vector{rule({bothPeer({}, sel({{"app", "db"}}))},
-                                                    {namedPort("http")}),
-                                               rule({blockPeer("10.0.0.0/16", {"10.0.2.0/24"})})}));
-    state_.upsertPolicy(makePolicy("y", "db", sel({{"app", "db"}}),
-                                   std::vector{rule({podPeer(expr("app", SelectorOperator::In,
-                                                                  {"web", "api"})),
-                                                     nsPeer(sel({{"env", "prod"}}))})},
-                                   {}));
-    state_.upsertPolicy(makePolicy("z", "egress", {}, {},
-                                   std::vector{rule({nsPeer(expr("team", SelectorOperator::Exists))},
-                                                    {namedPort("http"), port(53, Protocol::UDP)}),
-                                               rule({blockPeer("fd00::/32")})}));
+    state_.upsertPolicy(
+        makePolicy("x", "web", sel({{"app", "web"}}),
+                   std::vector{rule({nsPeer(sel({{"team", "a"}}))}, {port(80)}),
+                               rule({podPeer(sel({{"app", "db"}}))}, {namedPort("http")})},
+                   std::vector{rule({bothPeer({}, sel({{"app", "db"}}))}, {namedPort("http")}),
+                               rule({blockPeer("10.0.0.0/16", {"10.0.2.0/24"})})}));
+    state_.upsertPolicy(
+        makePolicy("y", "db", sel({{"app", "db"}}),
+                   std::vector{rule({podPeer(expr("app", SelectorOperator::In, {"web", "api"})),
+                                     nsPeer(sel({{"env", "prod"}}))})},
+                   {}));
+    state_.upsertPolicy(
+        makePolicy("z", "egress", {}, {},
+                   std::vector{rule({nsPeer(expr("team", SelectorOperator::Exists))},
+                                    {namedPort("http"), port(53, Protocol::UDP)}),
+                               rule({blockPeer("fd00::/32")})}));
   }
 
   Pod randomPod(std::mt19937& rng, const std::string& ns, const std::string& name) {
@@ -152,8 +152,8 @@ INSTANTIATE_TEST_SUITE_P(Seeds, IncrementalChurnTest, ::testing::Values(42u, 7u,
 
 TEST_F(IncrementalTest, RelabelTouchesOnlySetElements) {
   state_.upsertPod(makePod("x", "w", {{"app", "web"}}, {"10.0.1.1"}, {}, "n1"));
-  state_.upsertPod(makePod("y", "d", {{"app", "db"}}, {"10.0.2.1"},
-                           {{"http", 80, Protocol::TCP}}, "n2"));
+  state_.upsertPod(
+      makePod("y", "d", {{"app", "db"}}, {"10.0.2.1"}, {{"http", 80, Protocol::TCP}}, "n2"));
   IncrementalCompiler compiler(state_, "n1");
   const int programs = compiler.ruleset().programs_size();
   const ir::RulesetDelta d = compiler.mergePodLabels("y", "d", {{"app", "web"}});

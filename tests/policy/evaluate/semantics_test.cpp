@@ -15,7 +15,7 @@ using namespace palisade::policy::testing;
 using Outcome = DirectionVerdict::Outcome;
 
 class SemanticsTest : public ::testing::TestWithParam<Family> {
-protected:
+ protected:
   bool v6() const { return GetParam() == Family::V6; }
   /// The address of pod number `host` in namespace number `net`.
   std::string addr(int net, int host) const {
@@ -34,8 +34,8 @@ protected:
                                                   {"dns", 53, Protocol::UDP}};
     state_.upsertPod(makePod("x", "a", {{"app", "web"}}, {addr(1, 1)}, web_ports));
     state_.upsertPod(makePod("x", "b", {{"app", "db"}}, {addr(1, 2)}));
-    state_.upsertPod(makePod("y", "a", {{"app", "web"}}, {addr(2, 1)},
-                             {{"http", 9090, Protocol::TCP}}));
+    state_.upsertPod(
+        makePod("y", "a", {{"app", "web"}}, {addr(2, 1)}, {{"http", 9090, Protocol::TCP}}));
     state_.upsertPod(makePod("y", "b", {{"app", "db"}, {"tier", "back"}}, {addr(2, 2)}));
     state_.upsertPod(makePod("z", "a", {{"app", "web"}}, {addr(3, 1)}));
   }
@@ -48,12 +48,11 @@ protected:
   /// The verdict for src → dst; asserts the IR evaluator agrees.
   Verdict check(const std::string& src, const std::string& dst, int32_t port = 80,
                 Protocol proto = Protocol::TCP) {
-    const Verdict ref = evaluate(state_, FlowEnd::ofPod(pod(src)), FlowEnd::ofPod(pod(dst)),
-                                 proto, port);
+    const Verdict ref =
+        evaluate(state_, FlowEnd::ofPod(pod(src)), FlowEnd::ofPod(pod(dst)), proto, port);
     const ir::Ruleset rs = compile(state_, "");
-    const Verdict irv = RulesetEvaluator(rs).evaluate(state_.pod(pod(src)).ips.front(),
-                                                      state_.pod(pod(dst)).ips.front(), proto,
-                                                      port);
+    const Verdict irv = RulesetEvaluator(rs).evaluate(
+        state_.pod(pod(src)).ips.front(), state_.pod(pod(dst)).ips.front(), proto, port);
     EXPECT_EQ(ref.allowed, irv.allowed) << src << " -> " << dst;
     EXPECT_EQ(ref.egress.outcome, irv.egress.outcome) << src << " -> " << dst;
     EXPECT_EQ(ref.ingress.outcome, irv.ingress.outcome) << src << " -> " << dst;
@@ -102,8 +101,8 @@ TEST_P(SemanticsTest, BothDirectionsMustAllow) {
   // x/a may send anywhere, but y/b only accepts from its own namespace.
   state_.upsertPolicy(
       makePolicy("x", "egress-all", sel({{"app", "web"}}), {}, std::vector{rule({})}));
-  state_.upsertPolicy(makePolicy("y", "same-ns", sel({{"app", "db"}}),
-                                 std::vector{rule({podPeer({})})}, {}));
+  state_.upsertPolicy(
+      makePolicy("y", "same-ns", sel({{"app", "db"}}), std::vector{rule({podPeer({})})}, {}));
   const Verdict v = check("x/a", "y/b");
   EXPECT_FALSE(v.allowed);
   EXPECT_EQ(v.egress.outcome, Outcome::Allowed);
@@ -114,9 +113,9 @@ TEST_P(SemanticsTest, BothDirectionsMustAllow) {
 TEST_P(SemanticsTest, PoliciesAreAdditive) {
   state_.upsertPolicy(makePolicy("x", "from-y", sel({{"app", "db"}}),
                                  std::vector{rule({nsPeer(sel({{"team", "b"}}))})}, {}));
-  state_.upsertPolicy(makePolicy("x", "from-z", sel({{"app", "db"}}),
-                                 std::vector{rule({nsPeer(sel({{"kubernetes.io/metadata.name", "z"}}))})},
-                                 {}));
+  state_.upsertPolicy(
+      makePolicy("x", "from-z", sel({{"app", "db"}}),
+                 std::vector{rule({nsPeer(sel({{"kubernetes.io/metadata.name", "z"}}))})}, {}));
   EXPECT_TRUE(allowed("y/a", "x/b"));
   EXPECT_TRUE(allowed("z/a", "x/b"));
   EXPECT_FALSE(allowed("x/a", "x/b"));
@@ -141,16 +140,16 @@ TEST_P(SemanticsTest, RuleNeedsPeerAndPortToMatch) {
 }
 
 TEST_P(SemanticsTest, PodSelectorAloneMeansPolicyNamespace) {
-  state_.upsertPolicy(makePolicy("x", "web-only", {},
-                                 std::vector{rule({podPeer(sel({{"app", "web"}}))})}, {}));
+  state_.upsertPolicy(
+      makePolicy("x", "web-only", {}, std::vector{rule({podPeer(sel({{"app", "web"}}))})}, {}));
   EXPECT_TRUE(allowed("x/a", "x/b"));
   EXPECT_FALSE(allowed("y/a", "x/b"));  // app=web, but in another namespace
   EXPECT_FALSE(allowed("z/a", "x/b"));
 }
 
 TEST_P(SemanticsTest, NamespaceSelectorAloneMeansEveryPodThere) {
-  state_.upsertPolicy(makePolicy("x", "from-team-b", {},
-                                 std::vector{rule({nsPeer(sel({{"team", "b"}}))})}, {}));
+  state_.upsertPolicy(
+      makePolicy("x", "from-team-b", {}, std::vector{rule({nsPeer(sel({{"team", "b"}}))})}, {}));
   EXPECT_TRUE(allowed("y/a", "x/b"));
   EXPECT_TRUE(allowed("y/b", "x/b"));
   EXPECT_FALSE(allowed("z/a", "x/b"));
@@ -158,9 +157,9 @@ TEST_P(SemanticsTest, NamespaceSelectorAloneMeansEveryPodThere) {
 }
 
 TEST_P(SemanticsTest, BothSelectorsInOnePeerAreAnded) {
-  state_.upsertPolicy(makePolicy(
-      "x", "web-in-b", {},
-      std::vector{rule({bothPeer(sel({{"team", "b"}}), sel({{"app", "web"}}))})}, {}));
+  state_.upsertPolicy(
+      makePolicy("x", "web-in-b", {},
+                 std::vector{rule({bothPeer(sel({{"team", "b"}}), sel({{"app", "web"}}))})}, {}));
   EXPECT_TRUE(allowed("y/a", "x/b"));
   EXPECT_FALSE(allowed("y/b", "x/b"));  // namespace matches, pod doesn't
   EXPECT_FALSE(allowed("z/a", "x/b"));  // pod matches, namespace doesn't
@@ -184,28 +183,28 @@ TEST_P(SemanticsTest, EmptySelectorsMatchEverything) {
 }
 
 TEST_P(SemanticsTest, MatchExpressionsOperators) {
-  state_.upsertPolicy(makePolicy(
-      "y", "in", sel({{"app", "db"}}),
-      std::vector{rule({nsPeer(expr("team", SelectorOperator::In, {"a", "c"}))})}, {}));
+  state_.upsertPolicy(
+      makePolicy("y", "in", sel({{"app", "db"}}),
+                 std::vector{rule({nsPeer(expr("team", SelectorOperator::In, {"a", "c"}))})}, {}));
   EXPECT_TRUE(allowed("x/a", "y/b"));
   EXPECT_FALSE(allowed("z/a", "y/b"));
 
-  state_.upsertPolicy(makePolicy(
-      "y", "in", sel({{"app", "db"}}),
-      std::vector{rule({nsPeer(expr("team", SelectorOperator::NotIn, {"a"}))})}, {}));
+  state_.upsertPolicy(
+      makePolicy("y", "in", sel({{"app", "db"}}),
+                 std::vector{rule({nsPeer(expr("team", SelectorOperator::NotIn, {"a"}))})}, {}));
   EXPECT_FALSE(allowed("x/a", "y/b"));
   EXPECT_TRUE(allowed("z/a", "y/b"));  // NotIn matches a namespace without the key
   EXPECT_TRUE(allowed("y/a", "y/b"));
 
-  state_.upsertPolicy(makePolicy(
-      "y", "in", sel({{"app", "db"}}),
-      std::vector{rule({nsPeer(expr("team", SelectorOperator::Exists))})}, {}));
+  state_.upsertPolicy(
+      makePolicy("y", "in", sel({{"app", "db"}}),
+                 std::vector{rule({nsPeer(expr("team", SelectorOperator::Exists))})}, {}));
   EXPECT_TRUE(allowed("x/a", "y/b"));
   EXPECT_FALSE(allowed("z/a", "y/b"));
 
-  state_.upsertPolicy(makePolicy(
-      "y", "in", sel({{"app", "db"}}),
-      std::vector{rule({nsPeer(expr("team", SelectorOperator::DoesNotExist))})}, {}));
+  state_.upsertPolicy(
+      makePolicy("y", "in", sel({{"app", "db"}}),
+                 std::vector{rule({nsPeer(expr("team", SelectorOperator::DoesNotExist))})}, {}));
   EXPECT_FALSE(allowed("x/a", "y/b"));
   EXPECT_TRUE(allowed("z/a", "y/b"));
 
@@ -219,9 +218,9 @@ TEST_P(SemanticsTest, MatchExpressionsOperators) {
 TEST_P(SemanticsTest, IpBlockWithExceptsOnEgress) {
   state_.upsertPolicy(makePolicy(
       "x", "egress-block", sel({{"app", "web"}}), {},
-      std::vector{rule({blockPeer(block("10.0.0.0/16", "fd00::/64"),
-                                  {block("10.0.2.2/32", "fd00::2:2/128"),
-                                   block("10.0.3.0/24", "fd00::3:0/112")})})}));
+      std::vector{rule({blockPeer(
+          block("10.0.0.0/16", "fd00::/64"),
+          {block("10.0.2.2/32", "fd00::2:2/128"), block("10.0.3.0/24", "fd00::3:0/112")})})}));
   EXPECT_TRUE(allowed("x/a", "y/a"));
   EXPECT_FALSE(allowed("x/a", "y/b"));  // excepted host
   EXPECT_FALSE(allowed("x/a", "z/a"));  // excepted range
@@ -229,9 +228,9 @@ TEST_P(SemanticsTest, IpBlockWithExceptsOnEgress) {
 }
 
 TEST_P(SemanticsTest, IpBlockOnIngressMatchesSourceAddress) {
-  state_.upsertPolicy(makePolicy(
-      "y", "from-block", {},
-      std::vector{rule({blockPeer(block("10.0.1.0/24", "fd00::1:0/112"))})}, {}));
+  state_.upsertPolicy(
+      makePolicy("y", "from-block", {},
+                 std::vector{rule({blockPeer(block("10.0.1.0/24", "fd00::1:0/112"))})}, {}));
   EXPECT_TRUE(allowed("x/a", "y/a"));
   EXPECT_FALSE(allowed("z/a", "y/a"));
   // A bare address (not a pod) in the block is allowed by the same rule.
@@ -242,20 +241,20 @@ TEST_P(SemanticsTest, IpBlockOnIngressMatchesSourceAddress) {
 }
 
 TEST_P(SemanticsTest, ProtocolMustMatchAndDefaultsToTcp) {
-  state_.upsertPolicy(makePolicy("x", "udp-53", {},
-                                 std::vector{rule({}, {port(53, Protocol::UDP)})}, {}));
+  state_.upsertPolicy(
+      makePolicy("x", "udp-53", {}, std::vector{rule({}, {port(53, Protocol::UDP)})}, {}));
   EXPECT_TRUE(allowed("y/a", "x/a", 53, Protocol::UDP));
   EXPECT_FALSE(allowed("y/a", "x/a", 53, Protocol::TCP));
   EXPECT_FALSE(allowed("y/a", "x/a", 53, Protocol::SCTP));
-  state_.upsertPolicy(makePolicy("x", "sctp", {}, std::vector{rule({}, {anyPort(Protocol::SCTP)})},
-                                 {}));
+  state_.upsertPolicy(
+      makePolicy("x", "sctp", {}, std::vector{rule({}, {anyPort(Protocol::SCTP)})}, {}));
   EXPECT_TRUE(allowed("y/a", "x/a", 9999, Protocol::SCTP));
   EXPECT_FALSE(allowed("y/a", "x/a", 9999, Protocol::TCP));
 }
 
 TEST_P(SemanticsTest, EndPortMakesARange) {
-  state_.upsertPolicy(makePolicy("x", "range", {}, std::vector{rule({}, {portRange(8000, 8100)})},
-                                 {}));
+  state_.upsertPolicy(
+      makePolicy("x", "range", {}, std::vector{rule({}, {portRange(8000, 8100)})}, {}));
   EXPECT_FALSE(allowed("y/a", "x/a", 7999));
   EXPECT_TRUE(allowed("y/a", "x/a", 8000));
   EXPECT_TRUE(allowed("y/a", "x/a", 8050));
@@ -269,18 +268,18 @@ TEST_P(SemanticsTest, IngressNamedPortResolvesAgainstDestination) {
   EXPECT_FALSE(allowed("y/a", "x/a", 80));
   EXPECT_FALSE(allowed("y/a", "x/b", 8080));  // x/b has no port named http: isolated, denied
   // The name must match the protocol too: dns is UDP on x/a.
-  state_.upsertPolicy(makePolicy("x", "dns-tcp", {}, std::vector{rule({}, {namedPort("dns")})},
-                                 {}));
+  state_.upsertPolicy(
+      makePolicy("x", "dns-tcp", {}, std::vector{rule({}, {namedPort("dns")})}, {}));
   EXPECT_FALSE(allowed("y/a", "x/a", 53, Protocol::TCP));
-  state_.upsertPolicy(makePolicy("x", "dns-tcp", {},
-                                 std::vector{rule({}, {namedPort("dns", Protocol::UDP)})}, {}));
+  state_.upsertPolicy(
+      makePolicy("x", "dns-tcp", {}, std::vector{rule({}, {namedPort("dns", Protocol::UDP)})}, {}));
   EXPECT_TRUE(allowed("y/a", "x/a", 53, Protocol::UDP));
 }
 
 TEST_P(SemanticsTest, EgressNamedPortResolvesAgainstEachPeerPod) {
   // x/a has http=8080, y/a has http=9090.
-  state_.upsertPolicy(makePolicy("z", "egress-http", {}, {},
-                                 std::vector{rule({nsPeer({})}, {namedPort("http")})}));
+  state_.upsertPolicy(
+      makePolicy("z", "egress-http", {}, {}, std::vector{rule({nsPeer({})}, {namedPort("http")})}));
   EXPECT_TRUE(allowed("z/a", "x/a", 8080));
   EXPECT_FALSE(allowed("z/a", "x/a", 9090));
   EXPECT_TRUE(allowed("z/a", "y/a", 9090));
@@ -289,9 +288,9 @@ TEST_P(SemanticsTest, EgressNamedPortResolvesAgainstEachPeerPod) {
 }
 
 TEST_P(SemanticsTest, NamedPortNeverMatchesABareAddress) {
-  state_.upsertPolicy(makePolicy("z", "egress-http", {}, {},
-                                 std::vector{rule({blockPeer(block("10.0.0.0/8", "fd00::/16"))},
-                                                  {namedPort("http")})}));
+  state_.upsertPolicy(makePolicy(
+      "z", "egress-http", {}, {},
+      std::vector{rule({blockPeer(block("10.0.0.0/8", "fd00::/16"))}, {namedPort("http")})}));
   EXPECT_TRUE(allowed("z/a", "x/a", 8080));  // a pod inside the block: resolves on it
   const Verdict v = evaluate(state_, FlowEnd::ofPod(pod("z/a")), FlowEnd::ofAddress(ip(addr(9, 9))),
                              Protocol::TCP, 8080);
@@ -321,8 +320,8 @@ TEST_P(SemanticsTest, OwnNodeTrafficIsAlwaysAllowed) {
   Pod host = makePod("kube-system", "agent", {{"app", "web"}}, {addr(200, 1)});
   host.host_network = true;
   state_.upsertPod(host);
-  EXPECT_TRUE(evaluate(state_, FlowEnd::ofPod(pod("kube-system/agent")),
-                       FlowEnd::ofPod(pod("x/a")), Protocol::TCP, 80)
+  EXPECT_TRUE(evaluate(state_, FlowEnd::ofPod(pod("kube-system/agent")), FlowEnd::ofPod(pod("x/a")),
+                       Protocol::TCP, 80)
                   .allowed);
   // Another node's address is judged like any other source.
   EXPECT_FALSE(evaluate(state_, FlowEnd::ofAddress(ip(addr(201, 1))), FlowEnd::ofPod(pod("x/a")),
@@ -336,23 +335,23 @@ TEST_P(SemanticsTest, HostNetworkPodsAreNeverSubjectsAndPeersOnlyByAddress) {
   state_.upsertPod(host);
   state_.upsertPolicy(makePolicy("x", "deny-all", {}, std::vector<NetworkPolicyRule>{},
                                  std::vector<NetworkPolicyRule>{}));
-  const Verdict to_host = evaluate(state_, FlowEnd::ofPod(pod("y/a")), FlowEnd::ofPod(pod("x/host")),
-                                   Protocol::TCP, 80);
+  const Verdict to_host = evaluate(state_, FlowEnd::ofPod(pod("y/a")),
+                                   FlowEnd::ofPod(pod("x/host")), Protocol::TCP, 80);
   EXPECT_TRUE(to_host.allowed);
   EXPECT_EQ(to_host.ingress.outcome, Outcome::NotEnforced);
   // podSelector app=web does not reach the hostNetwork pod; its address does.
   state_.upsertPolicy(makePolicy("y", "web", {}, std::vector{rule({nsPeer({})})}, {}));
-  state_.upsertPolicy(makePolicy("y", "web", {},
-                                 std::vector{rule({bothPeer({}, sel({{"app", "web"}}))})}, {}));
-  EXPECT_FALSE(evaluate(state_, FlowEnd::ofPod(pod("x/host")), FlowEnd::ofPod(pod("y/b")),
-                        Protocol::TCP, 80)
-                   .allowed);
-  state_.upsertPolicy(makePolicy("y", "web", {},
-                                 std::vector{rule({blockPeer(block("10.0.200.0/24", "fd00::200:0/112"))})},
-                                 {}));
-  EXPECT_TRUE(evaluate(state_, FlowEnd::ofPod(pod("x/host")), FlowEnd::ofPod(pod("y/b")),
-                       Protocol::TCP, 80)
-                  .allowed);
+  state_.upsertPolicy(
+      makePolicy("y", "web", {}, std::vector{rule({bothPeer({}, sel({{"app", "web"}}))})}, {}));
+  EXPECT_FALSE(
+      evaluate(state_, FlowEnd::ofPod(pod("x/host")), FlowEnd::ofPod(pod("y/b")), Protocol::TCP, 80)
+          .allowed);
+  state_.upsertPolicy(
+      makePolicy("y", "web", {},
+                 std::vector{rule({blockPeer(block("10.0.200.0/24", "fd00::200:0/112"))})}, {}));
+  EXPECT_TRUE(
+      evaluate(state_, FlowEnd::ofPod(pod("x/host")), FlowEnd::ofPod(pod("y/b")), Protocol::TCP, 80)
+          .allowed);
 }
 
 TEST_P(SemanticsTest, PodWithoutAddressIsStillASubjectByName) {

@@ -17,8 +17,9 @@ ManifestSet readClean(std::string_view text) {
 }
 
 TEST(Defaulting, NamespaceGetsItsNameLabel) {
-  ManifestSet set = readClean("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n"
-                              "  namespace: ignored\n  labels: {team: a}\n");
+  ManifestSet set = readClean(
+      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: prod\n"
+      "  namespace: ignored\n  labels: {team: a}\n");
   ASSERT_EQ(set.namespaces.size(), 1u);
   EXPECT_EQ(set.namespaces[0].meta.namespace_, "");
   EXPECT_EQ(set.namespaces[0].meta.labels,
@@ -314,8 +315,9 @@ spec: {podCIDR: 10.244.2.0/24}
 }
 
 TEST(Defaulting, MetadataFields) {
-  ManifestSet set = readClean("kind: Pod\nmetadata: {name: a, namespace: x, uid: u-1, "
-                              "resourceVersion: \"42\", labels: {app: web, empty: \"\"}}\n");
+  ManifestSet set = readClean(
+      "kind: Pod\nmetadata: {name: a, namespace: x, uid: u-1, "
+      "resourceVersion: \"42\", labels: {app: web, empty: \"\"}}\n");
   const ObjectMeta& m = set.pods.at(0).meta;
   EXPECT_EQ(m.uid, "u-1");
   EXPECT_EQ(m.resource_version, "42");

@@ -144,8 +144,9 @@ ports:
             Strings{"pol.yaml:3: EndpointSlice default/s: addressType: invalid addressType "
                     "\"IPX\": must be IPv4, IPv6 or FQDN"});
   // FQDN slices carry names, which are not addresses to enforce on.
-  ManifestSet fqdn = readYaml("kind: EndpointSlice\nmetadata: {name: s}\naddressType: FQDN\n"
-                              "endpoints: [{addresses: [db.example.com]}]\n");
+  ManifestSet fqdn = readYaml(
+      "kind: EndpointSlice\nmetadata: {name: s}\naddressType: FQDN\n"
+      "endpoints: [{addresses: [db.example.com]}]\n");
   EXPECT_TRUE(fqdn.errors.empty());
   EXPECT_TRUE(fqdn.endpoint_slices.at(0).endpoints.at(0).addresses.empty());
 }

@@ -156,7 +156,8 @@ TEST(PolicyValidation, UnknownProtocol) {
 }
 
 TEST(PolicyValidation, NamedPortMustBeIanaSvcName) {
-  EXPECT_EQ(policyErrors(R"(  ingress:
+  EXPECT_EQ(
+      policyErrors(R"(  ingress:
   - ports:
     - port: Http
     - port: "8080"
@@ -165,18 +166,23 @@ TEST(PolicyValidation, NamedPortMustBeIanaSvcName) {
     - port: abcdefghijklmnop
     - port: metrics-2
 )"),
-            (Strings{
-                std::string("pol.yaml:9: NetworkPolicy x/p: spec.ingress[0].ports[0].port: invalid "
-                            "named port \"Http\"") + kSvcNameRule,
-                std::string("pol.yaml:10: NetworkPolicy x/p: spec.ingress[0].ports[1].port: invalid "
-                            "named port \"8080\"") + kSvcNameRule,
-                std::string("pol.yaml:11: NetworkPolicy x/p: spec.ingress[0].ports[2].port: invalid "
-                            "named port \"web-\"") + kSvcNameRule,
-                std::string("pol.yaml:12: NetworkPolicy x/p: spec.ingress[0].ports[3].port: invalid "
-                            "named port \"a--b\"") + kSvcNameRule,
-                std::string("pol.yaml:13: NetworkPolicy x/p: spec.ingress[0].ports[4].port: invalid "
-                            "named port \"abcdefghijklmnop\"") + kSvcNameRule,
-            }));
+      (Strings{
+          std::string("pol.yaml:9: NetworkPolicy x/p: spec.ingress[0].ports[0].port: invalid "
+                      "named port \"Http\"") +
+              kSvcNameRule,
+          std::string("pol.yaml:10: NetworkPolicy x/p: spec.ingress[0].ports[1].port: invalid "
+                      "named port \"8080\"") +
+              kSvcNameRule,
+          std::string("pol.yaml:11: NetworkPolicy x/p: spec.ingress[0].ports[2].port: invalid "
+                      "named port \"web-\"") +
+              kSvcNameRule,
+          std::string("pol.yaml:12: NetworkPolicy x/p: spec.ingress[0].ports[3].port: invalid "
+                      "named port \"a--b\"") +
+              kSvcNameRule,
+          std::string("pol.yaml:13: NetworkPolicy x/p: spec.ingress[0].ports[4].port: invalid "
+                      "named port \"abcdefghijklmnop\"") +
+              kSvcNameRule,
+      }));
 }
 
 TEST(PolicyValidation, MetadataLabels) {
@@ -227,11 +233,14 @@ TEST(PolicyValidation, SelectorLabels) {
                 "pol.yaml:9: NetworkPolicy x/p: spec.podSelector.matchLabels: invalid label key "
                 "\"app/\": name part must be non-empty",
                 "pol.yaml:10: NetworkPolicy x/p: spec.podSelector.matchLabels: invalid label value "
-                "\"a b\": " + std::string(kLabelValueRule),
+                "\"a b\": " +
+                    std::string(kLabelValueRule),
                 "pol.yaml:12: NetworkPolicy x/p: spec.podSelector.matchExpressions[0].key: invalid "
-                "label key \"-x\": " + std::string(kLabelNameRule),
+                "label key \"-x\": " +
+                    std::string(kLabelNameRule),
                 "pol.yaml:16: NetworkPolicy x/p: spec.podSelector.matchExpressions[1].values[1]: "
-                "invalid label value \"no way\": " + std::string(kLabelValueRule),
+                "invalid label value \"no way\": " +
+                    std::string(kLabelValueRule),
             }));
 }
 
@@ -300,21 +309,22 @@ TEST(PolicyValidation, PeerShapes) {
 }
 
 TEST(PolicyValidation, WrongTypesAreErrorsNotCrashes) {
-  EXPECT_EQ(policyErrors("  podSelector: []\n  ingress: {}\n  egress:\n  - to: hello\n"
-                         "    ports:\n    - port: [80]\n      endPort: x\n  policyTypes: Ingress\n"),
-            (Strings{
-                "pol.yaml:7: NetworkPolicy x/p: spec.podSelector: expected a mapping, got a list",
-                "pol.yaml:8: NetworkPolicy x/p: spec.ingress: expected a list, got a mapping",
-                "pol.yaml:10: NetworkPolicy x/p: spec.egress[0].to: expected a list, got a string",
-                "pol.yaml:12: NetworkPolicy x/p: spec.egress[0].ports[0].port: expected a port "
-                "number or name, got a list",
-                "pol.yaml:13: NetworkPolicy x/p: spec.egress[0].ports[0].endPort: expected an "
-                "integer, got a string",
-                "pol.yaml:14: NetworkPolicy x/p: spec.policyTypes: expected a list, got a string",
-            }));
-  EXPECT_EQ(testing::formatted(readYaml("kind: NetworkPolicy\nmetadata: {name: p}\nspec: 5\n")
-                                   .errors),
-            Strings{"pol.yaml:3: NetworkPolicy default/p: spec: expected a mapping, got an integer"});
+  EXPECT_EQ(
+      policyErrors("  podSelector: []\n  ingress: {}\n  egress:\n  - to: hello\n"
+                   "    ports:\n    - port: [80]\n      endPort: x\n  policyTypes: Ingress\n"),
+      (Strings{
+          "pol.yaml:7: NetworkPolicy x/p: spec.podSelector: expected a mapping, got a list",
+          "pol.yaml:8: NetworkPolicy x/p: spec.ingress: expected a list, got a mapping",
+          "pol.yaml:10: NetworkPolicy x/p: spec.egress[0].to: expected a list, got a string",
+          "pol.yaml:12: NetworkPolicy x/p: spec.egress[0].ports[0].port: expected a port "
+          "number or name, got a list",
+          "pol.yaml:13: NetworkPolicy x/p: spec.egress[0].ports[0].endPort: expected an "
+          "integer, got a string",
+          "pol.yaml:14: NetworkPolicy x/p: spec.policyTypes: expected a list, got a string",
+      }));
+  EXPECT_EQ(
+      testing::formatted(readYaml("kind: NetworkPolicy\nmetadata: {name: p}\nspec: 5\n").errors),
+      Strings{"pol.yaml:3: NetworkPolicy default/p: spec: expected a mapping, got an integer"});
 }
 
 TEST(PolicyValidation, InvalidObjectIsLeftOutOthersKept) {

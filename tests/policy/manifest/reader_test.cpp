@@ -18,13 +18,18 @@ using Strings = std::vector<std::string>;
 namespace fs = std::filesystem;
 
 TEST(DiagnosticFormat, OmitsMissingParts) {
-  Diagnostic d{{"pol.yaml", 12}, "NetworkPolicy", "x/deny-all",
-               "spec.ingress[0].from[1].ipBlock.cidr", "invalid CIDR \"10.0.0.0/33\""};
-  EXPECT_EQ(d.format(), "pol.yaml:12: NetworkPolicy x/deny-all: "
-                        "spec.ingress[0].from[1].ipBlock.cidr: invalid CIDR \"10.0.0.0/33\"");
+  Diagnostic d{{"pol.yaml", 12},
+               "NetworkPolicy",
+               "x/deny-all",
+               "spec.ingress[0].from[1].ipBlock.cidr",
+               "invalid CIDR \"10.0.0.0/33\""};
+  EXPECT_EQ(d.format(),
+            "pol.yaml:12: NetworkPolicy x/deny-all: "
+            "spec.ingress[0].from[1].ipBlock.cidr: invalid CIDR \"10.0.0.0/33\"");
   d.location.line = 0;
-  EXPECT_EQ(d.format(), "pol.yaml: NetworkPolicy x/deny-all: spec.ingress[0].from[1].ipBlock.cidr: "
-                        "invalid CIDR \"10.0.0.0/33\"");
+  EXPECT_EQ(d.format(),
+            "pol.yaml: NetworkPolicy x/deny-all: spec.ingress[0].from[1].ipBlock.cidr: "
+            "invalid CIDR \"10.0.0.0/33\"");
   d.field.clear();
   EXPECT_EQ(d.format(), "pol.yaml: NetworkPolicy x/deny-all: invalid CIDR \"10.0.0.0/33\"");
   d.object.clear();
@@ -33,7 +38,8 @@ TEST(DiagnosticFormat, OmitsMissingParts) {
   EXPECT_EQ(d.format(), "NetworkPolicy: invalid CIDR \"10.0.0.0/33\"");
   d.kind.clear();
   EXPECT_EQ(d.format(), "invalid CIDR \"10.0.0.0/33\"");
-  EXPECT_EQ((Diagnostic{{"a.yaml", 3}, "", "", "", "missing kind"}).format(), "a.yaml:3: missing kind");
+  EXPECT_EQ((Diagnostic{{"a.yaml", 3}, "", "", "", "missing kind"}).format(),
+            "a.yaml:3: missing kind");
 }
 
 TEST(Protocol, NamesRoundTrip) {
@@ -70,8 +76,9 @@ status:
 }
 
 TEST(Reader, BrokenDocumentDoesNotLoseOthers) {
-  ManifestSet set = readYaml("kind: Namespace\nmetadata: {name: a}\n---\nkind: [unclosed\n"
-                             "---\nkind: Namespace\nmetadata: {name: b}\n");
+  ManifestSet set = readYaml(
+      "kind: Namespace\nmetadata: {name: a}\n---\nkind: [unclosed\n"
+      "---\nkind: Namespace\nmetadata: {name: b}\n");
   EXPECT_EQ(set.namespaces.size(), 2u);
   ASSERT_EQ(set.errors.size(), 1u);
   EXPECT_EQ(set.errors[0].location.file, "pol.yaml");
@@ -80,12 +87,13 @@ TEST(Reader, BrokenDocumentDoesNotLoseOthers) {
 }
 
 TEST(Reader, DocumentShapeErrors) {
-  EXPECT_EQ(formatted(readYaml("- a\n- b\n---\njust text\n---\nmetadata: {name: x}\n---\n"
-                               "kind: {a: b}\n").errors),
-            (Strings{"pol.yaml:1: document is not a mapping (got a list)",
-                     "pol.yaml:4: document is not a mapping (got a string)",
-                     "pol.yaml:6: missing kind",
-                     "pol.yaml:8: kind: expected a string, got a mapping"}));
+  EXPECT_EQ(
+      formatted(readYaml("- a\n- b\n---\njust text\n---\nmetadata: {name: x}\n---\n"
+                         "kind: {a: b}\n")
+                    .errors),
+      (Strings{"pol.yaml:1: document is not a mapping (got a list)",
+               "pol.yaml:4: document is not a mapping (got a string)", "pol.yaml:6: missing kind",
+               "pol.yaml:8: kind: expected a string, got a mapping"}));
 }
 
 TEST(Reader, UnknownKindsAreNotes) {
@@ -257,9 +265,10 @@ TEST(DecodeJson, ApiListBody) {
 }
 
 TEST(Reader, DuplicatesWithinAStream) {
-  ManifestSet set = readYaml("kind: Pod\nmetadata: {name: a}\n---\nkind: Pod\n"
-                             "metadata: {name: a, namespace: default}\n---\n"
-                             "kind: Namespace\nmetadata: {name: a}\n");
+  ManifestSet set = readYaml(
+      "kind: Pod\nmetadata: {name: a}\n---\nkind: Pod\n"
+      "metadata: {name: a, namespace: default}\n---\n"
+      "kind: Namespace\nmetadata: {name: a}\n");
   EXPECT_EQ(set.pods.size(), 1u);
   EXPECT_EQ(set.namespaces.size(), 1u);  // other kinds do not collide
   EXPECT_EQ(formatted(set.errors),
@@ -268,7 +277,7 @@ TEST(Reader, DuplicatesWithinAStream) {
 }
 
 class ReaderFiles : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
            ("palisade-reader-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
@@ -305,7 +314,8 @@ TEST_F(ReaderFiles, DirectoriesRecursiveSortedFiltered) {
 }
 
 TEST_F(ReaderFiles, ExplicitFilesAnyExtensionAndMissingPaths) {
-  const std::string txt = write("policy.txt", "{\"kind\": \"Namespace\", \"metadata\": {\"name\": \"t\"}}");
+  const std::string txt =
+      write("policy.txt", "{\"kind\": \"Namespace\", \"metadata\": {\"name\": \"t\"}}");
   const std::string missing = (dir_ / "nope.yaml").string();
   ManifestSet set = readManifests({txt, missing});
   ASSERT_EQ(set.namespaces.size(), 1u);
@@ -313,16 +323,20 @@ TEST_F(ReaderFiles, ExplicitFilesAnyExtensionAndMissingPaths) {
 }
 
 TEST_F(ReaderFiles, DuplicatesAcrossFilesNameTheFirst) {
-  const std::string a = write("a.yaml", "# a\n# b\nkind: NetworkPolicy\n"
-                                        "metadata: {name: deny-all, namespace: x}\n");
-  const std::string b = write("b.yaml", "kind: NetworkPolicy\n"
-                                        "metadata: {name: deny-all, namespace: x}\n");
+  const std::string a = write("a.yaml",
+                              "# a\n# b\nkind: NetworkPolicy\n"
+                              "metadata: {name: deny-all, namespace: x}\n");
+  const std::string b = write("b.yaml",
+                              "kind: NetworkPolicy\n"
+                              "metadata: {name: deny-all, namespace: x}\n");
   ManifestSet set = readManifests({a, b});
   EXPECT_EQ(set.policies.size(), 1u);
   EXPECT_EQ(set.policies[0].meta.location.file, a);
   EXPECT_EQ(formatted(set.errors),
-            Strings{b + ":1: NetworkPolicy x/deny-all: duplicate NetworkPolicy x/deny-all "
-                        "(first defined at " + a + ":3)"});
+            Strings{b +
+                    ":1: NetworkPolicy x/deny-all: duplicate NetworkPolicy x/deny-all "
+                    "(first defined at " +
+                    a + ":3)"});
 }
 
 TEST(ManifestSet, Merge) {

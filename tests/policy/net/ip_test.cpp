@@ -84,9 +84,9 @@ TEST(Cidr, HostBitsAreMaskedOrRejected) {
 }
 
 TEST(Cidr, RejectsInvalid) {
-  for (const char* bad : {"10.0.0.0", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8",
-                          "10.0.0.0/08", "10.0.0.0/8/8", "/8", "fd00::/129", "fd00::/1000",
-                          "x/8", "10.0.0.0/ 8"}) {
+  for (const char* bad :
+       {"10.0.0.0", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/08",
+        "10.0.0.0/8/8", "/8", "fd00::/129", "fd00::/1000", "x/8", "10.0.0.0/ 8"}) {
     EXPECT_FALSE(Cidr::parse(bad)) << bad;
   }
 }
@@ -195,8 +195,8 @@ TEST(CanonicalizeCidrs, DedupesDropsCoveredMergesSiblings) {
 }
 
 TEST(CanonicalizeCidrs, KeepsFamiliesApart) {
-  EXPECT_EQ(strs(canonicalizeCidrs({C("fd00::1/128"), C("10.0.0.0/8"), C("fd00::/128"),
-                                    C("::/1"), C("8000::/1")})),
+  EXPECT_EQ(strs(canonicalizeCidrs(
+                {C("fd00::1/128"), C("10.0.0.0/8"), C("fd00::/128"), C("::/1"), C("8000::/1")})),
             (Strings{"10.0.0.0/8", "::/0"}));
 }
 

@@ -87,8 +87,7 @@ inline NetworkPolicyRule rule(std::vector<NetworkPolicyPeer> peers,
 }
 
 /// A policy; `ingress`/`egress` nullopt = that type not listed in policyTypes.
-inline NetworkPolicy makePolicy(const std::string& ns, const std::string& name,
-                                LabelSelector pods,
+inline NetworkPolicy makePolicy(const std::string& ns, const std::string& name, LabelSelector pods,
                                 std::optional<std::vector<NetworkPolicyRule>> ingress,
                                 std::optional<std::vector<NetworkPolicyRule>> egress) {
   NetworkPolicy p;

@@ -50,8 +50,8 @@ inline std::string programText(const ir::Ruleset& rs, uint32_t id) {
     const std::string peers = peerSetText(rs, r.peer_set());
     if (peers.empty()) continue;  // an empty set matches nothing
     rules.push_back("[" + peers + "|" + portSetText(rs, r.port_set()) + "|" +
-                    r.provenance().policy_namespace() + "/" + r.provenance().policy_name() +
-                    "#" + std::to_string(r.provenance().rule_index()) + "]");
+                    r.provenance().policy_namespace() + "/" + r.provenance().policy_name() + "#" +
+                    std::to_string(r.provenance().rule_index()) + "]");
   }
   std::sort(isolated.begin(), isolated.end());
   std::sort(rules.begin(), rules.end());
