@@ -10,6 +10,22 @@ constexpr std::string_view kNamespaceNameLabel = "kubernetes.io/metadata.name";
 
 uint64_t pairKey(Symbol a, Symbol b) { return (static_cast<uint64_t>(a) << 32) | b; }
 
+/// Sets every label of `labels` on `into` (sorted key/value symbols), keeping the rest.
+void mergeLabels(Labels& into, const LabelMap& labels, SymbolTable& symbols) {
+  for (const auto& [k, v] : labels) {
+    const Symbol key = symbols.intern(k);
+    const Symbol value = symbols.intern(v);
+    auto it =
+        std::find_if(into.begin(), into.end(), [&](const auto& kv) { return kv.first == key; });
+    if (it != into.end()) {
+      it->second = value;
+    } else {
+      into.emplace_back(key, value);
+    }
+  }
+  std::sort(into.begin(), into.end());
+}
+
 CompiledRule compileRule(const NetworkPolicyRule& rule, SymbolTable& symbols) {
   CompiledRule out;
   out.ports = rule.ports;
@@ -78,18 +94,7 @@ void ClusterState::removeNamespace(std::string_view name) {
 void ClusterState::mergeNamespaceLabels(std::string_view ns, const LabelMap& labels) {
   ++revision_;
   NamespaceRecord& rec = namespaceRecord(symbols_.intern(ns));
-  for (const auto& [k, v] : labels) {
-    const Symbol key = symbols_.intern(k);
-    const Symbol value = symbols_.intern(v);
-    auto it = std::find_if(rec.labels.begin(), rec.labels.end(),
-                           [&](const auto& kv) { return kv.first == key; });
-    if (it != rec.labels.end()) {
-      it->second = value;
-    } else {
-      rec.labels.emplace_back(key, value);
-    }
-  }
-  std::sort(rec.labels.begin(), rec.labels.end());
+  mergeLabels(rec.labels, labels, symbols_);
 }
 
 void ClusterState::indexPod(PodId id) {
@@ -178,18 +183,7 @@ void ClusterState::mergePodLabels(std::string_view ns, std::string_view pod,
   ++revision_;
   unindexPod(*id);
   PodRecord& rec = pods_[*id];
-  for (const auto& [k, v] : labels) {
-    const Symbol key = symbols_.intern(k);
-    const Symbol value = symbols_.intern(v);
-    auto it = std::find_if(rec.labels.begin(), rec.labels.end(),
-                           [&](const auto& kv) { return kv.first == key; });
-    if (it != rec.labels.end()) {
-      it->second = value;
-    } else {
-      rec.labels.emplace_back(key, value);
-    }
-  }
-  std::sort(rec.labels.begin(), rec.labels.end());
+  mergeLabels(rec.labels, labels, symbols_);
   indexPod(*id);
 }
 
