@@ -210,13 +210,26 @@ TEST(NftDeltaRender, AdjacentAddressesMergeAsRenderMergesThem) {
   EXPECT_TRUE(elementMessagesOnly(h.transport->types.back()));
 }
 
+/// shop/db (10.0.9.1), isolated for ingress by shop/allow-web, which admits
+/// the one pod of `pods {app=web}` (10.0.1.1).
+struct Shop {
+  ir::Ruleset rs;
+  uint32_t web = 0;        // the peer set
+  uint32_t allow_web = 0;  // db's ingress program
+  explicit Shop(uint64_t revision) {
+    RulesetBuilder b;
+    web = b.peerSet({"10.0.1.1"}, "pods {app=web}");
+    allow_web = b.program(ir::INGRESS, {{web, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
+    b.endpoint("shop", "db", "10.0.9.1", allow_web, 0);
+    rs = b.rs;
+    rs.set_revision(revision);
+  }
+};
+
 TEST(NftDeltaRender, WhatADeltaCannotExpressTakesTheFullPath) {
-  RulesetBuilder b;
-  uint32_t peers = b.peerSet({"10.0.1.1"}, "pods {app=web}");
-  uint32_t in = b.program(ir::INGRESS, {{peers, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
-  b.endpoint("shop", "db", "10.0.9.1", in, 0);
-  ir::Ruleset rs = b.rs;
-  rs.set_revision(5);
+  Shop shop(5);
+  ir::Ruleset rs = shop.rs;
+  const uint32_t peers = shop.web;
   Harness h;
   ASSERT_TRUE(h.prog->sync(rs).ok());
 
@@ -265,12 +278,9 @@ TEST(NftDeltaRender, WhatADeltaCannotExpressTakesTheFullPath) {
 }
 
 TEST(NftDeltaRender, NewProgramsGetRenderNamesOrTakeTheFullPathWhenTheyWouldRenameASet) {
-  RulesetBuilder b;
-  uint32_t web = b.peerSet({"10.0.1.1"}, "pods {app=web}");
-  uint32_t in = b.program(ir::INGRESS, {{web, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
-  b.endpoint("shop", "db", "10.0.9.1", in, 0);
-  ir::Ruleset rs = b.rs;
-  rs.set_revision(1);
+  Shop shop(1);
+  ir::Ruleset rs = shop.rs;
+  const uint32_t web = shop.web;
   Harness h;
   ASSERT_TRUE(h.prog->sync(rs).ok());
 
@@ -331,12 +341,9 @@ TEST(NftDeltaRender, NewProgramsGetRenderNamesOrTakeTheFullPathWhenTheyWouldRena
 }
 
 TEST(NftDeltaRender, ARejectedBatchChangesNothingAndTheSameDeltaAppliesLater) {
-  RulesetBuilder b;
-  uint32_t peers = b.peerSet({"10.0.1.1"}, "pods {app=web}");
-  uint32_t in = b.program(ir::INGRESS, {{peers, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
-  b.endpoint("shop", "db", "10.0.9.1", in, 0);
-  ir::Ruleset rs = b.rs;
-  rs.set_revision(1);
+  Shop shop(1);
+  ir::Ruleset rs = shop.rs;
+  const uint32_t in = shop.allow_web;
   Harness h;
   ASSERT_TRUE(h.prog->sync(rs).ok());
   const TableModel before = *h.prog->current();
