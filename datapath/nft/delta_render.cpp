@@ -300,10 +300,7 @@ std::optional<RenderedDelta> renderDelta(const TableModel& model, const DeltaInd
   }
   // ---- the packet queue's pod sets (queue_rules.h), when the table has them ----
   // pods_*: every local pod address; known_*: the same plus the node's addresses.
-  std::vector<Range> node4, node6;
-  for (uint32_t a : next.node().addresses_v4()) node4.push_back({a, a});
-  for (const auto& a : next.node().addresses_v6())
-    node6.push_back(v6Prefix(v6Value(a.high(), a.low()), a.prefix_len()));
+  const auto [node4, node6] = nodeAddressRanges(next.node());
   auto isNode = [](const std::vector<Range>& node, U128 a) {
     return std::any_of(node.begin(), node.end(),
                        [&](const Range& r) { return r.first <= a && a <= r.last; });

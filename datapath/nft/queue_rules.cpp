@@ -46,11 +46,11 @@ void addQueueRules(const ir::Ruleset& rs, const QueueRules& q, TableModel& t,
     for (const auto& c : rs.node().pod_cidrs_v6()) c6.ranges.push_back(cidrRange(c));
     SetModel& k4 = addSet(t, "known_v4", KeyType::Ipv4, "known pod and node addresses");
     SetModel& k6 = addSet(t, "known_v6", KeyType::Ipv6, "known pod and node addresses");
+    auto [node4, node6] = nodeAddressRanges(rs.node());
     k4.ranges = pods4.ranges;
     k6.ranges = pods6.ranges;
-    for (uint32_t a : rs.node().addresses_v4()) k4.ranges.push_back({a, a});
-    for (const auto& a : rs.node().addresses_v6())
-      k6.ranges.push_back(v6Prefix(v6Value(a.high(), a.low()), a.prefix_len()));
+    k4.ranges.insert(k4.ranges.end(), node4.begin(), node4.end());
+    k6.ranges.insert(k6.ranges.end(), node6.begin(), node6.end());
     for (SetModel* s : {&c4, &c6, &k4, &k6}) s->ranges = normalize(std::move(s->ranges), s->key);
     for (Addr a : {Addr::Saddr, Addr::Daddr}) {
       rule(K::QueueUnknown, Family::Ip, a, "pod_cidrs_v4", "known_v4", "pending pod");

@@ -139,11 +139,7 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
   }
   SetModel& n4 = addSet("node_v4", KeyType::Ipv4, false);
   SetModel& n6 = addSet("node_v6", KeyType::Ipv6, false);
-  for (uint32_t a : rs.node().addresses_v4()) n4.ranges.push_back({a, a});
-  for (const auto& a : rs.node().addresses_v6())
-    n6.ranges.push_back(v6Prefix(v6Value(a.high(), a.low()), a.prefix_len()));
-  n4.ranges = normalize(std::move(n4.ranges), KeyType::Ipv4);
-  n6.ranges = normalize(std::move(n6.ranges), KeyType::Ipv6);
+  std::tie(n4.ranges, n6.ranges) = nodeAddressRanges(rs.node());
 
   // Base chains.
   std::vector<RuleModel> base = baseRules();

@@ -181,4 +181,12 @@ std::string endpointOrigin(const ir::Endpoint& ep) {
   return "pod " + ep.namespace_() + "/" + ep.name();
 }
 
+std::pair<std::vector<Range>, std::vector<Range>> nodeAddressRanges(const ir::NodeInfo& node) {
+  std::vector<Range> v4, v6;
+  for (uint32_t a : node.addresses_v4()) v4.push_back({a, a});
+  for (const auto& a : node.addresses_v6())
+    v6.push_back(v6Prefix(v6Value(a.high(), a.low()), a.prefix_len()));
+  return {normalize(std::move(v4), KeyType::Ipv4), normalize(std::move(v6), KeyType::Ipv6)};
+}
+
 }  // namespace palisade::datapath::nft

@@ -63,6 +63,10 @@ std::string ruleOrigin(const ir::Program& prog, int rule_index);
 Result<ChainModel> renderProgram(const ir::Program& prog, const RenderNames& names,
                                  DenyAction deny);
 
+/// The node's own addresses as the node_v4 / node_v6 sets hold them (v6 with
+/// its prefix), normalized.
+std::pair<std::vector<Range>, std::vector<Range>> nodeAddressRanges(const ir::NodeInfo& node);
+
 /// "pod ns/name": the origin of a dispatch entry.
 std::string endpointOrigin(const ir::Endpoint& ep);
 
