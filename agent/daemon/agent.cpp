@@ -142,11 +142,11 @@ int runAgent(const AgentFlags& flags) {
   if (packet_queue) {
     auto qk = std::make_unique<queue::QueueKernel>(
         std::move(kernel.value()),
-        [q = packet_queue.get()](const palisade::ir::v1::Ruleset& rs) { q->rulesetProgrammed(rs); },
-        queue_rules,
-        [q = packet_queue.get()](std::shared_ptr<const queue::ServiceTable> services) {
-          q->servicesProgrammed(std::move(services));
-        });
+        [q = packet_queue.get()](const palisade::ir::v1::Ruleset& rs,
+                                 std::shared_ptr<const queue::ServiceTable> services) {
+          q->programmed(rs, std::move(services));
+        },
+        queue_rules);
     queue_kernel = qk.get();
     kernel.value() = std::move(qk);
   }

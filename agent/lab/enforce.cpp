@@ -71,7 +71,7 @@ datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& r
       return report.error().context("programming lab node " + netns_[i]);
     }
     if (log != nullptr) log->push_back(netns_[i] + ": " + report->summary);
-    if (i < queues_.size()) queues_[i]->rulesetProgrammed(rulesets[i]);
+    if (i < queues_.size()) queues_[i]->programmed(rulesets[i]);
   }
   return datapath::okStatus();
 }

@@ -19,18 +19,14 @@ namespace palisade::agent::queue {
 
 class QueueKernel : public Kernel {
  public:
-  using Programmed = std::function<void(const palisade::ir::v1::Ruleset&)>;
-  using ServicesProgrammed = std::function<void(std::shared_ptr<const ServiceTable>)>;
+  /// The revision and the Services staged with it (null when none were).
+  using Programmed =
+      std::function<void(const palisade::ir::v1::Ruleset&, std::shared_ptr<const ServiceTable>)>;
   /// `programmed` runs after every revision the kernel accepted
-  /// (QueueService::rulesetProgrammed), `services_programmed` after every one
-  /// that carried staged Services (QueueService::servicesProgrammed).
-  /// `rules`: the queue rules `inner` was opened with.
+  /// (QueueService::programmed). `rules`: the queue rules `inner` was opened with.
   QueueKernel(std::unique_ptr<Kernel> inner, Programmed programmed,
-              datapath::nft::QueueRules rules = {}, ServicesProgrammed services_programmed = {})
-      : inner_(std::move(inner)),
-        programmed_(std::move(programmed)),
-        rules_(std::move(rules)),
-        services_programmed_(std::move(services_programmed)) {}
+              datapath::nft::QueueRules rules = {})
+      : inner_(std::move(inner)), programmed_(std::move(programmed)), rules_(std::move(rules)) {}
 
   /// The Services of the revision about to be programmed (reconcile thread).
   void stageServices(std::shared_ptr<const ServiceTable> services) {
@@ -71,15 +67,13 @@ class QueueKernel : public Kernel {
   datapath::Result<datapath::nft::SyncReport> then(datapath::Result<datapath::nft::SyncReport> r,
                                                    const palisade::ir::v1::Ruleset& rs) {
     if (!r.ok()) return r;
-    programmed_(rs);
-    if (staged_ && services_programmed_) services_programmed_(std::move(staged_));
+    programmed_(rs, std::move(staged_));
     staged_.reset();
     return r;
   }
   std::unique_ptr<Kernel> inner_;
   Programmed programmed_;
   datapath::nft::QueueRules rules_;
-  ServicesProgrammed services_programmed_;
   std::shared_ptr<const ServiceTable> staged_;
 };
 

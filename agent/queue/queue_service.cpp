@@ -50,13 +50,10 @@ datapath::Result<std::unique_ptr<QueueService>> QueueService::start(QueueService
 
 QueueService::~QueueService() = default;
 
-void QueueService::rulesetProgrammed(const palisade::ir::v1::Ruleset& ruleset) {
+void QueueService::programmed(const palisade::ir::v1::Ruleset& ruleset,
+                              std::shared_ptr<const ServiceTable> services) {
   decider_.update(ruleset);
-  for (auto& w : workers_) w->consumer->reconsider();
-}
-
-void QueueService::servicesProgrammed(std::shared_ptr<const ServiceTable> services) {
-  decider_.updateServices(std::move(services));
+  if (services) decider_.updateServices(std::move(services));
   for (auto& w : workers_) w->consumer->reconsider();
 }
 

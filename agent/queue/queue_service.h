@@ -2,7 +2,7 @@
 // The agent's packet queue: --queue-count consumers (queues first ..
 // first + count - 1, which the rule spreads by CPU), each on its own thread
 // and io_context, all answering through one RulesetDecider. When the
-// reconciler has programmed a revision, rulesetProgrammed() swaps the
+// reconciler has programmed a revision, programmed() swaps the
 // decider's ruleset and asks every consumer to reconsider its held packets.
 #include <chrono>
 #include <memory>
@@ -33,10 +33,11 @@ class QueueService {
   QueueService(const QueueService&) = delete;
   QueueService& operator=(const QueueService&) = delete;
 
-  /// The ruleset the kernel enforces now. Thread-safe.
-  void rulesetProgrammed(const palisade::ir::v1::Ruleset& ruleset);
-  /// The Service table of the same revision; held packets are reconsidered.
-  void servicesProgrammed(std::shared_ptr<const ServiceTable> services);
+  /// The ruleset the kernel enforces now and, when they changed with it, the
+  /// Services of the same revision (null: keep the last table); held packets
+  /// are reconsidered once. Thread-safe.
+  void programmed(const palisade::ir::v1::Ruleset& ruleset,
+                  std::shared_ptr<const ServiceTable> services = nullptr);
   /// Sum over the queues.
   datapath::queue::CounterSnapshot counters() const;
   size_t heldNow() const;

@@ -78,7 +78,7 @@ class QueuePendingPod : public ::testing::Test {
   void program(const ir::Ruleset& rs) {
     auto r = prog_->sync(rs);
     ASSERT_TRUE(r.ok()) << r.error().str();
-    service_->rulesetProgrammed(rs);
+    service_->programmed(rs);
   }
 
   /// Connects a → b:80 while the packet is held, then programs `next`.

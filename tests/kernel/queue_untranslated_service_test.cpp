@@ -102,8 +102,11 @@ class QueueUntranslatedService : public ::testing::Test {
     ASSERT_TRUE(k.ok()) << k.error().str();
     QueueService* q = service_.get();
     kernel_ = std::make_unique<QueueKernel>(
-        std::move(*k), [q](const ir::Ruleset& rs) { q->rulesetProgrammed(rs); }, rules,
-        [q](std::shared_ptr<const ServiceTable> t) { q->servicesProgrammed(std::move(t)); });
+        std::move(*k),
+        [q](const ir::Ruleset& rs, std::shared_ptr<const ServiceTable> t) {
+          q->programmed(rs, std::move(t));
+        },
+        rules);
   }
 
   /// What the reconciler does for one revision: stage the Services, program.

@@ -89,7 +89,7 @@ TEST(QueueUserspaceMode, SameMatrixAsTheStaticRuleset) {
   ASSERT_TRUE(t2.ok());
   nft::Programmer queued(std::move(*t2), po);
   ASSERT_TRUE(queued.replace(rs).ok());
-  (*service)->rulesetProgrammed(rs);
+  (*service)->programmed(rs);
   auto got = matrix(t);
   EXPECT_EQ(got, want);
   auto c = (*service)->counters();

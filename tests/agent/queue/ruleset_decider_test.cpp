@@ -101,7 +101,7 @@ TEST(QueueRulesetDecider, QueueKernelSwapsOnlyAcceptedRevisions) {
   auto log = std::make_shared<testing::FakeKernelLog>();
   RulesetDecider d;
   QueueKernel k(std::make_unique<testing::FakeKernel>(log),
-                [&](const ir::Ruleset& rs) { d.update(rs); });
+                [&](const ir::Ruleset& rs, std::shared_ptr<const ServiceTable>) { d.update(rs); });
   ASSERT_TRUE(k.sync(ruleset()).ok());
   EXPECT_EQ(d.revision(), 1u);
   log->fail_next = 1;
@@ -117,8 +117,11 @@ TEST(QueueRulesetDecider, QueueKernelProgramsStagedServicesBeforeTheDeciderSeesT
   datapath::nft::QueueRules rules;
   rules.untranslated_services = true;
   QueueKernel k(
-      std::make_unique<testing::FakeKernel>(log), [](const ir::Ruleset&) {}, rules,
-      [&](std::shared_ptr<const ServiceTable> t) { seen.push_back(std::move(t)); });
+      std::make_unique<testing::FakeKernel>(log),
+      [&](const ir::Ruleset&, std::shared_ptr<const ServiceTable> t) {
+        if (t) seen.push_back(std::move(t));
+      },
+      rules);
   auto empty = std::make_shared<const ServiceTable>();
   k.stageServices(empty);
   ASSERT_TRUE(k.sync(ruleset()).ok());
