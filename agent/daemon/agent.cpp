@@ -67,12 +67,8 @@ std::string statusJson(const AgentFlags& flags, Reconciler& rec, Metrics& metric
 /// the consumers and says which rules to render.
 datapath::Result<std::unique_ptr<queue::QueueService>> startPacketQueue(
     const AgentFlags& flags, datapath::nft::QueueRules& rules) {
-  auto features = datapath::nft::probeFeatures();
-  if (!features) return features.error().context("probing for NFQUEUE");
-  if (!features->native_queue && !features->compat_nfqueue)
-    return datapath::Error(EOPNOTSUPP,
-                           "this kernel has neither the nft queue expression nor "
-                           "the xtables NFQUEUE target (nft_compat)");
+  auto native = datapath::nft::probeQueueStatement();
+  if (!native) return native.error();
   queue::QueueServiceOptions o;
   o.first_queue = static_cast<uint16_t>(flags.queue_first);
   o.count = static_cast<uint16_t>(flags.queue_count);
@@ -85,16 +81,15 @@ datapath::Result<std::unique_ptr<queue::QueueService>> startPacketQueue(
   rules.pending_pods = true;
   rules.untranslated_services = true;
   rules.all_local_pods = flags.userspace_mode == "all";
-  rules.target = queue::queueTarget(o, features->native_queue);
-  logInfo("packet queue started",
-          {{"statement", features->native_queue ? "nft queue expression"
-                                                : "xtables NFQUEUE target via nft compat"},
-           {"queues",
-            std::to_string(o.first_queue) + "-" + std::to_string(o.first_queue + o.count - 1)},
-           {"pending_timeout_ms", o.pending_timeout.count()},
-           {"pending_fail", flags.pending_fail},
-           {"fail", flags.fail_open ? "open" : "closed"},
-           {"userspace_mode", flags.userspace_mode}});
+  rules.target = queue::queueTarget(o, *native);
+  logInfo("packet queue started", {{"statement", *native ? "nft queue expression"
+                                                         : "xtables NFQUEUE target via nft compat"},
+                                   {"queues", std::to_string(o.first_queue) + "-" +
+                                                  std::to_string(o.first_queue + o.count - 1)},
+                                   {"pending_timeout_ms", o.pending_timeout.count()},
+                                   {"pending_fail", flags.pending_fail},
+                                   {"fail", flags.fail_open ? "open" : "closed"},
+                                   {"userspace_mode", flags.userspace_mode}});
   return service;
 }
 

@@ -12,13 +12,11 @@ datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, boo
   NodeProgrammers out;
   datapath::nft::QueueRules queue_rules;
   if (userspace_mode) {
-    auto features = datapath::nft::probeFeatures();
-    if (!features) return features.error().context("user-space mode");
-    if (!features->native_queue && !features->compat_nfqueue)
-      return datapath::Error(EOPNOTSUPP, "user-space mode: no NFQUEUE in this kernel");
+    auto native = datapath::nft::probeQueueStatement();
+    if (!native) return native.error().context("user-space mode");
     queue_rules.pending_pods = true;
     queue_rules.all_local_pods = true;
-    queue_rules.target = queue::queueTarget({}, features->native_queue);
+    queue_rules.target = queue::queueTarget({}, *native);
   }
   for (const LabNode& node : lab.nodes) {
     datapath::Result<std::unique_ptr<datapath::nft::Transport>> transport =

@@ -197,4 +197,14 @@ Result<Features> probeFeatures() {
   return runProbes("palisade_probe_" + std::to_string(getpid()), "a throwaway table in this netns");
 }
 
+Result<bool> probeQueueStatement() {
+  auto f = probeFeatures();
+  if (!f) return f.error().context("probing for NFQUEUE");
+  if (!f->native_queue && !f->compat_nfqueue)
+    return Error(EOPNOTSUPP,
+                 "this kernel has neither the nft queue expression nor the xtables NFQUEUE "
+                 "target (nft_compat)");
+  return f->native_queue;
+}
+
 }  // namespace palisade::datapath::nft

@@ -27,4 +27,8 @@ struct Features {
 
 Result<Features> probeFeatures();
 
+/// The queue statement to use: true for the native `queue` expression, false
+/// for the xtables NFQUEUE target through nft_compat; an error with neither.
+Result<bool> probeQueueStatement();
+
 }  // namespace palisade::datapath::nft

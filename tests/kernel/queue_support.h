@@ -12,13 +12,13 @@
 /// Skips the test without namespaces or without any queue statement, fails it
 /// when the probe itself fails; sets `native` (a bool) to whether the kernel
 /// has the native queue expression. For SetUp() and TEST bodies.
-#define SKIP_WITHOUT_QUEUE(native)                                    \
-  do {                                                                \
-    std::string why_ = ::palisade::testing::kernelTestsUnavailable(); \
-    if (!why_.empty()) GTEST_SKIP() << why_;                          \
-    auto features_ = ::palisade::datapath::nft::probeFeatures();      \
-    ASSERT_TRUE(features_.ok()) << features_.error().str();           \
-    if (!features_->native_queue && !features_->compat_nfqueue)       \
-      GTEST_SKIP() << "no NFQUEUE in this kernel";                    \
-    (native) = features_->native_queue;                               \
+#define SKIP_WITHOUT_QUEUE(native)                                      \
+  do {                                                                  \
+    std::string why_ = ::palisade::testing::kernelTestsUnavailable();   \
+    if (!why_.empty()) GTEST_SKIP() << why_;                            \
+    auto statement_ = ::palisade::datapath::nft::probeQueueStatement(); \
+    if (!statement_ && statement_.error().code() == EOPNOTSUPP)         \
+      GTEST_SKIP() << statement_.error().str();                         \
+    ASSERT_TRUE(statement_.ok()) << statement_.error().str();           \
+    (native) = *statement_;                                             \
   } while (0)
