@@ -16,7 +16,7 @@ namespace palisade::agent::cli {
 
 namespace nft = ::palisade::datapath::nft;
 
-std::string renderNftText(const ::palisade::ir::v1::Ruleset& ruleset) {
+std::string renderNftText(const ir::Ruleset& ruleset) {
   auto model = nft::render(ruleset);
   if (!model) return "# cannot render: " + model.error().str() + "\n";
   return nft::renderText(*model);
@@ -25,7 +25,7 @@ std::string renderNftText(const ::palisade::ir::v1::Ruleset& ruleset) {
 namespace {
 
 /// The error, with the one hint an operator needs when it is a permission problem.
-std::string explain(const datapath::Error& e) {
+std::string explain(const Error& e) {
   std::string s = e.str();
   if (e.code() == EPERM && s.find("CAP_NET_ADMIN") == std::string::npos)
     s += " (programming nftables needs CAP_NET_ADMIN: run as root or grant the capability)";
@@ -74,7 +74,7 @@ int runApply(const ApplyOptions& opts, std::ostream& out, std::ostream& err) {
   policy::ClusterState state = loadState(opts.files, err);
   if (state.findNode(opts.node) == nullptr)
     err << "note: no Node object named " << opts.node << " in the manifests\n";
-  ir::v1::Ruleset ruleset = policy::compile(state, opts.node);
+  ir::Ruleset ruleset = policy::compile(state, opts.node);
 
   nft::Programmer prog(std::move(*transport), po);
   // adopt: an existing table is converged with one delta batch, never flushed.

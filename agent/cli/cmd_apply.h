@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "palisade/v1/ir.pb.h"
+#include "proto/ir.h"
 
 namespace CLI {
 class App;
@@ -31,6 +31,6 @@ void addApplyCommand(CLI::App& app);
 int runApply(const ApplyOptions& opts, std::ostream& out, std::ostream& err);
 
 /// The nft syntax of `ruleset` as `nft -f` loads it (table inet palisade).
-std::string renderNftText(const ::palisade::ir::v1::Ruleset& ruleset);
+std::string renderNftText(const ir::Ruleset& ruleset);
 
 }  // namespace palisade::agent::cli

@@ -43,7 +43,7 @@ int runCompile(const CompileOptions& opts, std::ostream& out, std::ostream& err)
     // Not fatal: pods name their node, Node objects are optional in manifests.
     err << "note: no Node object named " << opts.node << " in the manifests\n";
   }
-  policy::ir::Ruleset ruleset = policy::compile(state, opts.node);
+  ir::Ruleset ruleset = policy::compile(state, opts.node);
 #if PALISADE_HAVE_NFT_TEXT
   if (opts.output == "nft") {
     out << renderNftText(ruleset);

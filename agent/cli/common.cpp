@@ -4,10 +4,6 @@
 #include <cctype>
 #include <ostream>
 
-// Boost.JSON, header-only: compiled once here for the whole CLI, so the
-// build needs no extra library to link.
-#include <boost/json/src.hpp>  // NOLINT(misc-include-cleaner)
-
 namespace palisade::agent::cli {
 
 policy::ClusterState loadState(const std::vector<std::string>& paths, std::ostream& err) {

@@ -19,10 +19,12 @@
 #include "agent/cli/cmd_reach.h"
 #include "agent/cli/cmd_test.h"
 #include "agent/cli/common.h"
+#include "proto/base/version.h"
 
 int main(int argc, char** argv) {
   namespace cli = palisade::agent::cli;
   CLI::App app{"palisade: Kubernetes NetworkPolicy (dry run, except apply and lab)"};
+  app.set_version_flag("--version", std::string(palisade::version()));
   app.require_subcommand(1);
   cli::CheckOptions check;
   cli::ReachOptions reach;

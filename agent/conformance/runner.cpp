@@ -72,7 +72,7 @@ ProbeMatrix EvaluatorProber::probe(const ClusterState& state, const std::vector<
                                    Protocol protocol, int32_t port) {
   ProbeMatrix m;
   m.allowed.assign(pods.size(), std::vector<bool>(pods.size(), false));
-  policy::ir::Ruleset ruleset = policy::compile(state, "");
+  ir::Ruleset ruleset = policy::compile(state, "");
   for (size_t i = 0; i < pods.size(); ++i) {
     for (size_t j = 0; j < pods.size(); ++j) {
       policy::Verdict v = policy::evaluate(state, policy::FlowEnd::ofPod(pods[i]),

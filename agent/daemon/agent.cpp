@@ -7,7 +7,6 @@
 
 #include "agent/daemon/api_source.h"
 #include "agent/daemon/http_server.h"
-#include "agent/daemon/log.h"
 #include "agent/daemon/manifest_source.h"
 #include "agent/daemon/metrics.h"
 #include "agent/daemon/reconciler.h"
@@ -15,6 +14,8 @@
 #include "agent/queue/queue_service.h"
 #include "datapath/nft/probe.h"
 #include "palisade/v1/status.pb.h"
+#include "proto/base/log.h"
+#include "proto/base/version.h"
 
 namespace palisade::agent {
 
@@ -30,7 +31,7 @@ std::string statusJson(const AgentFlags& flags, Reconciler& rec, Metrics& metric
                        const ApiSource* api) {
   palisade::agent::v1::AgentStatus st;
   st.set_node(flags.node);
-  st.set_version(kAgentVersion);
+  st.set_version(version());
   st.set_mode(flags.manifests.empty() ? "api" : "manifests");
   st.set_ready(rec.ready());
   auto size = metrics.rulesetSize();
@@ -65,8 +66,8 @@ std::string statusJson(const AgentFlags& flags, Reconciler& rec, Metrics& metric
 
 /// --queue-count > 0: probes which queue statement the kernel has, starts
 /// the consumers and says which rules to render.
-datapath::Result<std::unique_ptr<queue::QueueService>> startPacketQueue(
-    const AgentFlags& flags, datapath::nft::QueueRules& rules) {
+Result<std::unique_ptr<queue::QueueService>> startPacketQueue(const AgentFlags& flags,
+                                                              datapath::nft::QueueRules& rules) {
   auto native = datapath::nft::probeQueueStatement();
   if (!native) return native.error();
   queue::QueueServiceOptions o;
@@ -111,7 +112,7 @@ int runAgent(const AgentFlags& flags) {
   sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  logInfo("starting palisade-agent", {{"version", kAgentVersion},
+  logInfo("starting palisade-agent", {{"version", version()},
                                       {"node", flags.node},
                                       {"mode", flags.manifests.empty() ? "api" : "manifests"}});
   // The packet queue starts before its rules exist in the kernel, so that
@@ -126,9 +127,10 @@ int runAgent(const AgentFlags& flags) {
     }
     packet_queue = std::move(*started);
   }
-  auto kernel = openNftKernel(flags.deny_action == "reject" ? datapath::nft::DenyAction::Reject
-                                                            : datapath::nft::DenyAction::Drop,
-                              queue_rules);
+  auto kernel =
+      datapath::nft::openNftKernel(flags.deny_action == "reject" ? datapath::nft::DenyAction::Reject
+                                                                 : datapath::nft::DenyAction::Drop,
+                                   queue_rules);
   if (!kernel) {
     logError("cannot open the datapath", {{"error", kernel.error().str()}});
     return 1;
@@ -137,7 +139,7 @@ int runAgent(const AgentFlags& flags) {
   if (packet_queue) {
     auto qk = std::make_unique<queue::QueueKernel>(
         std::move(kernel.value()),
-        [q = packet_queue.get()](const palisade::ir::v1::Ruleset& rs,
+        [q = packet_queue.get()](const ir::Ruleset& rs,
                                  std::shared_ptr<const queue::ServiceTable> services) {
           q->programmed(rs, std::move(services));
         },
@@ -167,7 +169,8 @@ int runAgent(const AgentFlags& flags) {
       return 1;
     }
     config = std::make_unique<k8s::ClusterConfig>(std::move(c.value()));
-    for (const auto& r : watchedResources(flags.node)) ropts.required_resources.insert(r.name);
+    for (const auto& w : watchedResources(flags.node))
+      ropts.required_resources.insert(w.resource.name);
   }
   Reconciler reconciler(ropts, std::move(kernel.value()), metrics);
   reconciler.restoreCheckpoint();
@@ -185,7 +188,7 @@ int runAgent(const AgentFlags& flags) {
                   : flags.streaming_list == "off" ? k8s::StreamingList::Off
                                                   : k8s::StreamingList::Auto;
     k8s::ClientOptions co;
-    co.user_agent = std::string("palisade-agent/") + kAgentVersion;
+    co.user_agent = std::string("palisade-agent/") + version();
     api = std::make_unique<ApiSource>(*config, flags.node, reconciler, metrics, o, co);
     metrics.addCollector(
         [a = api.get()](std::string& out) { renderReflectorMetrics(a->reflectors(), out); });

@@ -1,39 +1,21 @@
 #include "agent/daemon/api_source.h"
 
-#include "agent/daemon/log.h"
 #include "policy/manifest/decode_json.h"
+#include "proto/base/log.h"
 
 namespace palisade::agent {
 
-std::vector<k8s::Resource> watchedResources(const std::string& node) {
-  return {
-      {"namespaces", "Namespace", "/api/v1/namespaces", ""},
-      {"pods", "Pod", "/api/v1/pods", ""},
-      {"networkpolicies", "NetworkPolicy", "/apis/networking.k8s.io/v1/networkpolicies", ""},
-      {"services", "Service", "/api/v1/services", ""},
-      {"endpointslices", "EndpointSlice", "/apis/discovery.k8s.io/v1/endpointslices", ""},
-      {"nodes", "Node", "/api/v1/nodes", "metadata.name=" + node},
-  };
+std::vector<WatchedResource> watchedResources(const std::string& node) {
+  std::vector<WatchedResource> out;
+  for (size_t i = 0; i < policy::Kinds::kSize; ++i) {
+    const policy::KindId id{uint8_t(i)};
+    const policy::KindInfo& k = policy::kindInfo(id);
+    k8s::Resource r{std::string(k.resource), std::string(k.name), k.collectionPath(), ""};
+    if (k.watch == policy::WatchScope::ThisNode) r.field_selector = "metadata.name=" + node;
+    out.push_back({std::move(r), id});
+  }
+  return out;
 }
-
-namespace {
-
-ObjectKind kindOf(const std::string& kind) {
-  if (kind == "Namespace") return ObjectKind::Namespace;
-  if (kind == "Pod") return ObjectKind::Pod;
-  if (kind == "NetworkPolicy") return ObjectKind::NetworkPolicy;
-  if (kind == "Service") return ObjectKind::Service;
-  if (kind == "EndpointSlice") return ObjectKind::EndpointSlice;
-  return ObjectKind::Node;
-}
-
-template <typename T>
-std::optional<AnyObject> wrap(std::optional<T>&& v) {
-  if (!v) return std::nullopt;
-  return AnyObject(std::move(*v));
-}
-
-}  // namespace
 
 ApiSource::ApiSource(k8s::ClusterConfig config, const std::string& node, Reconciler& reconciler,
                      Metrics& metrics, k8s::ReflectorOptions options,
@@ -41,16 +23,15 @@ ApiSource::ApiSource(k8s::ClusterConfig config, const std::string& node, Reconci
     : reconciler_(reconciler), metrics_(metrics) {
   // One token source for every reflector: a 401 on one re-reads it for all.
   auto tokens = std::make_shared<k8s::TokenSource>(config);
-  for (auto& r : watchedResources(node)) {
-    auto resource = std::make_shared<k8s::Resource>(r);
+  for (auto& [r, kind] : watchedResources(node)) {
     k8s::ReflectorCallbacks cb;
-    cb.on_object = [this, resource](k8s::EventType t, simdjson::dom::element obj) {
-      onObject(*resource, t, obj);
+    cb.on_object = [this, kind](k8s::EventType t, simdjson::dom::element obj) {
+      onObject(kind, t, obj);
     };
-    cb.on_removed = [this, resource](std::string_view ns, std::string_view name) {
-      reconciler_.remove(kindOf(resource->kind), std::string(ns), std::string(name));
+    cb.on_removed = [this, kind](std::string_view ns, std::string_view name) {
+      reconciler_.remove(kind, std::string(ns), std::string(name));
     };
-    cb.on_synced = [this, resource] { reconciler_.synced(resource->name); };
+    cb.on_synced = [this, name = r.name] { reconciler_.synced(name); };
     reflectors_.push_back(std::make_unique<k8s::Reflector>(r, config, tokens, std::move(cb),
                                                            options, client_options));
   }
@@ -70,9 +51,8 @@ void ApiSource::relist() {
   for (auto& r : reflectors_) r->relist();
 }
 
-void ApiSource::onObject(const k8s::Resource& r, k8s::EventType type, simdjson::dom::element obj) {
+void ApiSource::onObject(policy::KindId kind, k8s::EventType type, simdjson::dom::element obj) {
   auto received = Clock::now();
-  ObjectKind kind = kindOf(r.kind);
   if (type == k8s::EventType::Deleted) {
     std::string_view ns, name;
     auto meta = obj["metadata"];
@@ -82,39 +62,22 @@ void ApiSource::onObject(const k8s::Resource& r, k8s::EventType type, simdjson::
     return;
   }
   policy::Diagnostics diags;
-  policy::SourceLocation where;
-  std::optional<AnyObject> decoded;
-  switch (kind) {
-    case ObjectKind::Namespace:
-      decoded = wrap(policy::decodeNamespace(obj, where, diags));
-      break;
-    case ObjectKind::Pod:
-      decoded = wrap(policy::decodePod(obj, where, diags));
-      break;
-    case ObjectKind::NetworkPolicy:
-      decoded = wrap(policy::decodeNetworkPolicy(obj, where, diags));
-      break;
-    case ObjectKind::Service:
-      decoded = wrap(policy::decodeService(obj, where, diags));
-      break;
-    case ObjectKind::EndpointSlice:
-      decoded = wrap(policy::decodeEndpointSlice(obj, where, diags));
-      break;
-    case ObjectKind::Node:
-      decoded = wrap(policy::decodeNode(obj, where, diags));
-      break;
-  }
+  std::optional<policy::AnyObject> decoded = policy::decodeJsonAs(kind, obj, {}, diags);
   if (!decoded) {
     ++metrics_.objects_rejected;
     for (const auto& d : diags)
       logWarn("skipping invalid object (the previous version, if any, stays in force)",
-              {{"kind", r.kind}, {"object", d.object}, {"field", d.field}, {"reason", d.message}});
+              {{"kind", policy::kindInfo(kind).name},
+               {"object", d.object},
+               {"field", d.field},
+               {"reason", d.message}});
     return;
   }
   if (auto* pod = std::get_if<policy::Pod>(&*decoded)) {
     // A finished pod has given its address back: it is no longer a peer.
     if (pod->phase == "Succeeded" || pod->phase == "Failed") {
-      reconciler_.remove(ObjectKind::Pod, pod->meta.namespace_, pod->meta.name, received);
+      reconciler_.remove(policy::kindId<policy::Pod>, pod->meta.namespace_, pod->meta.name,
+                         received);
       return;
     }
   }

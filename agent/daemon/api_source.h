@@ -12,12 +12,19 @@
 #include "agent/daemon/metrics.h"
 #include "agent/daemon/reconciler.h"
 #include "agent/k8s/reflector.h"
+#include "policy/kinds/kinds.h"
 
 namespace palisade::agent {
 
-/// The resources the agent watches ("pods", "namespaces", "networkpolicies",
-/// "services", "endpointslices", "nodes"), the node one by field selector.
-std::vector<k8s::Resource> watchedResources(const std::string& node);
+/// A resource the agent lists and watches, and the kind of its objects.
+struct WatchedResource {
+  k8s::Resource resource;
+  policy::KindId kind;
+};
+
+/// One resource per kind of the table (policy/kinds/kinds.h), in its order;
+/// a kind watched ThisNode by field selector on `node`.
+std::vector<WatchedResource> watchedResources(const std::string& node);
 
 class ApiSource {
  public:
@@ -31,7 +38,7 @@ class ApiSource {
   const std::vector<std::unique_ptr<k8s::Reflector>>& reflectors() const { return reflectors_; }
 
  private:
-  void onObject(const k8s::Resource& r, k8s::EventType type, simdjson::dom::element obj);
+  void onObject(policy::KindId kind, k8s::EventType type, simdjson::dom::element obj);
 
   Reconciler& reconciler_;
   Metrics& metrics_;

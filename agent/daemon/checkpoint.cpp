@@ -8,13 +8,11 @@
 
 namespace palisade::agent {
 
-using datapath::Error;
-
 std::string checkpointPath(const std::string& state_dir) { return state_dir + "/ruleset.pb"; }
 
 namespace {
 
-datapath::Status writeAll(int fd, const std::string& data, const std::string& path) {
+Status writeAll(int fd, const std::string& data, const std::string& path) {
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
@@ -24,13 +22,13 @@ datapath::Status writeAll(int fd, const std::string& data, const std::string& pa
     }
     off += size_t(n);
   }
-  return datapath::okStatus();
+  return okStatus();
 }
 
 }  // namespace
 
-datapath::Status writeCheckpoint(const std::string& state_dir,
-                                 const palisade::agent::v1::Checkpoint& checkpoint) {
+Status writeCheckpoint(const std::string& state_dir,
+                       const palisade::agent::v1::Checkpoint& checkpoint) {
   std::error_code ec;
   std::filesystem::create_directories(state_dir, ec);
   if (ec) return Error(ec.value(), "creating state dir " + state_dir);
@@ -54,10 +52,10 @@ datapath::Status writeCheckpoint(const std::string& state_dir,
     ::fsync(dfd);
     ::close(dfd);
   }
-  return datapath::okStatus();
+  return okStatus();
 }
 
-datapath::Result<std::optional<palisade::agent::v1::Checkpoint>> readCheckpoint(
+Result<std::optional<palisade::agent::v1::Checkpoint>> readCheckpoint(
     const std::string& state_dir) {
   const std::string path = checkpointPath(state_dir);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -6,16 +6,15 @@
 #include <optional>
 #include <string>
 
-#include "datapath/common/result.h"
 #include "palisade/v1/checkpoint.pb.h"
+#include "proto/base/result.h"
 
 namespace palisade::agent {
 
 std::string checkpointPath(const std::string& state_dir);
-datapath::Status writeCheckpoint(const std::string& state_dir,
-                                 const palisade::agent::v1::Checkpoint& checkpoint);
+Status writeCheckpoint(const std::string& state_dir,
+                       const palisade::agent::v1::Checkpoint& checkpoint);
 /// nullopt when absent; Error when present but unreadable or corrupt.
-datapath::Result<std::optional<palisade::agent::v1::Checkpoint>> readCheckpoint(
-    const std::string& state_dir);
+Result<std::optional<palisade::agent::v1::Checkpoint>> readCheckpoint(const std::string& state_dir);
 
 }  // namespace palisade::agent

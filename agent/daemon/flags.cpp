@@ -1,12 +1,13 @@
 #include "agent/daemon/flags.h"
 
 #include "agent/daemon/metrics.h"
+#include "proto/base/version.h"
 
 namespace palisade::agent {
 
 void addFlags(CLI::App& app, AgentFlags& f) {
   app.description("palisade-agent: enforces Kubernetes NetworkPolicy on this node with nftables.");
-  app.set_version_flag("--version", std::string(kAgentVersion));
+  app.set_version_flag("--version", std::string(version()));
   app.add_option("--kubeconfig", f.kubeconfig,
                  "kubeconfig file (default: in-cluster service account)");
   app.add_option("--manifests", f.manifests,

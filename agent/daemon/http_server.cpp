@@ -4,7 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "agent/daemon/log.h"
+#include "proto/base/log.h"
 
 namespace palisade::agent {
 
@@ -112,11 +112,10 @@ void HttpServer::handle(const std::string& path, HttpHandler handler) {
   impl_->handlers[path] = std::move(handler);
 }
 
-datapath::Status HttpServer::start(const std::string& addr) {
+Status HttpServer::start(const std::string& addr) {
   std::string host;
   uint16_t port = 0;
-  if (!parseListenAddress(addr, host, port))
-    return datapath::Error(EINVAL, "invalid listen address " + addr);
+  if (!parseListenAddress(addr, host, port)) return Error(EINVAL, "invalid listen address " + addr);
   boost::system::error_code ec;
   tcp::endpoint ep(net::ip::make_address(host), port);
   impl_->acceptor.emplace(impl_->ioc);
@@ -124,11 +123,11 @@ datapath::Status HttpServer::start(const std::string& addr) {
   if (!ec) impl_->acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl_->acceptor->bind(ep, ec);
   if (!ec) impl_->acceptor->listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return datapath::Error(ec.value(), "listening on " + addr + ": " + ec.message());
+  if (ec) return Error(ec.value(), "listening on " + addr + ": " + ec.message());
   impl_->port = impl_->acceptor->local_endpoint().port();
   impl_->accept();
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
-  return datapath::okStatus();
+  return okStatus();
 }
 
 void HttpServer::stop() {

@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "datapath/common/result.h"
+#include "proto/base/result.h"
 
 namespace palisade::agent {
 
@@ -26,7 +26,7 @@ class HttpServer {
   HttpServer();
   ~HttpServer();
   void handle(const std::string& path, HttpHandler handler);
-  datapath::Status start(const std::string& addr);
+  Status start(const std::string& addr);
   void stop();
   uint16_t port() const;
 

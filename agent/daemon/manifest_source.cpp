@@ -7,8 +7,8 @@
 
 #include <filesystem>
 
-#include "agent/daemon/log.h"
 #include "policy/manifest/reader.h"
+#include "proto/base/log.h"
 
 namespace palisade::agent {
 
@@ -49,14 +49,14 @@ void ManifestSource::reload() {
   reconciler_.replaceAll(std::move(set));
 }
 
-datapath::Status ManifestSource::start() {
+Status ManifestSource::start() {
   inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ < 0) return datapath::Error(errno, "inotify_init1");
+  if (inotify_fd_ < 0) return Error(errno, "inotify_init1");
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   addWatches();
   reload();
   thread_ = std::thread([this] { run(); });
-  return datapath::okStatus();
+  return okStatus();
 }
 
 void ManifestSource::stop() {

@@ -19,7 +19,7 @@ class ManifestSource {
                  std::chrono::milliseconds debounce = std::chrono::milliseconds(200));
   ~ManifestSource();
   /// Loads once, then watches.
-  datapath::Status start();
+  Status start();
   void stop();
   /// Reloads now (SIGHUP).
   void reload();

@@ -2,9 +2,9 @@
 
 #include <cstdio>
 
-namespace palisade::agent {
+#include "proto/base/version.h"
 
-const char* const kAgentVersion = "0.1.0";
+namespace palisade::agent {
 
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)), buckets_(bounds_.size() + 1, 0) {}
@@ -84,7 +84,7 @@ std::string Metrics::render() const {
   std::string out;
   out.reserve(4096);
   metricHeader(out, "palisade_build_info", "gauge", "Agent build information.");
-  out += std::string("palisade_build_info{version=\"") + kAgentVersion + "\"} 1\n";
+  out += std::string("palisade_build_info{version=\"") + version() + "\"} 1\n";
   metricHeader(out, "palisade_ready", "gauge", "1 once the first full sync was programmed.");
   out += "palisade_ready " + std::to_string(ready ? 1 : 0) + "\n";
   metricHeader(out, "palisade_sync_duration_seconds", "histogram",

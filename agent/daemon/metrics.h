@@ -66,6 +66,4 @@ class Metrics {
 /// "# HELP"/"# TYPE" header helper for collectors.
 void metricHeader(std::string& out, const char* name, const char* type, const char* help);
 
-extern const char* const kAgentVersion;
-
 }  // namespace palisade::agent

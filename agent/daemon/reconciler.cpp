@@ -1,31 +1,14 @@
 #include "agent/daemon/reconciler.h"
 
 #include "agent/daemon/checkpoint.h"
-#include "agent/daemon/log.h"
+#include "proto/base/log.h"
+#include "proto/base/version.h"
 
 namespace palisade::agent {
 
 using namespace std::chrono_literals;
 
-const char* objectKindName(ObjectKind k) {
-  switch (k) {
-    case ObjectKind::Namespace:
-      return "Namespace";
-    case ObjectKind::Pod:
-      return "Pod";
-    case ObjectKind::NetworkPolicy:
-      return "NetworkPolicy";
-    case ObjectKind::Service:
-      return "Service";
-    case ObjectKind::EndpointSlice:
-      return "EndpointSlice";
-    case ObjectKind::Node:
-      return "Node";
-  }
-  return "?";
-}
-
-RulesetSize measureRuleset(const palisade::ir::v1::Ruleset& rs) {
+RulesetSize measureRuleset(const ir::Ruleset& rs) {
   RulesetSize s;
   s.revision = rs.revision();
   s.endpoints = uint64_t(rs.endpoints_size());
@@ -41,7 +24,8 @@ static int64_t nowMs() {
       .count();
 }
 
-Reconciler::Reconciler(ReconcilerOptions options, std::unique_ptr<Kernel> kernel, Metrics& metrics)
+Reconciler::Reconciler(ReconcilerOptions options, std::unique_ptr<datapath::nft::Kernel> kernel,
+                       Metrics& metrics)
     : options_(std::move(options)), kernel_(std::move(kernel)), metrics_(metrics) {
   heartbeat_ms_ = nowMs();
 }
@@ -107,17 +91,19 @@ void Reconciler::push(Change c) {
   cv_.notify_all();
 }
 
-void Reconciler::upsert(AnyObject object, Clock::time_point received) {
-  Change c{Change::Op::Upsert};
-  c.kind = static_cast<ObjectKind>(object.index());
+void Reconciler::upsert(policy::AnyObject object, Clock::time_point received) {
+  Change c;
+  c.op = Change::Op::Upsert;
+  c.kind = policy::kindOf(object);
   c.object = std::move(object);
   c.at = received;
   push(std::move(c));
 }
 
-void Reconciler::remove(ObjectKind kind, std::string ns, std::string name,
+void Reconciler::remove(policy::KindId kind, std::string ns, std::string name,
                         Clock::time_point received) {
-  Change c{Change::Op::Remove};
+  Change c;
+  c.op = Change::Op::Remove;
   c.kind = kind;
   c.ns = std::move(ns);
   c.name = std::move(name);
@@ -126,21 +112,24 @@ void Reconciler::remove(ObjectKind kind, std::string ns, std::string name,
 }
 
 void Reconciler::synced(const std::string& resource) {
-  Change c{Change::Op::Synced};
+  Change c;
+  c.op = Change::Op::Synced;
   c.name = resource;
   c.at = Clock::now();
   push(std::move(c));
 }
 
 void Reconciler::replaceAll(policy::ManifestSet set) {
-  Change c{Change::Op::Replace};
+  Change c;
+  c.op = Change::Op::Replace;
   c.manifests = std::make_shared<policy::ManifestSet>(std::move(set));
   c.at = Clock::now();
   push(std::move(c));
 }
 
 void Reconciler::resync() {
-  Change c{Change::Op::Resync};
+  Change c;
+  c.op = Change::Op::Resync;
   c.at = Clock::now();
   push(std::move(c));
 }
@@ -165,47 +154,10 @@ bool Reconciler::waitIdle(std::chrono::milliseconds limit) {
 }
 
 void Reconciler::applyToState(Change& c) {
-  auto& s = state_;
-  if (c.op == Change::Op::Upsert) {
-    std::visit(
-        [&](auto& obj) {
-          using T = std::decay_t<decltype(obj)>;
-          if constexpr (std::is_same_v<T, policy::Namespace>)
-            s.upsertNamespace(obj);
-          else if constexpr (std::is_same_v<T, policy::Pod>)
-            s.upsertPod(obj);
-          else if constexpr (std::is_same_v<T, policy::NetworkPolicy>)
-            s.upsertPolicy(obj);
-          else if constexpr (std::is_same_v<T, policy::Service>)
-            s.upsertService(obj);
-          else if constexpr (std::is_same_v<T, policy::EndpointSlice>)
-            s.upsertEndpointSlice(obj);
-          else if constexpr (std::is_same_v<T, policy::Node>)
-            s.upsertNode(obj);
-        },
-        *c.object);
-    return;
-  }
-  switch (c.kind) {
-    case ObjectKind::Namespace:
-      s.removeNamespace(c.name);
-      break;
-    case ObjectKind::Pod:
-      s.removePod(c.ns, c.name);
-      break;
-    case ObjectKind::NetworkPolicy:
-      s.removePolicy(c.ns, c.name);
-      break;
-    case ObjectKind::Service:
-      s.removeService(c.ns, c.name);
-      break;
-    case ObjectKind::EndpointSlice:
-      s.removeEndpointSlice(c.ns, c.name);
-      break;
-    case ObjectKind::Node:
-      s.removeNode(c.name);
-      break;
-  }
+  if (c.op == Change::Op::Upsert)
+    policy::upsertInto(state_, *c.object);
+  else
+    policy::removeFrom(state_, c.kind, c.ns, c.name);
 }
 
 bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest) {
@@ -213,7 +165,8 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
   bool changed = false;
   for (auto& c : batch) {
     if (c.op == Change::Op::Replace || c.op == Change::Op::Resync) full = true;
-    if ((c.op == Change::Op::Upsert || c.op == Change::Op::Remove) && c.kind != ObjectKind::Pod)
+    if ((c.op == Change::Op::Upsert || c.op == Change::Op::Remove) &&
+        c.kind != policy::kindId<policy::Pod>)
       full = true;
   }
   for (auto& c : batch) {
@@ -238,7 +191,7 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
         oldest = std::min(oldest, c.at);
         // Pod changes become set-element deltas when nothing else forces a
         // recompile; otherwise every write goes straight to the state.
-        if (!full && compiler_ && c.kind == ObjectKind::Pod) {
+        if (!full && compiler_ && c.kind == policy::kindId<policy::Pod>) {
           pending_deltas_.push_back(c.op == Change::Op::Upsert
                                         ? compiler_->upsertPod(std::get<policy::Pod>(*c.object))
                                         : compiler_->removePod(c.ns, c.name));
@@ -339,7 +292,7 @@ void Reconciler::maybeCheckpoint(bool force) {
   palisade::agent::v1::Checkpoint cp;
   cp.set_format(1);
   cp.set_node(options_.node);
-  cp.set_agent_version(kAgentVersion);
+  cp.set_agent_version(version());
   cp.set_written_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count());

@@ -31,21 +31,16 @@
 #include <thread>
 #include <variant>
 
-#include "agent/daemon/kernel.h"
 #include "agent/daemon/metrics.h"
+#include "datapath/nft/kernel.h"
 #include "policy/compile/incremental.h"
+#include "policy/kinds/kinds.h"
 #include "policy/manifest/reader.h"
 #include "policy/state/cluster_state.h"
 
 namespace palisade::agent {
 
 using Clock = std::chrono::steady_clock;
-
-enum class ObjectKind { Namespace, Pod, NetworkPolicy, Service, EndpointSlice, Node };
-const char* objectKindName(ObjectKind k);
-
-using AnyObject = std::variant<policy::Namespace, policy::Pod, policy::NetworkPolicy,
-                               policy::Service, policy::EndpointSlice, policy::Node>;
 
 struct ReconcilerOptions {
   std::string node;
@@ -64,7 +59,8 @@ struct ReconcilerOptions {
 
 class Reconciler {
  public:
-  Reconciler(ReconcilerOptions options, std::unique_ptr<Kernel> kernel, Metrics& metrics);
+  Reconciler(ReconcilerOptions options, std::unique_ptr<datapath::nft::Kernel> kernel,
+             Metrics& metrics);
   ~Reconciler();
 
   /// Adopts the kernel table against the checkpoint, when there is one: the
@@ -75,8 +71,8 @@ class Reconciler {
   void stop();
 
   // ---- producers (any thread) ----
-  void upsert(AnyObject object, Clock::time_point received = Clock::now());
-  void remove(ObjectKind kind, std::string ns, std::string name,
+  void upsert(policy::AnyObject object, Clock::time_point received = Clock::now());
+  void remove(policy::KindId kind, std::string ns, std::string name,
               Clock::time_point received = Clock::now());
   void synced(const std::string& resource);
   /// Standalone mode: the whole state becomes `set`.
@@ -93,9 +89,10 @@ class Reconciler {
 
  private:
   struct Change {
-    enum class Op { Upsert, Remove, Synced, Replace, Resync } op;
-    ObjectKind kind = ObjectKind::Pod;
-    std::optional<AnyObject> object;
+    enum class Op { Upsert, Remove, Synced, Replace, Resync };
+    Op op = Op::Upsert;
+    policy::KindId kind{};
+    std::optional<policy::AnyObject> object;
     std::string ns, name;
     std::shared_ptr<policy::ManifestSet> manifests;
     Clock::time_point at;
@@ -111,7 +108,7 @@ class Reconciler {
   void refreshCounters();
 
   ReconcilerOptions options_;
-  std::unique_ptr<Kernel> kernel_;
+  std::unique_ptr<datapath::nft::Kernel> kernel_;
   Metrics& metrics_;
 
   mutable std::mutex mu_;
@@ -134,7 +131,7 @@ class Reconciler {
   bool force_adopt_ = false;  // resync: read the kernel back again
   // The compiler's deltas since the last programmed revision, while every
   // change since then was a pod change (else the kernel takes the full path).
-  std::vector<palisade::ir::v1::RulesetDelta> pending_deltas_;
+  std::vector<ir::RulesetDelta> pending_deltas_;
   bool deltas_cover_changes_ = false;
   std::optional<Clock::time_point> pending_since_;
   std::optional<Clock::time_point> retry_at_;
@@ -144,6 +141,6 @@ class Reconciler {
 };
 
 /// Ruleset size figures (metrics, status).
-RulesetSize measureRuleset(const palisade::ir::v1::Ruleset& rs);
+RulesetSize measureRuleset(const ir::Ruleset& rs);
 
 }  // namespace palisade::agent

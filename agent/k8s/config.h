@@ -8,12 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "datapath/common/result.h"
+#include "proto/base/result.h"
 
 namespace palisade::agent::k8s {
-
-using datapath::Error;
-using datapath::Result;
 
 struct ClusterConfig {
   std::string host;  // name or address, as written (no brackets for IPv6)

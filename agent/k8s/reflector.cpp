@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include "agent/daemon/log.h"
 #include "agent/k8s/line_assembler.h"
+#include "proto/base/log.h"
 
 namespace palisade::agent::k8s {
 

@@ -8,7 +8,7 @@
 
 namespace palisade::agent::lab {
 
-datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, bool userspace_mode) {
+Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, bool userspace_mode) {
   NodeProgrammers out;
   datapath::nft::QueueRules queue_rules;
   if (userspace_mode) {
@@ -19,13 +19,12 @@ datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, boo
     queue_rules.target = queue::queueTarget({}, *native);
   }
   for (const LabNode& node : lab.nodes) {
-    datapath::Result<std::unique_ptr<datapath::nft::Transport>> transport =
-        datapath::Error(0, "not opened");
+    Result<std::unique_ptr<datapath::nft::Transport>> transport = Error(0, "not opened");
     // A short-lived thread enters the namespace, so the caller's stays put.
     std::thread t([&] {
       NetnsGuard guard(node.netns);
       if (!guard.ok()) {
-        transport = datapath::Error(0, guard.error());
+        transport = Error(0, guard.error());
         return;
       }
       transport = datapath::nft::openMnlTransport();
@@ -36,12 +35,11 @@ datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, boo
     // separate processes; `lab down` removes it with the namespace).
     if (userspace_mode) {
       // The queue's socket is bound in the node's namespace, like the table's.
-      datapath::Result<std::unique_ptr<queue::QueueService>> service =
-          datapath::Error(0, "not started");
+      Result<std::unique_ptr<queue::QueueService>> service = Error(0, "not started");
       std::thread q([&] {
         NetnsGuard guard(node.netns);
         if (!guard.ok()) {
-          service = datapath::Error(0, guard.error());
+          service = Error(0, guard.error());
           return;
         }
         service = queue::QueueService::start({});
@@ -59,8 +57,8 @@ datapath::Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, boo
   return out;
 }
 
-datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& rulesets, bool adopt,
-                                       std::vector<std::string>* log) {
+Status NodeProgrammers::sync(const std::vector<ir::Ruleset>& rulesets, bool adopt,
+                             std::vector<std::string>* log) {
   for (size_t i = 0; i < programmers_.size() && i < rulesets.size(); ++i) {
     datapath::nft::Programmer& p = *programmers_[i];
     auto report = adopt && !p.current() ? p.adopt(rulesets[i]) : p.sync(rulesets[i]);
@@ -71,23 +69,21 @@ datapath::Status NodeProgrammers::sync(const std::vector<policy::ir::Ruleset>& r
     if (log != nullptr) log->push_back(netns_[i] + ": " + report->summary);
     if (i < queues_.size()) queues_[i]->programmed(rulesets[i]);
   }
-  return datapath::okStatus();
+  return okStatus();
 }
 
-std::vector<policy::ir::Ruleset> compileNodes(const LabState& lab,
-                                              const policy::ClusterState& state) {
-  std::vector<policy::ir::Ruleset> out;
+std::vector<ir::Ruleset> compileNodes(const LabState& lab, const policy::ClusterState& state) {
+  std::vector<ir::Ruleset> out;
   for (const LabNode& node : lab.nodes) out.push_back(policy::compile(state, node.name));
   return out;
 }
 
-policy::ir::Ruleset restrictToNode(const policy::ir::Ruleset& all, const LabState& lab,
-                                   size_t node) {
+ir::Ruleset restrictToNode(const ir::Ruleset& all, const LabState& lab, size_t node) {
   std::set<IpAddress> local;
   for (const LabPod& p : lab.pods) {
     if (p.node == node) local.insert(p.ips.begin(), p.ips.end());
   }
-  policy::ir::Ruleset out = all;
+  ir::Ruleset out = all;
   out.clear_endpoints();
   for (const auto& e : all.endpoints()) {
     bool here = false;

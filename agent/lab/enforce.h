@@ -20,13 +20,12 @@ class NodeProgrammers {
   /// `userspace_mode`: every node also runs the agent's packet queue
   /// (agent/queue) and its table sends every new connection of local pods
   /// there, so the lab's verdicts come from the queue's decider.
-  static datapath::Result<NodeProgrammers> open(const LabState& lab, bool userspace_mode = false);
+  static Result<NodeProgrammers> open(const LabState& lab, bool userspace_mode = false);
 
   /// Programs node i with rulesets[i]. `adopt` reads the kernel's table back
   /// first and sends only the difference (a later process, e.g. `lab apply`);
   /// otherwise the first call replaces and later calls send deltas.
-  datapath::Status sync(const std::vector<policy::ir::Ruleset>& rulesets, bool adopt,
-                        std::vector<std::string>* log);
+  Status sync(const std::vector<ir::Ruleset>& rulesets, bool adopt, std::vector<std::string>* log);
 
   size_t size() const { return programmers_.size(); }
 
@@ -37,14 +36,12 @@ class NodeProgrammers {
 };
 
 /// compile(state, node) for every lab node, in node order.
-std::vector<policy::ir::Ruleset> compileNodes(const LabState& lab,
-                                              const policy::ClusterState& state);
+std::vector<ir::Ruleset> compileNodes(const LabState& lab, const policy::ClusterState& state);
 
 /// A whole-cluster ruleset (compile(state, "")) narrowed to one lab node: only
 /// the endpoints whose addresses are that node's pods, and the node's own
 /// addresses as host traffic. Used when the state places every pod on one
 /// node name (conformance models) but the lab spreads them.
-policy::ir::Ruleset restrictToNode(const policy::ir::Ruleset& all, const LabState& lab,
-                                   size_t node);
+ir::Ruleset restrictToNode(const ir::Ruleset& all, const LabState& lab, size_t node);
 
 }  // namespace palisade::agent::lab

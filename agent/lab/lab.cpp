@@ -22,7 +22,6 @@
 
 namespace palisade::agent::lab {
 namespace fs = std::filesystem;
-using datapath::Error;
 
 namespace {
 
@@ -59,7 +58,7 @@ std::optional<IpAddress> sameFamily(const std::vector<IpAddress>& ips, bool v4) 
 
 }  // namespace
 
-datapath::Result<int> startServer(const std::string& name, const std::string& exe) {
+Result<int> startServer(const std::string& name, const std::string& exe) {
   std::string ready = stateDir(name) + "/ready";
   fs::remove(ready);
   std::string log = stateDir(name) + "/serve.log";
@@ -109,7 +108,7 @@ void stopServer(const std::string& name, int pid) {
   waitpid(pid, nullptr, WNOHANG);
 }
 
-datapath::Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
+Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
   std::string error;
   if (!validLabName(options.name, &error)) return Error(EINVAL, error);
   if (fs::exists(stateDir(options.name) + "/state.json")) {
@@ -119,7 +118,7 @@ datapath::Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
   auto t0 = std::chrono::steady_clock::now();
   policy::ManifestSet set = policy::readManifests(options.files);
   for (const auto& e : set.errors) log << "warning: " << e.format() << "\n";
-  datapath::Result<LabState> planned = planLab(set, {options.name, options.nodes});
+  Result<LabState> planned = planLab(set, {options.name, options.nodes});
   if (!planned) return planned.error();
   LabState lab = std::move(*planned);
   auto copied = copyManifests(options.files, manifestDir(lab.name, 0));
@@ -129,7 +128,7 @@ datapath::Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
   lab.services = planServices(state);
   if (auto s = saveState(lab); !s) return s.error();
 
-  auto fail = [&](const Error& e) -> datapath::Result<LabState> {
+  auto fail = [&](const Error& e) -> Result<LabState> {
     std::ostringstream ignored;
     (void)labDown(lab.name, ignored);
     return e;
@@ -153,15 +152,14 @@ datapath::Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
   return lab;
 }
 
-datapath::Status labApply(const std::string& name, const std::vector<std::string>& files,
-                          std::ostream& log) {
-  datapath::Result<LabState> lab = loadState(name);
+Status labApply(const std::string& name, const std::vector<std::string>& files, std::ostream& log) {
+  Result<LabState> lab = loadState(name);
   if (!lab) return lab.error();
   auto copied = copyManifests(files, manifestDir(name, lab->manifest_dirs.size()));
   if (!copied) return copied.error();
   lab->manifest_dirs.push_back(*copied);
   std::vector<std::string> warnings;
-  datapath::Result<policy::ClusterState> state = loadClusterState(*lab, &warnings);
+  Result<policy::ClusterState> state = loadClusterState(*lab, &warnings);
   for (const std::string& w : warnings) log << "warning: " << w << "\n";
   if (!state) return state.error();
   // Labels may change which pods back a Service.
@@ -178,9 +176,8 @@ datapath::Status labApply(const std::string& name, const std::vector<std::string
   return saveState(*lab);
 }
 
-datapath::Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& state,
-                                       policy::Protocol protocol, int32_t port, Via via,
-                                       int timeout_ms) {
+Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& state,
+                             policy::Protocol protocol, int32_t port, Via via, int timeout_ms) {
   ProbeResult out;
   std::vector<const LabPod*> pods;
   for (policy::PodId id : state.podsSorted()) {
@@ -250,10 +247,10 @@ datapath::Result<ProbeResult> labProbe(const LabState& lab, const policy::Cluste
   return out;
 }
 
-datapath::Status labDown(const std::string& name, std::ostream& log) {
+Status labDown(const std::string& name, std::ostream& log) {
   std::string error;
   if (!validLabName(name, &error)) return Error(EINVAL, error);
-  datapath::Result<LabState> lab = loadState(name);
+  Result<LabState> lab = loadState(name);
   if (!lab) return lab.error();
   stopServer(name, lab->serve_pid);
   auto deleted = destroyTopology(*lab);
@@ -262,7 +259,7 @@ datapath::Status labDown(const std::string& name, std::ostream& log) {
   std::error_code ec;
   fs::remove_all(stateDir(name), ec);
   if (ec) return Error(ec.value(), "removing " + stateDir(name));
-  return datapath::okStatus();
+  return okStatus();
 }
 
 }  // namespace palisade::agent::lab

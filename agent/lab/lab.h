@@ -25,11 +25,10 @@ struct UpOptions {
 };
 
 /// Builds the lab; on any failure removes what it made. `log` gets progress lines.
-datapath::Result<LabState> labUp(const UpOptions& options, std::ostream& log);
+Result<LabState> labUp(const UpOptions& options, std::ostream& log);
 
 /// Applies more manifests (policies, namespace and pod labels) and re-syncs.
-datapath::Status labApply(const std::string& name, const std::vector<std::string>& files,
-                          std::ostream& log);
+Status labApply(const std::string& name, const std::vector<std::string>& files, std::ostream& log);
 
 enum class Via { Pod, Service };
 
@@ -42,17 +41,17 @@ struct ProbeResult {
 };
 
 /// Probes every ordered pair of the lab's pods (reach's order: namespace, name).
-datapath::Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& state,
-                                       policy::Protocol protocol, int32_t port, Via via,
-                                       int timeout_ms = 250);
+Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& state,
+                             policy::Protocol protocol, int32_t port, Via via,
+                             int timeout_ms = 250);
 
 /// Stops the server and deletes what the state records (only names with the
 /// lab's prefix), then the state itself. Works when the server already died.
-datapath::Status labDown(const std::string& name, std::ostream& log);
+Status labDown(const std::string& name, std::ostream& log);
 
 /// Starts `exe lab serve --name LAB` detached (own session, output in
 /// <state>/serve.log) and waits until its sockets are open. Returns its pid.
-datapath::Result<int> startServer(const std::string& name, const std::string& exe);
+Result<int> startServer(const std::string& name, const std::string& exe);
 /// SIGTERM (then SIGKILL) to a recorded server pid, if it still is our server.
 void stopServer(const std::string& name, int pid);
 

@@ -81,8 +81,7 @@ void LabProber::teardown() {
   lab_.reset();
 }
 
-datapath::Status LabProber::build(const ClusterState& state, const std::vector<PodId>& pods,
-                                  LabPort probed) {
+Status LabProber::build(const ClusterState& state, const std::vector<PodId>& pods, LabPort probed) {
   // Placement and names come from the same planner as `lab up`; the pods
   // carry the case's addresses and are spread over the nodes in grid order.
   policy::ManifestSet set;
@@ -113,8 +112,8 @@ datapath::Status LabProber::build(const ClusterState& state, const std::vector<P
   return saveState(*lab_);
 }
 
-datapath::Status LabProber::ensureLab(const ClusterState& state, const std::vector<PodId>& pods,
-                                      LabPort probed) {
+Status LabProber::ensureLab(const ClusterState& state, const std::vector<PodId>& pods,
+                            LabPort probed) {
   bool same = lab_ && lab_->pods.size() == pods.size();
   for (size_t k = 0; same && k < pods.size(); ++k) {
     const policy::PodRecord& rec = state.pod(pods[k]);
@@ -122,7 +121,7 @@ datapath::Status LabProber::ensureLab(const ClusterState& state, const std::vect
   }
   if (!same) {
     teardown();
-    datapath::Status s = build(state, pods, probed);
+    Status s = build(state, pods, probed);
     if (!s) teardown();
     return s;
   }
@@ -134,7 +133,7 @@ datapath::Status LabProber::ensureLab(const ClusterState& state, const std::vect
       ports_changed = true;
     }
   }
-  if (!ports_changed) return datapath::okStatus();
+  if (!ports_changed) return okStatus();
   // Same pods, other container ports: a new server and new Service ports.
   stopServer(name_, lab_->serve_pid);
   lab_->services = upstreamServices(*lab_);
@@ -158,8 +157,8 @@ conformance::ProbeMatrix LabProber::probe(const ClusterState& state, const std::
     m.errors.push_back("lab: " + s.error().str());
     return m;
   }
-  policy::ir::Ruleset all = policy::compile(state, "");
-  std::vector<policy::ir::Ruleset> rulesets;
+  ir::Ruleset all = policy::compile(state, "");
+  std::vector<ir::Ruleset> rulesets;
   for (size_t n = 0; n < lab_->nodes.size(); ++n) rulesets.push_back(restrictToNode(all, *lab_, n));
   if (auto s = programmers_->sync(rulesets, false, nullptr); !s) {
     m.errors.push_back("lab: " + s.error().str());

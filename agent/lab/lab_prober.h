@@ -28,10 +28,10 @@ class LabProber : public conformance::Prober {
                                  int32_t port) override;
 
  private:
-  datapath::Status ensureLab(const policy::ClusterState& state,
-                             const std::vector<policy::PodId>& pods, LabPort probed);
-  datapath::Status build(const policy::ClusterState& state, const std::vector<policy::PodId>& pods,
-                         LabPort probed);
+  Status ensureLab(const policy::ClusterState& state, const std::vector<policy::PodId>& pods,
+                   LabPort probed);
+  Status build(const policy::ClusterState& state, const std::vector<policy::PodId>& pods,
+               LabPort probed);
   void teardown();
 
   std::string name_;

@@ -9,7 +9,6 @@
 namespace palisade::agent::lab {
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using datapath::Error;
 
 namespace {
 
@@ -58,7 +57,7 @@ bool validLabName(const std::string& lab, std::string* error) {
 
 std::string stateDir(const std::string& lab) { return "/run/palisade/lab/" + lab; }
 
-datapath::Status saveState(const LabState& s) {
+Status saveState(const LabState& s) {
   json::object doc;
   doc["name"] = s.name;
   doc["serve_pid"] = s.serve_pid;
@@ -122,10 +121,10 @@ datapath::Status saveState(const LabState& s) {
   }
   fs::rename(path + ".tmp", path, ec);
   if (ec) return Error(ec.value(), "renaming " + path + ".tmp");
-  return datapath::okStatus();
+  return okStatus();
 }
 
-datapath::Result<LabState> loadState(const std::string& lab) {
+Result<LabState> loadState(const std::string& lab) {
   std::string path = stateDir(lab) + "/state.json";
   std::ifstream in(path);
   if (!in) return Error(ENOENT, "no lab \"" + lab + "\" (" + path + ")");
@@ -184,8 +183,7 @@ datapath::Result<LabState> loadState(const std::string& lab) {
   return s;
 }
 
-datapath::Result<std::string> copyManifests(const std::vector<std::string>& paths,
-                                            const std::string& dir) {
+Result<std::string> copyManifests(const std::vector<std::string>& paths, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Error(ec.value(), "creating " + dir);

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "datapath/common/result.h"
 #include "policy/model/objects.h"
 #include "policy/net/ip.h"
+#include "proto/base/result.h"
 
 namespace palisade::agent::lab {
 
@@ -81,12 +81,11 @@ bool validLabName(const std::string& lab, std::string* error);
 /// /run/palisade/lab/<name>
 std::string stateDir(const std::string& lab);
 
-datapath::Status saveState(const LabState& state);
-datapath::Result<LabState> loadState(const std::string& lab);
+Status saveState(const LabState& state);
+Result<LabState> loadState(const std::string& lab);
 
 /// Copies manifest files (directories walked for *.yaml|*.yml|*.json in
 /// sorted order) into `dir`, keeping their order; returns `dir`.
-datapath::Result<std::string> copyManifests(const std::vector<std::string>& paths,
-                                            const std::string& dir);
+Result<std::string> copyManifests(const std::vector<std::string>& paths, const std::string& dir);
 
 }  // namespace palisade::agent::lab

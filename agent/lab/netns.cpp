@@ -124,7 +124,7 @@ RunResult runIn(const std::string& netns, const std::vector<std::string>& argv,
 Status runChecked(const std::string& netns, const std::vector<std::string>& argv,
                   std::string_view input) {
   RunResult r = runIn(netns, argv, input);
-  if (r.status == 0) return datapath::okStatus();
+  if (r.status == 0) return okStatus();
   std::string cmd;
   for (const std::string& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
   std::string where = netns.empty() ? "" : " in netns " + netns;
@@ -135,7 +135,7 @@ Status writeSysctls(const std::string& netns,
                     const std::vector<std::pair<std::string, std::string>>& settings) {
   // /proc/sys/net answers for the opening thread's namespace, so a short-lived
   // thread enters the namespace (the caller's thread stays where it is).
-  Status result = datapath::okStatus();
+  Status result = okStatus();
   std::thread t([&] {
     NetnsGuard guard(netns);
     if (!guard.ok()) {

@@ -7,13 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "datapath/common/result.h"
+#include "proto/base/result.h"
 
 namespace palisade::agent::lab {
-
-using datapath::Error;
-using datapath::Result;
-using datapath::Status;
 
 /// Enters /run/netns/<name> on this thread; the destructor returns to the
 /// namespace the thread was in. Check ok() before relying on it.

@@ -9,7 +9,6 @@
 namespace palisade::agent::lab {
 namespace {
 
-using datapath::Error;
 using policy::Cidr;
 using policy::Family;
 
@@ -43,7 +42,7 @@ policy::Node* findNode(policy::ManifestSet& set, const std::string& name) {
 
 }  // namespace
 
-datapath::Result<LabState> planLab(policy::ManifestSet& set, const PlanOptions& options) {
+Result<LabState> planLab(policy::ManifestSet& set, const PlanOptions& options) {
   LabState lab;
   lab.name = options.name;
   // Nodes: the Node objects, then every spec.nodeName, then generated ones up to --nodes.
@@ -188,8 +187,8 @@ void overlayLab(const LabState& lab, policy::ManifestSet& set) {
   }
 }
 
-datapath::Result<policy::ClusterState> loadClusterState(const LabState& lab,
-                                                        std::vector<std::string>* warnings) {
+Result<policy::ClusterState> loadClusterState(const LabState& lab,
+                                              std::vector<std::string>* warnings) {
   if (lab.manifest_dirs.empty()) return Error(0, "lab " + lab.name + " records no manifests");
   policy::ManifestSet base = policy::readManifests({lab.manifest_dirs.front()});
   for (const auto& e : base.errors) warnings->push_back(e.format());

@@ -21,7 +21,7 @@ struct PlanOptions {
 /// in the returned LabState and writes it back into `set` (pods' nodeName and
 /// IPs, Services' ClusterIPs, Node objects), so the ClusterState built from
 /// `set` is the cluster the lab runs. hostNetwork pods get no namespace.
-datapath::Result<LabState> planLab(policy::ManifestSet& set, const PlanOptions& options);
+Result<LabState> planLab(policy::ManifestSet& set, const PlanOptions& options);
 
 /// Writes a lab's placement into manifests read back later (by `lab apply`,
 /// `probe`, ...): pods' node and IPs, ClusterIPs, NodePorts, Node objects.
@@ -29,8 +29,8 @@ void overlayLab(const LabState& lab, policy::ManifestSet& set);
 
 /// Reads the lab's manifest copies, in order, into one ClusterState with the
 /// lab's placement (later copies replace objects by namespace and name).
-datapath::Result<policy::ClusterState> loadClusterState(const LabState& lab,
-                                                        std::vector<std::string>* warnings);
+Result<policy::ClusterState> loadClusterState(const LabState& lab,
+                                              std::vector<std::string>* warnings);
 
 /// Every Service as kube-proxy programs it: ClusterIPs and NodePorts to
 /// ready backends, targetPort resolved per backend pod. Headless Services

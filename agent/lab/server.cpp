@@ -27,18 +27,18 @@ Server::~Server() {
   if (epoll_ >= 0) close(epoll_);
 }
 
-datapath::Status Server::open(const LabState& lab) {
+Status Server::open(const LabState& lab) {
   epoll_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_ < 0) return datapath::Error(errno, "epoll_create1");
+  if (epoll_ < 0) return Error(errno, "epoll_create1");
   for (const LabPod& pod : lab.pods) {
     NetnsGuard guard(pod.netns);
-    if (!guard.ok()) return datapath::Error(0, guard.error());
+    if (!guard.ok()) return Error(0, guard.error());
     for (const LabPort& port : pod.ports) {
       if (port.protocol == Protocol::SCTP) continue;
       bool tcp = port.protocol == Protocol::TCP;
       // One dual-stack socket per port serves the pod's v4 and v6 addresses.
       int fd = socket(AF_INET6, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd < 0) return datapath::Error(errno, "socket in " + pod.netns);
+      if (fd < 0) return Error(errno, "socket in " + pod.netns);
       int zero = 0;
       int one = 1;
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -51,8 +51,8 @@ datapath::Status Server::open(const LabState& lab) {
           (tcp && listen(fd, 256) != 0)) {
         int e = errno;
         close(fd);
-        return datapath::Error(e, "binding " + std::string(tcp ? "TCP" : "UDP") + " port " +
-                                      std::to_string(port.port) + " in " + pod.netns);
+        return Error(e, "binding " + std::string(tcp ? "TCP" : "UDP") + " port " +
+                            std::to_string(port.port) + " in " + pod.netns);
       }
       epoll_event ev{};
       ev.events = EPOLLIN;
@@ -61,7 +61,7 @@ datapath::Status Server::open(const LabState& lab) {
       epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
     }
   }
-  return datapath::okStatus();
+  return okStatus();
 }
 
 void Server::run(const std::atomic<bool>& stop) {
@@ -91,7 +91,7 @@ void Server::run(const std::atomic<bool>& stop) {
 }
 
 int serveMain(const std::string& lab_name) {
-  datapath::Result<LabState> lab = loadState(lab_name);
+  Result<LabState> lab = loadState(lab_name);
   if (!lab) {
     std::cerr << "palisade lab serve: " << lab.error().str() << "\n";
     return 1;

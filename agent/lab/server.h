@@ -20,7 +20,7 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   /// Opens every socket. SCTP ports are skipped (no SCTP sockets on this kernel).
-  datapath::Status open(const LabState& lab);
+  Status open(const LabState& lab);
   /// Serves until `stop` becomes true (checked at least every 200 ms).
   void run(const std::atomic<bool>& stop);
   size_t socketCount() const { return sockets_.size(); }

@@ -102,21 +102,21 @@ std::string renderServiceScript(const LabState& lab) {
   return familyTable(lab, true) + familyTable(lab, false);
 }
 
-datapath::Status programServices(const LabState& lab) {
+Status programServices(const LabState& lab) {
   std::string script = renderServiceScript(lab);
   for (const LabNode& n : lab.nodes) {
     if (auto s = runChecked(n.netns, {"nft", "-f", "-"}, script); !s) {
       return s.error().context("programming services in " + n.netns);
     }
   }
-  return datapath::okStatus();
+  return okStatus();
 }
 
-datapath::Status flushConntrack(const LabState& lab) {
+Status flushConntrack(const LabState& lab) {
   for (const LabNode& n : lab.nodes) {
     if (auto s = runChecked(n.netns, {"conntrack", "-F"}); !s) return s;
   }
-  return datapath::okStatus();
+  return okStatus();
 }
 
 }  // namespace palisade::agent::lab

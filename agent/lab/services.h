@@ -23,10 +23,10 @@ namespace palisade::agent::lab {
 std::string renderServiceScript(const LabState& lab);
 
 /// Loads the script into every node namespace.
-datapath::Status programServices(const LabState& lab);
+Status programServices(const LabState& lab);
 
 /// Empties conntrack in every node namespace, so the next probe judges new
 /// flows only (a UDP reply of an earlier allowed probe would match otherwise).
-datapath::Status flushConntrack(const LabState& lab);
+Status flushConntrack(const LabState& lab);
 
 }  // namespace palisade::agent::lab

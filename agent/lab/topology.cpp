@@ -9,8 +9,6 @@
 namespace palisade::agent::lab {
 namespace {
 
-using datapath::Error;
-
 std::string nodeLinkAddr6(size_t i) { return "fe80::" + std::to_string(i + 1); }
 
 std::vector<std::pair<std::string, std::string>> nodeSysctls() {
@@ -97,7 +95,7 @@ std::string podBatch(const LabPod& pod) {
   return b;
 }
 
-datapath::Status ipBatch(const std::string& netns, const std::string& batch) {
+Status ipBatch(const std::string& netns, const std::string& batch) {
   std::vector<std::string> argv = {"ip"};
   if (!netns.empty()) argv.insert(argv.end(), {"-n", netns});
   argv.insert(argv.end(), {"-batch", "-"});
@@ -106,7 +104,7 @@ datapath::Status ipBatch(const std::string& netns, const std::string& batch) {
 
 std::atomic<bool> g_stop_creating{false};
 
-datapath::Result<std::vector<std::string>> deleteNamespaces(const std::vector<std::string>& names) {
+Result<std::vector<std::string>> deleteNamespaces(const std::vector<std::string>& names) {
   std::string dels;
   std::vector<std::string> deleted;
   for (const std::string& name : names) {
@@ -125,7 +123,7 @@ datapath::Result<std::vector<std::string>> deleteNamespaces(const std::vector<st
 
 void stopCreatingTopology() { g_stop_creating = true; }
 
-datapath::Status createTopology(const LabState& lab) {
+Status createTopology(const LabState& lab) {
   if (g_stop_creating) return Error(EINTR, "lab " + lab.name + ": interrupted");
   std::string prefix = netnsPrefix(lab.name);
   std::string adds;
@@ -148,7 +146,7 @@ datapath::Status createTopology(const LabState& lab) {
     if (auto s = ipBatch(lab.nodes[n].netns, nodeBatch(lab, n)); !s) return s;
   }
   // The rest is independent per namespace: run the batches side by side.
-  std::vector<std::future<datapath::Status>> jobs;
+  std::vector<std::future<Status>> jobs;
   for (size_t n = 0; n < lab.nodes.size(); ++n) {
     jobs.push_back(std::async(
         std::launch::async, [&lab, n] { return ipBatch(lab.nodes[n].netns, nodeRoutes(lab, n)); }));
@@ -156,15 +154,15 @@ datapath::Status createTopology(const LabState& lab) {
   for (const LabPod& p : lab.pods) {
     jobs.push_back(std::async(std::launch::async, [&p] { return ipBatch(p.netns, podBatch(p)); }));
   }
-  datapath::Status result = datapath::okStatus();
+  Status result = okStatus();
   for (auto& j : jobs) {
-    datapath::Status s = j.get();
+    Status s = j.get();
     if (!s && result) result = s;
   }
   return result;
 }
 
-datapath::Result<std::vector<std::string>> destroyTopology(const LabState& lab) {
+Result<std::vector<std::string>> destroyTopology(const LabState& lab) {
   std::string prefix = netnsPrefix(lab.name);
   std::vector<std::string> names;
   for (const LabPod& p : lab.pods) names.push_back(p.netns);
@@ -177,7 +175,7 @@ datapath::Result<std::vector<std::string>> destroyTopology(const LabState& lab) 
   return deleteNamespaces(names);
 }
 
-datapath::Result<std::vector<std::string>> destroyByPrefix(const std::string& lab) {
+Result<std::vector<std::string>> destroyByPrefix(const std::string& lab) {
   const std::string prefix = netnsPrefix(lab);
   std::vector<std::string> names;
   std::error_code ec;

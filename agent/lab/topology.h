@@ -19,15 +19,15 @@ namespace palisade::agent::lab {
 /// Creates every namespace, link, address and route of `lab`. On failure
 /// the caller tears down with destroyTopology (it only removes what `lab`
 /// records).
-datapath::Status createTopology(const LabState& lab);
+Status createTopology(const LabState& lab);
 
 /// Deletes the lab's namespaces. Refuses names without the lab's prefix;
 /// namespaces already gone are not an error. Returns what it deleted.
-datapath::Result<std::vector<std::string>> destroyTopology(const LabState& lab);
+Result<std::vector<std::string>> destroyTopology(const LabState& lab);
 
 /// Deletes every namespace named pal-<lab>-*: for a lab interrupted before
 /// its state was saved (the prefix is the proof that the lab made them).
-datapath::Result<std::vector<std::string>> destroyByPrefix(const std::string& lab);
+Result<std::vector<std::string>> destroyByPrefix(const std::string& lab);
 
 /// From then on createTopology refuses to start (an interrupted process
 /// tearing its lab down must not race a rebuild on another thread).

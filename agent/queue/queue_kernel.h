@@ -1,5 +1,5 @@
 #pragma once
-// A Kernel (agent/daemon/kernel.h) that keeps the packet queue in step with
+// A datapath::nft::Kernel (datapath/nft/kernel.h) that keeps the packet queue in step with
 // every revision the kernel accepted: the reconcile loop stays unaware of the
 // queue, and the queue's decider never runs ahead of (or behind) what the
 // kernel's queue rules and known-pod sets say.
@@ -11,20 +11,19 @@
 #include <functional>
 #include <memory>
 
-#include "agent/daemon/kernel.h"
 #include "agent/queue/service_table.h"
+#include "datapath/nft/kernel.h"
 #include "datapath/nft/queue_rules.h"
 
 namespace palisade::agent::queue {
 
-class QueueKernel : public Kernel {
+class QueueKernel : public datapath::nft::Kernel {
  public:
   /// The revision and the Services staged with it (null when none were).
-  using Programmed =
-      std::function<void(const palisade::ir::v1::Ruleset&, std::shared_ptr<const ServiceTable>)>;
+  using Programmed = std::function<void(const ir::Ruleset&, std::shared_ptr<const ServiceTable>)>;
   /// `programmed` runs after every revision the kernel accepted
   /// (QueueService::programmed). `rules`: the queue rules `inner` was opened with.
-  QueueKernel(std::unique_ptr<Kernel> inner, Programmed programmed,
+  QueueKernel(std::unique_ptr<datapath::nft::Kernel> inner, Programmed programmed,
               datapath::nft::QueueRules rules = {})
       : inner_(std::move(inner)), programmed_(std::move(programmed)), rules_(std::move(rules)) {}
 
@@ -33,21 +32,20 @@ class QueueKernel : public Kernel {
     staged_ = std::move(services);
   }
 
-  datapath::Result<datapath::nft::SyncReport> adopt(const palisade::ir::v1::Ruleset& rs) override {
+  Result<datapath::nft::SyncReport> adopt(const ir::Ruleset& rs) override {
     prepare();
     return then(inner_->adopt(rs), rs);
   }
-  datapath::Result<datapath::nft::SyncReport> sync(const palisade::ir::v1::Ruleset& rs) override {
+  Result<datapath::nft::SyncReport> sync(const ir::Ruleset& rs) override {
     prepare();
     return then(inner_->sync(rs), rs);
   }
-  datapath::Result<datapath::nft::SyncReport> apply(
-      const palisade::ir::v1::Ruleset& rs,
-      std::span<const palisade::ir::v1::RulesetDelta> deltas) override {
+  Result<datapath::nft::SyncReport> apply(const ir::Ruleset& rs,
+                                          std::span<const ir::RulesetDelta> deltas) override {
     prepare();
     return then(inner_->apply(rs, deltas), rs);
   }
-  datapath::Result<std::map<std::string, KernelCounter>> counters() override {
+  Result<std::map<std::string, datapath::nft::KernelCounter>> counters() override {
     return inner_->counters();
   }
   void setQueueRules(const datapath::nft::QueueRules& rules) override {
@@ -64,14 +62,14 @@ class QueueKernel : public Kernel {
     rules_.services = std::move(match);
     inner_->setQueueRules(rules_);
   }
-  datapath::Result<datapath::nft::SyncReport> then(datapath::Result<datapath::nft::SyncReport> r,
-                                                   const palisade::ir::v1::Ruleset& rs) {
+  Result<datapath::nft::SyncReport> then(Result<datapath::nft::SyncReport> r,
+                                         const ir::Ruleset& rs) {
     if (!r.ok()) return r;
     programmed_(rs, std::move(staged_));
     staged_.reset();
     return r;
   }
-  std::unique_ptr<Kernel> inner_;
+  std::unique_ptr<datapath::nft::Kernel> inner_;
   Programmed programmed_;
   datapath::nft::QueueRules rules_;
   std::shared_ptr<const ServiceTable> staged_;

@@ -3,8 +3,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "agent/daemon/log.h"
 #include "datapath/queue/packet.h"
+#include "proto/base/log.h"
 
 namespace palisade::agent::queue {
 
@@ -21,8 +21,8 @@ struct QueueService::Worker {
   }
 };
 
-datapath::Result<std::unique_ptr<QueueService>> QueueService::start(QueueServiceOptions o) {
-  if (o.count == 0) return datapath::Error(EINVAL, "--queue-count must be at least 1");
+Result<std::unique_ptr<QueueService>> QueueService::start(QueueServiceOptions o) {
+  if (o.count == 0) return Error(EINVAL, "--queue-count must be at least 1");
   std::unique_ptr<QueueService> s(new QueueService());
   for (uint16_t i = 0; i < o.count; ++i) {
     auto w = std::make_unique<Worker>();
@@ -50,7 +50,7 @@ datapath::Result<std::unique_ptr<QueueService>> QueueService::start(QueueService
 
 QueueService::~QueueService() = default;
 
-void QueueService::programmed(const palisade::ir::v1::Ruleset& ruleset,
+void QueueService::programmed(const ir::Ruleset& ruleset,
                               std::shared_ptr<const ServiceTable> services) {
   decider_.update(ruleset);
   if (services) decider_.updateServices(std::move(services));

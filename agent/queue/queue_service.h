@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "agent/queue/ruleset_decider.h"
-#include "datapath/common/result.h"
 #include "datapath/nft/queue_rules.h"
 #include "datapath/queue/consumer.h"
+#include "proto/base/result.h"
 
 namespace palisade::agent::queue {
 
@@ -28,7 +28,7 @@ struct QueueServiceOptions {
 
 class QueueService {
  public:
-  static datapath::Result<std::unique_ptr<QueueService>> start(QueueServiceOptions options);
+  static Result<std::unique_ptr<QueueService>> start(QueueServiceOptions options);
   ~QueueService();
   QueueService(const QueueService&) = delete;
   QueueService& operator=(const QueueService&) = delete;
@@ -36,7 +36,7 @@ class QueueService {
   /// The ruleset the kernel enforces now and, when they changed with it, the
   /// Services of the same revision (null: keep the last table); held packets
   /// are reconsidered once. Thread-safe.
-  void programmed(const palisade::ir::v1::Ruleset& ruleset,
+  void programmed(const ir::Ruleset& ruleset,
                   std::shared_ptr<const ServiceTable> services = nullptr);
   /// Sum over the queues.
   datapath::queue::CounterSnapshot counters() const;

@@ -12,8 +12,7 @@ policy::IpAddress toIpAddress(const dq::Address& a) {
   return policy::IpAddress::v6(hi, lo);
 }
 
-RulesetDecider::Snapshot::Snapshot(const palisade::ir::v1::Ruleset& rs)
-    : ruleset(rs), evaluator(ruleset) {
+RulesetDecider::Snapshot::Snapshot(const ir::Ruleset& rs) : ruleset(rs), evaluator(ruleset) {
   const auto& node = ruleset.node();
   for (const auto& c : node.pod_cidrs_v4())
     if (auto cidr = policy::Cidr::create(policy::IpAddress::v4(c.address()), c.prefix_len()))
@@ -35,10 +34,9 @@ bool RulesetDecider::Snapshot::pending(const policy::IpAddress& a) const {
   return !std::binary_search(node_addresses.begin(), node_addresses.end(), a);
 }
 
-RulesetDecider::RulesetDecider()
-    : current_(std::make_shared<const Snapshot>(palisade::ir::v1::Ruleset())) {}
+RulesetDecider::RulesetDecider() : current_(std::make_shared<const Snapshot>(ir::Ruleset())) {}
 
-void RulesetDecider::update(const palisade::ir::v1::Ruleset& ruleset) {
+void RulesetDecider::update(const ir::Ruleset& ruleset) {
   current_.store(std::make_shared<const Snapshot>(ruleset));
 }
 

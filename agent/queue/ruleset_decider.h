@@ -23,9 +23,9 @@
 
 #include "agent/queue/service_table.h"
 #include "datapath/queue/decider.h"
-#include "palisade/v1/ir.pb.h"
 #include "policy/evaluate/ruleset_evaluator.h"
 #include "policy/net/ip.h"
+#include "proto/ir.h"
 
 namespace palisade::agent::queue {
 
@@ -35,7 +35,7 @@ class RulesetDecider : public dq::Decider {
  public:
   RulesetDecider();
   /// The ruleset the kernel now enforces. Thread-safe.
-  void update(const palisade::ir::v1::Ruleset& ruleset);
+  void update(const ir::Ruleset& ruleset);
   /// The Services of the same revision (ServiceTable::build). Thread-safe.
   void updateServices(std::shared_ptr<const ServiceTable> services);
   dq::Decision decide(const dq::QueuedPacket& packet) override;
@@ -43,8 +43,8 @@ class RulesetDecider : public dq::Decider {
 
  private:
   struct Snapshot {
-    explicit Snapshot(const palisade::ir::v1::Ruleset& rs);
-    palisade::ir::v1::Ruleset ruleset;  // owned: the evaluator keeps a reference
+    explicit Snapshot(const ir::Ruleset& rs);
+    ir::Ruleset ruleset;  // owned: the evaluator keeps a reference
     policy::RulesetEvaluator evaluator;
     std::vector<policy::Cidr> pod_cidrs;
     std::vector<policy::IpAddress> node_addresses;  // sorted

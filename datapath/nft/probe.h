@@ -6,7 +6,7 @@
 // deleted right after. Nothing is left behind either way.
 #include <string>
 
-#include "datapath/common/result.h"
+#include "proto/base/result.h"
 
 namespace palisade::datapath::nft {
 

@@ -22,13 +22,13 @@
 #include <string>
 #include <string_view>
 
-#include "datapath/common/result.h"
 #include "datapath/nft/batch.h"
 #include "datapath/nft/delta_render.h"
 #include "datapath/nft/diff.h"
 #include "datapath/nft/readback.h"
 #include "datapath/nft/render.h"
 #include "datapath/nft/transport.h"
+#include "proto/base/result.h"
 
 namespace palisade::datapath::nft {
 

@@ -26,7 +26,7 @@
 // to a virtual address on another Service's port reaches the queue too and
 // is simply decided by its policy there.
 #include "datapath/nft/model.h"
-#include "palisade/v1/ir.pb.h"
+#include "proto/ir.h"
 
 namespace palisade::datapath::nft {
 
@@ -51,7 +51,7 @@ struct QueueRules {
 
 /// Adds the queue sets to `table` and the queue rules to `base` (before the
 /// first dispatch rule). Does nothing when `rules` is not enabled.
-void addQueueRules(const ::palisade::ir::v1::Ruleset& ruleset, const QueueRules& rules,
-                   TableModel& table, std::vector<RuleModel>& base);
+void addQueueRules(const ir::Ruleset& ruleset, const QueueRules& rules, TableModel& table,
+                   std::vector<RuleModel>& base);
 
 }  // namespace palisade::datapath::nft

@@ -10,9 +10,9 @@
 #include <optional>
 #include <string>
 
-#include "datapath/common/result.h"
 #include "datapath/nft/model.h"
 #include "datapath/nft/transport.h"
+#include "proto/base/result.h"
 
 namespace palisade::datapath::nft {
 

@@ -36,14 +36,12 @@
 //    addresses, so pod churn changes set elements, never names;
 //  - ingress_/egress_<hash of the chain's rules, deny action and comment>.
 // A pod change therefore yields set-element and dispatch-element changes only.
-#include "datapath/common/result.h"
 #include "datapath/nft/model.h"
 #include "datapath/nft/queue_rules.h"
-#include "palisade/v1/ir.pb.h"
+#include "proto/base/result.h"
+#include "proto/ir.h"
 
 namespace palisade::datapath::nft {
-
-namespace ir = ::palisade::ir::v1;
 
 enum class DenyAction : uint8_t { Drop, Reject };
 

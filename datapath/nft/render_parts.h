@@ -12,9 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "datapath/common/result.h"
 #include "datapath/nft/model.h"
 #include "datapath/nft/render.h"
+#include "proto/base/result.h"
 
 namespace palisade::datapath::nft {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "datapath/common/result.h"
+#include "proto/base/result.h"
 
 namespace palisade::datapath::nft {
 

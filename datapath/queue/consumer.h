@@ -17,10 +17,10 @@
 #include <functional>
 #include <memory>
 
-#include "datapath/common/result.h"
 #include "datapath/queue/counters.h"
 #include "datapath/queue/decider.h"
 #include "datapath/queue/nfq_messages.h"
+#include "proto/base/result.h"
 
 namespace palisade::datapath::queue {
 

@@ -10,12 +10,10 @@
 // peer pod (one rule per resolved port number, same provenance).
 #include <string_view>
 
-#include "palisade/v1/ir.pb.h"
 #include "policy/state/cluster_state.h"
+#include "proto/ir.h"
 
 namespace palisade::policy {
-
-namespace ir = ::palisade::ir::v1;
 
 /// Compiles the ruleset of `node` ("" = every pod is local).
 ir::Ruleset compile(const ClusterState& state, std::string_view node);

@@ -12,9 +12,9 @@
 #include <optional>
 #include <string>
 
-#include "palisade/v1/ir.pb.h"
 #include "policy/compile/ruleset_builder.h"
 #include "policy/state/cluster_state.h"
+#include "proto/ir.h"
 
 namespace palisade::policy {
 

@@ -9,12 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "palisade/v1/ir.pb.h"
 #include "policy/state/cluster_state.h"
+#include "proto/ir.h"
 
 namespace palisade::policy {
-
-namespace ir = ::palisade::ir::v1;
 
 struct PortInterval {
   Protocol protocol;

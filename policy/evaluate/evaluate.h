@@ -10,14 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "palisade/v1/ir.pb.h"
 #include "policy/model/objects.h"
 #include "policy/net/ip.h"
 #include "policy/state/cluster_state.h"
+#include "proto/ir.h"
 
 namespace palisade::policy {
-
-namespace ir = ::palisade::ir::v1;
 
 struct PolicyName {
   std::string namespace_;

@@ -4,9 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "policy/manifest/decode_core.h"
-#include "policy/manifest/decode_policy.h"
-#include "policy/manifest/decode_service.h"
+#include "policy/kinds/kinds.h"
 #include "policy/manifest/reader.h"
 
 namespace palisade::policy::manifest {
@@ -70,27 +68,11 @@ void decodeDocument(const N& doc, const SourceLocation& loc, std::string_view im
 
   // A known kind at another apiVersion (e.g. extensions/v1beta1) is skipped like an unknown
   // kind; a missing apiVersion is tolerated for hand-written manifests.
-  auto version_is = [&](std::string_view want) {
-    return api_version.empty() || api_version == want;
-  };
-  if (kind == "NetworkPolicy" && version_is("networking.k8s.io/v1")) {
-    decodeInto(doc, kind, loc, out.errors, out.policies,
-               [](const N& n, DecodeContext& c) { return decodeNetworkPolicyT(n, c); });
-  } else if (kind == "Pod" && version_is("v1")) {
-    decodeInto(doc, kind, loc, out.errors, out.pods,
-               [](const N& n, DecodeContext& c) { return decodePodT(n, c); });
-  } else if (kind == "Namespace" && version_is("v1")) {
-    decodeInto(doc, kind, loc, out.errors, out.namespaces,
-               [](const N& n, DecodeContext& c) { return decodeNamespaceT(n, c); });
-  } else if (kind == "Service" && version_is("v1")) {
-    decodeInto(doc, kind, loc, out.errors, out.services,
-               [](const N& n, DecodeContext& c) { return decodeServiceT(n, c); });
-  } else if (kind == "EndpointSlice" && version_is("discovery.k8s.io/v1")) {
-    decodeInto(doc, kind, loc, out.errors, out.endpoint_slices,
-               [](const N& n, DecodeContext& c) { return decodeEndpointSliceT(n, c); });
-  } else if (kind == "Node" && version_is("v1")) {
-    decodeInto(doc, kind, loc, out.errors, out.nodes,
-               [](const N& n, DecodeContext& c) { return decodeNodeT(n, c); });
+  if (const std::optional<KindId> id = findKind(kind, api_version)) {
+    Kinds::with(*id, [&]<class K>() {
+      decodeInto(doc, kind, loc, out.errors, out.*K::kObjects,
+                 [](const N& n, DecodeContext& c) { return K::decode(n, c); });
+    });
   } else {
     std::string note = locationPrefix(loc) + "skipping kind " + std::string(kind);
     if (!api_version.empty()) note += " " + std::string(api_version);

@@ -9,24 +9,26 @@
 
 #include <optional>
 
+#include "policy/kinds/kinds.h"
 #include "policy/manifest/reader.h"
 #include "policy/model/diagnostic.h"
 #include "policy/model/objects.h"
 
 namespace palisade::policy {
 
-std::optional<Namespace> decodeNamespace(simdjson::dom::element obj, const SourceLocation& where,
-                                         Diagnostics& diags);
-std::optional<Pod> decodePod(simdjson::dom::element obj, const SourceLocation& where,
-                             Diagnostics& diags);
-std::optional<NetworkPolicy> decodeNetworkPolicy(simdjson::dom::element obj,
-                                                 const SourceLocation& where, Diagnostics& diags);
-std::optional<Service> decodeService(simdjson::dom::element obj, const SourceLocation& where,
-                                     Diagnostics& diags);
-std::optional<EndpointSlice> decodeEndpointSlice(simdjson::dom::element obj,
-                                                 const SourceLocation& where, Diagnostics& diags);
-std::optional<Node> decodeNode(simdjson::dom::element obj, const SourceLocation& where,
-                               Diagnostics& diags);
+/// Decodes `obj` as an object of kind `kind` (its own `kind` field is not
+/// consulted: a reflector knows what it lists).
+std::optional<AnyObject> decodeJsonAs(KindId kind, simdjson::dom::element obj,
+                                      const SourceLocation& where, Diagnostics& diags);
+
+/// The same, typed: decodeJson<Pod>(item, {}, diags).
+template <class T>
+std::optional<T> decodeJson(simdjson::dom::element obj, const SourceLocation& where,
+                            Diagnostics& diags) {
+  std::optional<AnyObject> any = decodeJsonAs(kindId<T>, obj, where, diags);
+  if (!any) return std::nullopt;
+  return std::get<T>(std::move(*any));
+}
 
 /// Decodes one object by its `kind`, or every item of a List/`*List` (items of
 /// a typed list such as PodList need no `kind`), into `out`. Unknown kinds go

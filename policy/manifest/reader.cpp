@@ -9,6 +9,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "policy/kinds/kinds.h"
 #include "policy/manifest/streams.h"
 
 namespace palisade::policy {
@@ -36,7 +37,7 @@ std::string where(const SourceLocation& loc) {
 /// Drops later objects with the same namespace/name as an earlier one, as the
 /// API server would refuse to create them.
 template <class T>
-void dropDuplicates(std::vector<T>& objects, const char* kind, Diagnostics& errors) {
+void dropDuplicates(std::vector<T>& objects, std::string_view kind, Diagnostics& errors) {
   std::unordered_map<std::string, SourceLocation> first;
   first.reserve(objects.size());
   std::erase_if(objects, [&](const T& obj) {
@@ -47,7 +48,7 @@ void dropDuplicates(std::vector<T>& objects, const char* kind, Diagnostics& erro
     d.location = obj.meta.location;
     d.kind = kind;
     d.object = name;
-    d.message = std::string("duplicate ") + kind + " " + name + " (first defined at " +
+    d.message = "duplicate " + std::string(kind) + " " + name + " (first defined at " +
                 where(it->second) + ")";
     errors.push_back(std::move(d));
     return true;
@@ -55,12 +56,7 @@ void dropDuplicates(std::vector<T>& objects, const char* kind, Diagnostics& erro
 }
 
 void dropAllDuplicates(ManifestSet& set) {
-  dropDuplicates(set.namespaces, "Namespace", set.errors);
-  dropDuplicates(set.pods, "Pod", set.errors);
-  dropDuplicates(set.policies, "NetworkPolicy", set.errors);
-  dropDuplicates(set.services, "Service", set.errors);
-  dropDuplicates(set.endpoint_slices, "EndpointSlice", set.errors);
-  dropDuplicates(set.nodes, "Node", set.errors);
+  Kinds::forEach([&]<class K>() { dropDuplicates(set.*K::kObjects, K::kInfo.name, set.errors); });
 }
 
 bool hasManifestExtension(const fs::path& p) {
@@ -104,12 +100,7 @@ void readFile(const std::string& path, ManifestSet& out) {
 }  // namespace
 
 void ManifestSet::merge(ManifestSet&& other) {
-  append(namespaces, std::move(other.namespaces));
-  append(pods, std::move(other.pods));
-  append(policies, std::move(other.policies));
-  append(services, std::move(other.services));
-  append(endpoint_slices, std::move(other.endpoint_slices));
-  append(nodes, std::move(other.nodes));
+  Kinds::forEach([&]<class K>() { append(this->*K::kObjects, std::move(other.*K::kObjects)); });
   append(errors, std::move(other.errors));
   append(notes, std::move(other.notes));
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policy/kinds/kinds.h"
+
 namespace palisade::policy {
 
 namespace {
@@ -48,12 +50,9 @@ CompiledRule compileRule(const NetworkPolicyRule& rule, SymbolTable& symbols) {
 
 ClusterState ClusterState::fromManifests(const ManifestSet& set) {
   ClusterState state;
-  for (const auto& ns : set.namespaces) state.upsertNamespace(ns);
-  for (const auto& node : set.nodes) state.upsertNode(node);
-  for (const auto& pod : set.pods) state.upsertPod(pod);
-  for (const auto& pol : set.policies) state.upsertPolicy(pol);
-  for (const auto& svc : set.services) state.upsertService(svc);
-  for (const auto& slice : set.endpoint_slices) state.upsertEndpointSlice(slice);
+  Kinds::forEach([&]<class K>() {
+    for (const auto& object : set.*K::kObjects) K::upsert(state, object);
+  });
   return state;
 }
 

@@ -1,5 +1,5 @@
 // Decoding a pod LIST the way the reflector does: simdjson DOM parse of the
-// page, then policy::decodePod per item (validation and defaulting included).
+// page, then policy::decodeJson<Pod> per item (validation and defaulting included).
 // Pods are realistic (~10 KB: managedFields, env, volumes, statuses).
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
@@ -47,7 +47,7 @@ void BM_DecodePodList(benchmark::State& state) {
     simdjson::dom::element doc = parser.parse(body);
     for (simdjson::dom::element item : doc["items"].get_array()) {
       palisade::policy::Diagnostics diags;
-      auto pod = palisade::policy::decodePod(item, {}, diags);
+      auto pod = palisade::policy::decodeJson<palisade::policy::Pod>(item, {}, diags);
       decoded += pod.has_value();
       benchmark::DoNotOptimize(pod);
     }

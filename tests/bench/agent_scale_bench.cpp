@@ -17,9 +17,9 @@
 #include <thread>
 #include <unordered_set>
 
-#include "agent/daemon/kernel.h"
-#include "agent/daemon/log.h"
 #include "agent/daemon/reconciler.h"
+#include "datapath/nft/kernel.h"
+#include "proto/base/log.h"
 #include "tests/bench/synthetic_cluster.h"
 
 using namespace palisade;
@@ -36,7 +36,7 @@ static long rssKb() {
 int main(int argc, char** argv) {
   size_t pods = argc > 1 ? std::stoul(argv[1]) : 150'000;
   int iterations = argc > 2 ? std::stoi(argv[2]) : 300;
-  agent::logger().configure(agent::LogLevel::Warn, agent::LogFormat::Text);
+  palisade::logger().configure(palisade::LogLevel::Warn, palisade::LogFormat::Text);
   auto shape = pods == 150'000 ? bench::ClusterShape{} : bench::ClusterShape::scaled(pods);
 
   // ---- RSS: what the agent holds, without the generator's copies ----
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto cluster = bench::generateCluster(shape);
-  auto kernel = agent::openNftKernel(datapath::nft::DenyAction::Drop);
+  auto kernel = datapath::nft::openNftKernel(datapath::nft::DenyAction::Drop);
   if (!kernel) {
     std::printf("latency: skipped (%s)\n", kernel.error().str().c_str());
     return 0;

@@ -41,7 +41,7 @@
 #include "tests/kernel/netns_fixture.h"
 
 namespace nft = palisade::datapath::nft;
-namespace ir = palisade::ir::v1;
+namespace ir = palisade::ir;
 using palisade::testing::Fd;
 
 namespace {

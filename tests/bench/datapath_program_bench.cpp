@@ -23,7 +23,7 @@
 #include "tests/bench/synthetic_cluster.h"
 
 namespace nft = palisade::datapath::nft;
-namespace ir = palisade::ir::v1;
+namespace ir = palisade::ir;
 
 namespace {
 

@@ -135,7 +135,7 @@ void BM_PodAddFullRecompile(benchmark::State& st, size_t pods) {
     const policy::Pod& pod = l.new_pods[i++ % l.new_pods.size()];
     auto t0 = Clock::now();
     l.state.upsertPod(pod);
-    policy::ir::Ruleset rs = policy::compile(l.state, SyntheticCluster::kBenchNode);
+    ir::Ruleset rs = policy::compile(l.state, SyntheticCluster::kBenchNode);
     auto d = Clock::now() - t0;
     benchmark::DoNotOptimize(rs);
     l.state.removePod(pod.meta.namespace_, pod.meta.name);
@@ -163,7 +163,7 @@ policy::IncrementalCompiler& incremental(Loaded& l) {
 /// What a delta carries, summed over the timed deltas and reported per delta.
 class DeltaSizes {
  public:
-  void add(const policy::ir::RulesetDelta& d) {
+  void add(const ir::RulesetDelta& d) {
     deltas_++;
     full_ += d.full();
     for (const auto& p : d.peer_sets()) {
@@ -194,7 +194,7 @@ void BM_IncrementalPodAdd(benchmark::State& st, size_t pods) {
   for (auto _ : st) {
     const policy::Pod& pod = l.new_pods[i++ % l.new_pods.size()];
     auto t0 = Clock::now();
-    policy::ir::RulesetDelta delta = inc.upsertPod(pod);
+    ir::RulesetDelta delta = inc.upsertPod(pod);
     auto d = Clock::now() - t0;
     sizes.add(delta);
     inc.removePod(pod.meta.namespace_, pod.meta.name);  // untimed: back to the same state
@@ -215,7 +215,7 @@ void BM_IncrementalPodRemove(benchmark::State& st, size_t pods) {
     const policy::Pod& pod = l.new_pods[i++ % l.new_pods.size()];
     inc.upsertPod(pod);  // untimed
     auto t0 = Clock::now();
-    policy::ir::RulesetDelta delta = inc.removePod(pod.meta.namespace_, pod.meta.name);
+    ir::RulesetDelta delta = inc.removePod(pod.meta.namespace_, pod.meta.name);
     auto d = Clock::now() - t0;
     sizes.add(delta);
     st.SetIterationTime(seconds(d));
@@ -236,8 +236,7 @@ void BM_IncrementalPodRelabel(benchmark::State& st, size_t pods) {
   for (auto _ : st) {
     const policy::LabelMap& next = labels[i++ % 2];
     auto t0 = Clock::now();
-    policy::ir::RulesetDelta delta =
-        inc.mergePodLabels(target.meta.namespace_, target.meta.name, next);
+    ir::RulesetDelta delta = inc.mergePodLabels(target.meta.namespace_, target.meta.name, next);
     auto d = Clock::now() - t0;
     sizes.add(delta);
     st.SetIterationTime(seconds(d));

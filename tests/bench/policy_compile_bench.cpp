@@ -24,7 +24,7 @@
 
 namespace palisade::bench {
 
-namespace ir = policy::ir;
+namespace ir = palisade::ir;
 
 /// A field of /proc/self/status in MB ("VmRSS", "VmHWM"), or -1 when unreadable.
 double procStatusMb(const std::string& field) {

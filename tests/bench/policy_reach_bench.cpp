@@ -61,7 +61,7 @@ void BM_ReachMatrixRuleset(benchmark::State& st) {
   const SyntheticCluster model = upstreamModel();
   ClusterState state;
   loadInto(model, state);
-  const policy::ir::Ruleset ruleset = policy::compile(state, "");
+  const ir::Ruleset ruleset = policy::compile(state, "");
   std::vector<policy::IpAddress> ips;
   for (const auto& pod : model.pods) ips.push_back(pod.ips.front());
   const auto port = static_cast<int32_t>(st.range(0));

@@ -29,11 +29,11 @@ class DeltaChurn {
     }
   }
 
-  const ir::v1::Ruleset& ruleset() { return compiler_->ruleset(); }
+  const ir::Ruleset& ruleset() { return compiler_->ruleset(); }
   /// What the last step did, for failure messages.
   const std::string& lastStep() const { return last_; }
 
-  ir::v1::RulesetDelta step() {
+  ir::RulesetDelta step() {
     switch (rng_() % 3) {
       case 0:
         return add();
@@ -47,7 +47,7 @@ class DeltaChurn {
  private:
   const policy::Pod& anyTemplate() { return *templates_[rng_() % templates_.size()]; }
 
-  ir::v1::RulesetDelta add() {
+  ir::RulesetDelta add() {
     policy::Pod p = anyTemplate();
     const uint64_t n = serial_++;
     p.meta.name = "churn-" + std::to_string(n);
@@ -63,7 +63,7 @@ class DeltaChurn {
     return compiler_->upsertPod(p);
   }
 
-  ir::v1::RulesetDelta remove() {
+  ir::RulesetDelta remove() {
     size_t i = rng_() % live_.size();
     auto [ns, name] = live_[i];
     live_[i] = live_.back();
@@ -72,7 +72,7 @@ class DeltaChurn {
     return compiler_->removePod(ns, name);
   }
 
-  ir::v1::RulesetDelta relabel() {
+  ir::RulesetDelta relabel() {
     const auto& [ns, name] = live_[rng_() % live_.size()];
     const policy::Pod& from = anyTemplate();
     policy::LabelMap labels;

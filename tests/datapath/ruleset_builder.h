@@ -5,11 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "palisade/v1/ir.pb.h"
+#include "proto/ir.h"
 
 namespace palisade::datapath::testing {
-
-namespace ir = ::palisade::ir::v1;
 
 inline uint32_t ip4(const std::string& s) {
   in_addr a{};

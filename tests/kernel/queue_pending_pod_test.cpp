@@ -30,7 +30,6 @@ using palisade::testing::tcpConnect;
 using palisade::testing::tcpListen;
 using palisade::testing::Topology;
 namespace nft = palisade::datapath::nft;
-namespace ir = ::palisade::ir::v1;
 using namespace std::chrono_literals;
 
 class QueuePendingPod : public ::testing::Test {

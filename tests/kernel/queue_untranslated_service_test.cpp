@@ -10,9 +10,9 @@
 // the queue judges it against the backend, b.
 #include <gtest/gtest.h>
 
-#include "agent/daemon/kernel.h"
 #include "agent/queue/queue_kernel.h"
 #include "agent/queue/queue_service.h"
+#include "datapath/nft/kernel.h"
 #include "policy/compile/compile.h"
 #include "policy/manifest/reader.h"
 #include "tests/kernel/netns_fixture.h"
@@ -29,7 +29,6 @@ using palisade::testing::tcpConnect;
 using palisade::testing::tcpListen;
 using palisade::testing::Topology;
 namespace nft = palisade::datapath::nft;
-namespace ir = ::palisade::ir::v1;
 using namespace std::chrono_literals;
 
 constexpr const char* kVip = "10.96.0.10";
@@ -98,7 +97,7 @@ class QueueUntranslatedService : public ::testing::Test {
       rules.pending_pods = rules.untranslated_services = true;
       rules.target = queueTarget(o, native_);
     }
-    auto k = inNetns(topo_->node, [&] { return openNftKernel(nft::DenyAction::Drop, rules); });
+    auto k = inNetns(topo_->node, [&] { return nft::openNftKernel(nft::DenyAction::Drop, rules); });
     ASSERT_TRUE(k.ok()) << k.error().str();
     QueueService* q = service_.get();
     kernel_ = std::make_unique<QueueKernel>(

@@ -23,7 +23,6 @@ using palisade::testing::tcpListen;
 using palisade::testing::Topology;
 using palisade::testing::udpExchange;
 namespace nft = palisade::datapath::nft;
-namespace ir = ::palisade::ir::v1;
 
 /// a: egress only to c; b: ingress TCP 80 / UDP 53 from a; c: not isolated.
 ir::Ruleset scenario(const Topology& t) {

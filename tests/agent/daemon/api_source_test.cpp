@@ -57,7 +57,7 @@ class ApiSourceTest : public ::testing::Test {
     addPod("b", "client", "10.1.0.6");
     ReconcilerOptions o;
     o.node = "node-1";
-    for (const auto& r : watchedResources("node-1")) o.required_resources.insert(r.name);
+    for (const auto& w : watchedResources("node-1")) o.required_resources.insert(w.resource.name);
     rec_ = std::make_unique<Reconciler>(o, std::make_unique<FakeKernel>(log_), metrics_);
     rec_->start();
     k8s::ClusterConfig c;

@@ -3,7 +3,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "agent/daemon/kernel.h"
+#include "datapath/nft/kernel.h"
 
 namespace palisade::agent::testing {
 
@@ -12,39 +12,38 @@ struct FakeKernelLog {
   int adopts = 0, syncs = 0, applies = 0;
   std::vector<size_t> apply_delta_counts;  // deltas passed to each apply()
   std::atomic<int> fail_next{0};
-  palisade::ir::v1::Ruleset last;
-  std::vector<palisade::ir::v1::Ruleset> history;
+  ir::Ruleset last;
+  std::vector<ir::Ruleset> history;
   std::vector<datapath::nft::QueueRules> queue_rules;  // every setQueueRules()
 
   int calls() {
     std::lock_guard lock(mu);
     return adopts + syncs + applies;
   }
-  palisade::ir::v1::Ruleset lastRuleset() {
+  ir::Ruleset lastRuleset() {
     std::lock_guard lock(mu);
     return last;
   }
-  const palisade::ir::v1::Endpoint* endpoint(const palisade::ir::v1::Ruleset& rs,
-                                             const std::string& ns, const std::string& name) {
+  const ir::Endpoint* endpoint(const ir::Ruleset& rs, const std::string& ns,
+                               const std::string& name) {
     for (const auto& e : rs.endpoints())
       if (e.namespace_() == ns && e.name() == name) return &e;
     return nullptr;
   }
 };
 
-class FakeKernel : public Kernel {
+class FakeKernel : public datapath::nft::Kernel {
  public:
   explicit FakeKernel(std::shared_ptr<FakeKernelLog> log) : log_(std::move(log)) {}
-  datapath::Result<datapath::nft::SyncReport> adopt(const palisade::ir::v1::Ruleset& rs) override {
+  Result<datapath::nft::SyncReport> adopt(const ir::Ruleset& rs) override {
     return record(rs, true);
   }
-  datapath::Result<datapath::nft::SyncReport> sync(const palisade::ir::v1::Ruleset& rs) override {
+  Result<datapath::nft::SyncReport> sync(const ir::Ruleset& rs) override {
     return record(rs, false);
   }
   /// Records the deltas; the ruleset is what a full sync would have programmed.
-  datapath::Result<datapath::nft::SyncReport> apply(
-      const palisade::ir::v1::Ruleset& rs,
-      std::span<const palisade::ir::v1::RulesetDelta> deltas) override {
+  Result<datapath::nft::SyncReport> apply(const ir::Ruleset& rs,
+                                          std::span<const ir::RulesetDelta> deltas) override {
     auto r = record(rs, false);
     if (!r) return r;
     std::lock_guard lock(log_->mu);
@@ -54,8 +53,8 @@ class FakeKernel : public Kernel {
     r->from_ir_delta = true;
     return r;
   }
-  datapath::Result<std::map<std::string, KernelCounter>> counters() override {
-    return std::map<std::string, KernelCounter>{{"prog_1", {3, 180}}};
+  Result<std::map<std::string, datapath::nft::KernelCounter>> counters() override {
+    return std::map<std::string, datapath::nft::KernelCounter>{{"prog_1", {3, 180}}};
   }
   void setQueueRules(const datapath::nft::QueueRules& rules) override {
     std::lock_guard lock(log_->mu);
@@ -63,11 +62,10 @@ class FakeKernel : public Kernel {
   }
 
  private:
-  datapath::Result<datapath::nft::SyncReport> record(const palisade::ir::v1::Ruleset& rs,
-                                                     bool adopt) {
+  Result<datapath::nft::SyncReport> record(const ir::Ruleset& rs, bool adopt) {
     if (log_->fail_next > 0) {
       --log_->fail_next;
-      return datapath::Error(EINVAL, "scripted rejection");
+      return Error(EINVAL, "scripted rejection");
     }
     std::lock_guard lock(log_->mu);
     (adopt ? log_->adopts : log_->syncs)++;

@@ -19,7 +19,6 @@ using datapath::queue::QueuedPacket;
 using datapath::queue::Verdict;
 using palisade::datapath::testing::ip4;
 using palisade::datapath::testing::RulesetBuilder;
-namespace ir = ::palisade::ir::v1;
 
 QueuedPacket packet(const std::string& src, const std::string& dst, uint8_t proto, uint16_t dport) {
   QueuedPacket q;

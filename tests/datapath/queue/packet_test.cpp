@@ -52,7 +52,9 @@ TEST_P(PerProtocol, Ipv6) {
   EXPECT_EQ(p.dst.bytes[15], 2);
   EXPECT_EQ(p.protocol, p6);
   EXPECT_EQ(p.has_ports, ports);
-  if (ports) EXPECT_EQ(p.dst_port, 443);
+  if (ports) {
+    EXPECT_EQ(p.dst_port, 443);
+  }
 }
 
 // Every prefix of a valid packet parses or fails cleanly, and a prefix that

@@ -227,24 +227,24 @@ TEST(DecodeJson, DecodesOneParsedElement) {
       "status": {"podIPs": [{"ip": "10.0.0.1"}]}})"))
                    .get(el));
   Diagnostics diags;
-  auto pod = decodePod(el, SourceLocation{}, diags);
+  auto pod = decodeJson<Pod>(el, SourceLocation{}, diags);
   ASSERT_TRUE(pod);
   EXPECT_TRUE(diags.empty());
   EXPECT_EQ(pod->ips.at(0).toString(), "10.0.0.1");
 
-  auto bad = decodeNamespace(el, SourceLocation{}, diags);
+  auto bad = decodeJson<Namespace>(el, SourceLocation{}, diags);
   EXPECT_TRUE(bad);  // namespace field ignored for cluster-scoped kinds
 
   ASSERT_FALSE(parser.parse(std::string(R"({"metadata": {"name": "Bad"}})")).get(el));
   diags.clear();
-  EXPECT_FALSE(decodeService(el, SourceLocation{}, diags));
+  EXPECT_FALSE(decodeJson<Service>(el, SourceLocation{}, diags));
   ASSERT_EQ(diags.size(), 1u);
   EXPECT_TRUE(diags[0].format().starts_with("Service default/Bad: metadata.name: invalid name"))
       << diags[0].format();
 
   ASSERT_FALSE(parser.parse(std::string("[1]")).get(el));
   diags.clear();
-  EXPECT_FALSE(decodeNode(el, SourceLocation{"api", 0}, diags));
+  EXPECT_FALSE(decodeJson<Node>(el, SourceLocation{"api", 0}, diags));
   EXPECT_EQ(formatted(diags), Strings{"api: Node: expected a mapping"});
 }
 

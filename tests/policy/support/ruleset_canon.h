@@ -8,12 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "palisade/v1/ir.pb.h"
 #include "policy/net/ip.h"
+#include "proto/ir.h"
 
 namespace palisade::policy::testing {
-
-namespace ir = ::palisade::ir::v1;
 
 inline std::string cidrText(const ir::Ipv4Cidr& c) {
   return Cidr::create(IpAddress::v4(c.address()), c.prefix_len())->toString();

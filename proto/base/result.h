@@ -1,7 +1,11 @@
 #pragma once
-// Result<T>: a value or an Error. The datapath reports environmental failures
-// (netlink EPERM/EBUSY/EINVAL, missing kernel features) through this type and
-// never throws: the agent's reconcile loop and the packet path must keep going.
+// Result<T>: a value or an Error — the one way a fallible function reports an
+// environmental failure (netlink EPERM/EBUSY/EINVAL, a missing kernel feature,
+// an unreadable file, an API server that refused) in every folder. Nothing on
+// the reconcile loop or the packet path throws; libraries that do (yaml-cpp,
+// protobuf) are caught at their edge and turned into an Error there.
+// policy::Diagnostics stays for object validation: a list of findings about
+// objects, not the failure of a call.
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -9,7 +13,7 @@
 #include <utility>
 #include <variant>
 
-namespace palisade::datapath {
+namespace palisade {
 
 /// An errno (0 when not from the kernel) and a context chain, outermost first:
 /// "programming table inet palisade: adding element to set peers_ab12 (...): EINVAL".
@@ -61,4 +65,4 @@ struct Ok {};
 using Status = Result<Ok>;
 inline Status okStatus() { return Ok{}; }
 
-}  // namespace palisade::datapath
+}  // namespace palisade

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <type_traits>
 
-namespace palisade::agent {
+namespace palisade {
 
 enum class LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 };
 enum class LogFormat { Text, Json };
@@ -55,4 +55,4 @@ inline void logError(std::string_view m, std::initializer_list<LogField> f = {})
   logger().log(LogLevel::Error, m, f);
 }
 
-}  // namespace palisade::agent
+}  // namespace palisade

@@ -7,10 +7,10 @@
 #include <span>
 #include <string>
 
-#include "datapath/common/result.h"
 #include "datapath/nft/programmer.h"
+#include "proto/base/result.h"
 
-namespace palisade::agent {
+namespace palisade::datapath::nft {
 
 struct KernelCounter {
   uint64_t packets = 0, bytes = 0;
@@ -20,27 +20,25 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   /// Converges with what the kernel holds (read back, one delta; no flush).
-  virtual datapath::Result<datapath::nft::SyncReport> adopt(
-      const palisade::ir::v1::Ruleset& rs) = 0;
+  virtual Result<SyncReport> adopt(const ir::Ruleset& rs) = 0;
   /// Programs the difference from the last programmed ruleset.
-  virtual datapath::Result<datapath::nft::SyncReport> sync(const palisade::ir::v1::Ruleset& rs) = 0;
+  virtual Result<SyncReport> sync(const ir::Ruleset& rs) = 0;
   /// Programs pod changes: `deltas` lead from the last programmed revision to
   /// `rs`, and only what they touch is rendered and sent. An implementation
   /// without a delta path (or a change it cannot express) takes sync(rs).
-  virtual datapath::Result<datapath::nft::SyncReport> apply(
-      const palisade::ir::v1::Ruleset& rs, std::span<const palisade::ir::v1::RulesetDelta> deltas) {
+  virtual Result<SyncReport> apply(const ir::Ruleset& rs,
+                                   std::span<const ir::RulesetDelta> deltas) {
     (void)deltas;
     return sync(rs);
   }
-  virtual datapath::Result<std::map<std::string, KernelCounter>> counters() = 0;
+  virtual Result<std::map<std::string, KernelCounter>> counters() = 0;
   /// The packet-queue rules of the next revision (their Service addresses
   /// follow the cluster). A kernel without queue rules ignores them.
-  virtual void setQueueRules(const datapath::nft::QueueRules& rules) { (void)rules; }
+  virtual void setQueueRules(const QueueRules& rules) { (void)rules; }
 };
 
 /// The real datapath: table inet palisade through netlink.
 /// `queue`: the packet-queue rules to render (none by default).
-datapath::Result<std::unique_ptr<Kernel>> openNftKernel(
-    datapath::nft::DenyAction deny, const datapath::nft::QueueRules& queue = {});
+Result<std::unique_ptr<Kernel>> openNftKernel(DenyAction deny, const QueueRules& queue = {});
 
-}  // namespace palisade::agent
+}  // namespace palisade::datapath::nft

@@ -1,5 +1,7 @@
 // Element messages: every element list stays under the 16-bit nest length,
 // and the bytes parse back with libnftnl into exactly the model's elements.
+#include "datapath/nft/elements.h"
+
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
@@ -8,7 +10,6 @@
 #include <map>
 
 #include "datapath/nft/batch.h"
-#include "datapath/nft/elements.h"
 #include "datapath/nft/handles.h"
 #include "datapath/nft/render.h"
 #include "tests/datapath/ruleset_builder.h"

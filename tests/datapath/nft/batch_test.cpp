@@ -1,5 +1,7 @@
 // Batch builder: the bytes parse back with libnftnl into the objects of the
 // model; a fake transport scripts kernel acks and errors.
+#include "datapath/nft/batch.h"
+
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
@@ -9,7 +11,6 @@
 #include <functional>
 #include <map>
 
-#include "datapath/nft/batch.h"
 #include "datapath/nft/handles.h"
 #include "datapath/nft/programmer.h"
 #include "datapath/nft/render.h"

@@ -1,10 +1,10 @@
-#include "agent/daemon/log.h"
+#include "proto/base/log.h"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 
-namespace palisade::agent {
+namespace palisade {
 
 Logger& logger() {
   static Logger instance;
@@ -95,10 +95,11 @@ std::string timestamp() {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms.count()));
-  return buf;
+  char date[32];
+  const size_t n = std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03dZ", int(ms.count()));
+  return std::string(date, n) + millis;
 }
 
 }  // namespace
@@ -135,4 +136,4 @@ void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<Log
     std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-}  // namespace palisade::agent
+}  // namespace palisade
