@@ -104,7 +104,6 @@ void ClusterState::indexPod(PodId id) {
     if (port.name != 0) pods_by_port_name_[port.name].insert(id);
   }
   pods_by_node_[p.node].insert(id);
-  for (const auto& [k, v] : p.labels) pods_by_label_[pairKey(k, v)].insert(id);
   namespaceRecord(p.namespace_).pods.insert(id);
 }
 
@@ -128,7 +127,6 @@ void ClusterState::unindexPod(PodId id) {
     if (port.name != 0) eraseFrom(pods_by_port_name_, port.name);
   }
   eraseFrom(pods_by_node_, p.node);
-  for (const auto& [k, v] : p.labels) eraseFrom(pods_by_label_, pairKey(k, v));
   if (auto it = namespaces_.find(p.namespace_); it != namespaces_.end()) it->second.pods.erase(id);
 }
 
@@ -282,13 +280,26 @@ std::vector<PodId> ClusterState::podsSorted() const {
   for (PodId id = 0; id < pods_.size(); ++id) {
     if (pods_[id].live) out.push_back(id);
   }
-  std::sort(out.begin(), out.end(), [this](PodId a, PodId b) {
+  sortByName(out);
+  return out;
+}
+
+std::vector<PodId> ClusterState::podsSortedOn(std::string_view node) const {
+  const Symbol sym = symbols_.find(node);
+  const std::unordered_set<PodId>* on_node = sym == SymbolTable::kNone ? nullptr : podsOnNode(sym);
+  if (on_node == nullptr) return {};
+  std::vector<PodId> out(on_node->begin(), on_node->end());
+  sortByName(out);
+  return out;
+}
+
+void ClusterState::sortByName(std::vector<PodId>& ids) const {
+  std::sort(ids.begin(), ids.end(), [this](PodId a, PodId b) {
     const auto& pa = pods_[a];
     const auto& pb = pods_[b];
     if (pa.namespace_ != pb.namespace_) return str(pa.namespace_) < str(pb.namespace_);
     return str(pa.name) < str(pb.name);
   });
-  return out;
 }
 
 std::string ClusterState::podName(PodId id) const {
@@ -326,11 +337,6 @@ std::optional<PolicyId> ClusterState::findPolicy(std::string_view ns, std::strin
 const std::unordered_set<PodId>* ClusterState::podsWithPortName(Symbol name) const {
   auto it = pods_by_port_name_.find(name);
   return it == pods_by_port_name_.end() ? nullptr : &it->second;
-}
-
-const std::unordered_set<PodId>* ClusterState::podsWithLabel(Symbol key, Symbol value) const {
-  auto it = pods_by_label_.find(pairKey(key, value));
-  return it == pods_by_label_.end() ? nullptr : &it->second;
 }
 
 const std::unordered_set<PodId>* ClusterState::podsOnNode(Symbol node) const {

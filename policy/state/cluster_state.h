@@ -122,6 +122,9 @@ class ClusterState {
   const std::vector<PodId>* podsByIp(const IpAddress& ip) const;
   /// Live pods sorted by (namespace, name): the order of reach matrices.
   std::vector<PodId> podsSorted() const;
+  /// The pods scheduled on `node` (by name), in the same order; a node no
+  /// pod names yet has none.
+  std::vector<PodId> podsSortedOn(std::string_view node) const;
   size_t podCount() const { return pod_count_; }
   size_t podSlots() const { return pods_.size(); }
   std::string podName(PodId id) const;  // "ns/name"
@@ -138,8 +141,6 @@ class ClusterState {
 
   /// Pods carrying a container port of this name (any protocol).
   const std::unordered_set<PodId>* podsWithPortName(Symbol name) const;
-  /// Pods carrying label key=value (the label → pods index).
-  const std::unordered_set<PodId>* podsWithLabel(Symbol key, Symbol value) const;
   /// Pods on a node (by node symbol).
   const std::unordered_set<PodId>* podsOnNode(Symbol node) const;
 
@@ -165,6 +166,7 @@ class ClusterState {
   uint64_t revision() const { return revision_; }
 
  private:
+  void sortByName(std::vector<PodId>& ids) const;
   NamespaceRecord& namespaceRecord(Symbol name);
   void indexPod(PodId id);
   void unindexPod(PodId id);
@@ -177,7 +179,6 @@ class ClusterState {
   std::map<IpAddress, std::vector<PodId>> pod_by_ip_;
   std::unordered_map<Symbol, std::unordered_set<PodId>> pods_by_port_name_;
   std::unordered_map<Symbol, std::unordered_set<PodId>> pods_by_node_;
-  std::unordered_map<uint64_t, std::unordered_set<PodId>> pods_by_label_;  // (key << 32 | value)
   std::unordered_map<Symbol, NamespaceRecord> namespaces_;
 
   std::vector<PolicyRecord> policies_;

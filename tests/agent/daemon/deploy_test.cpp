@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "agent/daemon/flags.h"
+#include "policy/kinds/kinds.h"
 
 namespace palisade::agent {
 namespace {
@@ -82,6 +84,34 @@ TEST(DeployTest, ClusterRoleIsListWatchOnly) {
       }
     }
   }
+}
+
+// The ClusterRole grants list and watch on the resource of every kind in the
+// table (what the agent's reflectors ask for), and on nothing else.
+TEST(DeployTest, ClusterRoleGrantsWhatTheKindTableWatches) {
+  std::set<std::pair<std::string, std::string>> granted;  // (group, resource) with list+watch
+  std::set<std::pair<std::string, std::string>> any;
+  for (const auto& d : loadDeploy()) {
+    if (d["kind"].as<std::string>() != "ClusterRole") continue;
+    for (const auto& rule : d["rules"]) {
+      std::set<std::string> verbs;
+      for (const auto& v : rule["verbs"]) verbs.insert(v.as<std::string>());
+      for (const auto& g : rule["apiGroups"])
+        for (const auto& r : rule["resources"]) {
+          any.emplace(g.as<std::string>(), r.as<std::string>());
+          if (verbs.count("list") && verbs.count("watch"))
+            granted.emplace(g.as<std::string>(), r.as<std::string>());
+        }
+    }
+  }
+  std::set<std::pair<std::string, std::string>> needed;
+  for (const policy::KindInfo& k : policy::Kinds::kInfos)
+    needed.emplace(std::string(k.group), std::string(k.resource));
+  for (const auto& n : needed)
+    EXPECT_TRUE(granted.count(n)) << "no list/watch on " << n.first << "/" << n.second;
+  for (const auto& a : any)
+    EXPECT_TRUE(needed.count(a)) << "RBAC grants " << a.first << "/" << a.second
+                                 << ", which no kind in policy/kinds/kinds.h needs";
 }
 
 TEST(DeployTest, FlagListCoversTheDocumentedFlags) {
