@@ -1,8 +1,8 @@
 # palisade: build, test and demo entry points. Debian 12, run as root for `deps`.
 #
 #   make demo   deps + build, then deploy/examples/ as a lab (root): prediction and kernel
-#   make test   deps + build + ctest, an ASan+UBSan build of the unit tests,
-#               and a clang-format check
+#   make test   deps + build (warnings are errors) + ctest, an ASan+UBSan build of
+#               the unit tests, a clang-format check and clang-tidy
 #   make bench  Google Benchmark programs (results are reported, never asserted)
 #   make fuzz   libFuzzer targets (clang), 60 s each
 
@@ -20,7 +20,7 @@ EXAMPLES := deploy/examples
 UNIT_TESTS := policy_tests datapath_tests agent_tests
 FORMAT_FILES = $(shell find policy datapath agent tests -name '*.cpp' -o -name '*.h' 2>/dev/null | sort)
 
-.PHONY: all deps configure build test unit-test asan-test format-check demo bench fuzz clean
+.PHONY: all deps configure build test unit-test asan-test format-check tidy demo bench fuzz clean
 
 all: build
 
@@ -35,7 +35,7 @@ configure: $(BUILD)/build.ninja
 build: deps configure
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: build unit-test asan-test format-check
+test: build unit-test asan-test format-check tidy
 
 unit-test:
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -66,6 +66,20 @@ format-check:
 	  files=$$(grep 'error:' /tmp/palisade-format.log | cut -d: -f1 | sort -u | wc -l); \
 	  echo "format-check: $$n formatting findings in $$files files (clang-format -i to fix)"; \
 	  if [ "$(FORMAT_STRICT)" = 1 ]; then cat /tmp/palisade-format.log; exit 1; fi; \
+	fi
+
+# clang-tidy with the checks .clang-tidy names, on every production source (and
+# the headers it includes from our folders), through the build's
+# compile_commands.json; any finding fails. Suppressions are in .clang-tidy or
+# as NOLINT at the line, each with its reason.
+TIDY_SOURCES := '$(CURDIR)/(policy|datapath|agent|proto/base)/.*\.cpp$$'
+tidy: build
+	@echo "== clang-tidy (-j$(JOBS)): policy datapath agent proto/base"
+	@if run-clang-tidy -p $(BUILD) -j $(JOBS) -quiet $(TIDY_SOURCES) >$(BUILD)/tidy.log 2>&1; then \
+	  echo "tidy: clean"; \
+	else \
+	  sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/tidy.log | grep -E -A3 ': (warning|error):'; \
+	  echo "tidy: findings above (whole log: $(BUILD)/tidy.log)"; exit 1; \
 	fi
 
 demo: build
