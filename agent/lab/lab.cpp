@@ -71,8 +71,9 @@ Result<int> startServer(const std::string& name, const std::string& exe) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     setsid();
-    int null = open("/dev/null", O_RDONLY);
-    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    // O_CLOEXEC: only the dup2'ed copies (0, 1, 2) reach the server.
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (null >= 0) dup2(null, 0);
     if (out >= 0) {
       dup2(out, 1);
@@ -109,8 +110,7 @@ void stopServer(const std::string& name, int pid) {
 }
 
 Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
-  std::string error;
-  if (!validLabName(options.name, &error)) return Error(EINVAL, error);
+  if (auto s = validLabName(options.name); !s) return s.error();
   if (fs::exists(stateDir(options.name) + "/state.json")) {
     return Error(EEXIST,
                  "lab " + options.name + " exists (palisade lab down --name " + options.name + ")");
@@ -248,8 +248,7 @@ Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& st
 }
 
 Status labDown(const std::string& name, std::ostream& log) {
-  std::string error;
-  if (!validLabName(name, &error)) return Error(EINVAL, error);
+  if (auto s = validLabName(name); !s) return s;
   Result<LabState> lab = loadState(name);
   if (!lab) return lab.error();
   stopServer(name, lab->serve_pid);
