@@ -162,6 +162,13 @@ TEST(Binary, ExitCodes) {
   EXPECT_EQ(shell(bin + " --help", &out), 0) << out;
   EXPECT_EQ(shell(bin + " test " + data + "wrong-case.yaml", &out), 1) << out;
   EXPECT_THAT(out, EndsWith("0 passed, 1 failed\n"));
+  // reach: invalid input fails as check does; valid but empty does not.
+  EXPECT_EQ(shell(bin + " reach -f " + data + "invalid.yaml", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("no valid pods in the manifests"));
+  EXPECT_EQ(shell(bin + " reach -f " + data + "no-pods.yaml", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("no pods in the manifests"));
+  EXPECT_EQ(shell(bin + " compile -f " + data + "cluster.yaml --node '' -o nft", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("table inet palisade"));
 }
 #endif
 
