@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -27,6 +28,13 @@ namespace {
 
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// "0.10": a duration for people, to the hundredth of a second.
+std::string formatSeconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", s);
+  return buf;
 }
 
 std::string manifestDir(const std::string& name, size_t k) {
@@ -148,7 +156,7 @@ Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
   for (const std::string& l : lines) log << "datapath " << l << "\n";
   log << "lab " << lab.name << ": " << lab.nodes.size() << " node(s), " << lab.pods.size()
       << " pod(s), " << lab.services.size() << " service(s), server pid " << lab.serve_pid
-      << ", up in " << since(t0) << " s\n";
+      << ", up in " << formatSeconds(since(t0)) << " s\n";
   return lab;
 }
 
@@ -238,6 +246,10 @@ Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& st
                             " backends reaches it (cells hit a random backend)");
       }
     }
+  }
+  out.probed.assign(pods.size(), std::vector<bool>(pods.size(), false));
+  for (size_t i = 0; i < pods.size(); ++i) {
+    for (size_t j = 0; j < pods.size(); ++j) out.probed[i][j] = targets[i][j] && out.served[j];
   }
   auto t0 = std::chrono::steady_clock::now();
   ProbeCells cells = probeCells(sources, targets, protocol, timeout_ms);

@@ -34,9 +34,13 @@ enum class Via { Pod, Service };
 
 struct ProbeResult {
   std::vector<std::string> names;          // "ns/pod", reach order
-  std::vector<std::vector<bool>> allowed;  // [from][to]
+  std::vector<std::vector<bool>> allowed;  // [from][to]; false where not probed
   std::vector<bool> served;                // [to]: the pod listens on protocol/port
-  std::vector<std::string> notes;          // cells probed oddly or not at all
+  /// [from][to]: a connection was made and its answer says something about
+  /// enforcement (a target address of both ends' family, a Service when
+  /// --via service, a listener). Where false, `allowed` is no verdict.
+  std::vector<std::vector<bool>> probed;
+  std::vector<std::string> notes;  // cells probed oddly or not at all
   double seconds = 0;
 };
 
