@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/json.hpp>
-#include <cstdio>
 #include <ostream>
 
 #include "agent/cli/cmd_reach.h"
@@ -137,10 +136,8 @@ int runProbeOrVerify(bool verify, const LabOptions& opts, std::ostream& out, std
     }
   }
   VerifyCount count = countVerify(grid);
-  char took[32];
-  std::snprintf(took, sizeof took, "%.2f", probe->seconds);
   out << (count.disagree == 0 ? "agree" : "disagree") << ": " << count.checked << " cells checked, "
-      << count.disagree << " disagreeing (probe " << took << " s)\n";
+      << count.disagree << " disagreeing (probe " << lab::formatSeconds(probe->seconds) << " s)\n";
   return count.disagree == 0 ? kExitOk : kExitFailed;
 }
 

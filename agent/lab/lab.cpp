@@ -30,13 +30,6 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-/// "0.10": a duration for people, to the hundredth of a second.
-std::string formatSeconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", s);
-  return buf;
-}
-
 std::string manifestDir(const std::string& name, size_t k) {
   return stateDir(name) + "/manifests/" + std::to_string(k);
 }
@@ -65,6 +58,14 @@ std::optional<IpAddress> sameFamily(const std::vector<IpAddress>& ips, bool v4) 
 }
 
 }  // namespace
+
+std::string formatSeconds(double s) {
+  // Below a hundredth "0.00" would read as "took no time at all".
+  if (s < 0.005) return "< 0.01";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", s);
+  return buf;
+}
 
 Result<int> startServer(const std::string& name, const std::string& exe) {
   std::string ready = stateDir(name) + "/ready";

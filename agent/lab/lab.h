@@ -53,6 +53,9 @@ Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& st
 /// lab's prefix), then the state itself. Works when the server already died.
 Status labDown(const std::string& name, std::ostream& log);
 
+/// A duration for people, to the hundredth of a second: "0.10", "< 0.01".
+std::string formatSeconds(double seconds);
+
 /// Starts `exe lab serve --name LAB` detached (own session, output in
 /// <state>/serve.log) and waits until its sockets are open. Returns its pid.
 Result<int> startServer(const std::string& name, const std::string& exe);
