@@ -87,7 +87,8 @@ demo: build
 	$(PALISADE) check -f $(EXAMPLES)
 	@echo
 	@# The lab: the examples' 9 pods as network namespaces on their 2 nodes, real
-	@# packets, prediction (reach) and kernel (probe) side by side; always torn down.
+	@# packets, prediction (reach) and kernel (probe) in one matrix that marks where
+	@# they disagree ('!') and what was not probed ('-'); always torn down.
 	@if [ "$$(id -u)" != 0 ]; then echo "demo: the lab needs root"; exit 1; fi
 	@set -e; trap '$(PALISADE) lab down --name demo >/dev/null 2>&1 || true' EXIT; \
 	$(PALISADE) lab down --name demo >/dev/null 2>&1 || true; \

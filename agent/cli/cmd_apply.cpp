@@ -16,9 +16,9 @@ namespace palisade::agent::cli {
 
 namespace nft = ::palisade::datapath::nft;
 
-std::string renderNftText(const ir::Ruleset& ruleset) {
+Result<std::string> renderNftText(const ir::Ruleset& ruleset) {
   auto model = nft::render(ruleset);
-  if (!model) return "# cannot render: " + model.error().str() + "\n";
+  if (!model) return model.error().context("rendering the ruleset as nft");
   return nft::renderText(*model);
 }
 
@@ -71,7 +71,7 @@ int runApply(const ApplyOptions& opts, std::ostream& out, std::ostream& err) {
   }
   po.table_flags = features->tableFlags();
 
-  policy::ClusterState state = loadState(opts.files, err);
+  policy::ClusterState state = loadState(opts.files, err).state;
   if (state.findNode(opts.node) == nullptr)
     err << "note: no Node object named " << opts.node << " in the manifests\n";
   ir::Ruleset ruleset = policy::compile(state, opts.node);

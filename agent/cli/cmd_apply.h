@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "proto/base/result.h"
 #include "proto/ir.h"
 
 namespace CLI {
@@ -30,7 +31,8 @@ void addApplyCommand(CLI::App& app);
 /// The command itself (for tests): returns the exit code.
 int runApply(const ApplyOptions& opts, std::ostream& out, std::ostream& err);
 
-/// The nft syntax of `ruleset` as `nft -f` loads it (table inet palisade).
-std::string renderNftText(const ir::Ruleset& ruleset);
+/// The nft syntax of `ruleset` as `nft -f` loads it (table inet palisade), or
+/// why the ruleset cannot be rendered.
+Result<std::string> renderNftText(const ir::Ruleset& ruleset);
 
 }  // namespace palisade::agent::cli

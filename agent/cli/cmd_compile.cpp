@@ -5,19 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <ostream>
 
+#include "agent/cli/cmd_apply.h"
 #include "agent/cli/common.h"
 #include "policy/compile/compile.h"
-
-// Hook for `-o nft`: the datapath side declares
-//   std::string renderNftText(const ir::Ruleset&);
-// in agent/cli/cmd_apply.h. Until that header exists the output is refused
-// with a clear message instead of failing the build.
-#if __has_include("agent/cli/cmd_apply.h")
-#include "agent/cli/cmd_apply.h"
-#define PALISADE_HAVE_NFT_TEXT 1
-#else
-#define PALISADE_HAVE_NFT_TEXT 0
-#endif
 
 namespace palisade::agent::cli {
 
@@ -31,25 +21,18 @@ CLI::App* addCompileCommand(CLI::App& app, CompileOptions& opts) {
   return sub;
 }
 
-int runCompile(const CompileOptions& opts, std::ostream& out, std::ostream& err) {
-#if !PALISADE_HAVE_NFT_TEXT
-  if (opts.output == "nft") {
-    err << "palisade compile: -o nft is not available in this build (no nft renderer)\n";
-    return kExitUsage;
-  }
-#endif
-  policy::ClusterState state = loadState(opts.files, err);
-  if (!opts.node.empty() && state.findNode(opts.node) == nullptr) {
-    // Not fatal: pods name their node, Node objects are optional in manifests.
-    err << "note: no Node object named " << opts.node << " in the manifests\n";
-  }
-  ir::Ruleset ruleset = policy::compile(state, opts.node);
-#if PALISADE_HAVE_NFT_TEXT
-  if (opts.output == "nft") {
-    out << renderNftText(ruleset);
+int printRuleset(const ir::Ruleset& ruleset, const std::string& output, std::ostream& out,
+                 std::ostream& err) {
+  if (output == "nft") {
+    Result<std::string> text = renderNftText(ruleset);
+    if (!text) {
+      // Nothing on stdout: a half-printed table would load as a different ruleset.
+      err << "palisade compile: " << text.error().str() << "\n";
+      return kExitFailed;
+    }
+    out << *text;
     return kExitOk;
   }
-#endif
   google::protobuf::util::JsonPrintOptions print;
   print.add_whitespace = true;
   print.always_print_primitive_fields = false;
@@ -62,6 +45,15 @@ int runCompile(const CompileOptions& opts, std::ostream& out, std::ostream& err)
   out << json;
   if (json.empty() || json.back() != '\n') out << "\n";
   return kExitOk;
+}
+
+int runCompile(const CompileOptions& opts, std::ostream& out, std::ostream& err) {
+  policy::ClusterState state = loadState(opts.files, err).state;
+  if (!opts.node.empty() && state.findNode(opts.node) == nullptr) {
+    // Not fatal: pods name their node, Node objects are optional in manifests.
+    err << "note: no Node object named " << opts.node << " in the manifests\n";
+  }
+  return printRuleset(policy::compile(state, opts.node), opts.output, out, err);
 }
 
 }  // namespace palisade::agent::cli

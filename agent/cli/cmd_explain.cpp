@@ -173,19 +173,18 @@ int runExplain(const ExplainOptions& opts, std::ostream& out, std::ostream& err)
     err << "palisade explain: unknown protocol \"" << opts.protocol << "\" (TCP, UDP or SCTP)\n";
     return kExitUsage;
   }
-  policy::ClusterState state = loadState(opts.files, err);
-  std::string error;
-  std::optional<NamedEnd> src = resolveEnd(state, opts.from, &error);
+  policy::ClusterState state = loadState(opts.files, err).state;
+  Result<NamedEnd> src = resolveEnd(state, opts.from);
   if (!src) {
-    err << "palisade explain: --from: " << error << "\n";
+    err << "palisade explain: --from: " << src.error().str() << "\n";
     return kExitUsage;
   }
   if (auto svc = policy::parseServiceRef(opts.to)) {
     return explainService(state, opts, *src, svc->first, svc->second, *protocol, out, err);
   }
-  std::optional<NamedEnd> dst = resolveEnd(state, opts.to, &error);
+  Result<NamedEnd> dst = resolveEnd(state, opts.to);
   if (!dst) {
-    err << "palisade explain: --to: " << error << "\n";
+    err << "palisade explain: --to: " << dst.error().str() << "\n";
     return kExitUsage;
   }
   policy::Verdict v = policy::evaluate(state, src->end, dst->end, *protocol, opts.port);

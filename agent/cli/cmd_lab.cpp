@@ -7,6 +7,7 @@
 
 #include "agent/cli/cmd_reach.h"
 #include "agent/cli/common.h"
+#include "agent/cli/lab_verify.h"
 #include "agent/lab/lab.h"
 #include "agent/lab/plan.h"
 #include "agent/lab/server.h"
@@ -83,70 +84,61 @@ int runProbeOrVerify(bool verify, const LabOptions& opts, std::ostream& out, std
     return kExitFailed;
   }
   for (const std::string& n : probe->notes) err << "note: " << n << "\n";
+  const std::string what =
+      std::string(policy::protocolName(*protocol)) + "/" + std::to_string(opts.port);
   if (!verify) {
     if (opts.output == "json") {
       out << reachJson(probe->names, probe->allowed, *protocol, opts.port) << "\n";
-    } else {
-      out << renderReachTable(probe->names, probe->allowed);
+      return kExitOk;
     }
+    std::vector<std::vector<char>> marks(probe->names.size());
+    for (size_t i = 0; i < probe->names.size(); ++i) {
+      for (size_t j = 0; j < probe->names.size(); ++j) {
+        marks[i].push_back(!probe->probed[i][j] ? '-' : probe->allowed[i][j] ? '.' : 'X');
+      }
+    }
+    out << renderGrid(probe->names, marks);
+    out << "legend: . connected  X refused or timed out  - not probed (no " << what
+        << " listener, no address or Service to reach it by)\n";
     return kExitOk;
   }
   std::vector<policy::PodId> pods = loaded->state.podsSorted();
-  std::vector<std::vector<bool>> predicted = reachMatrix(loaded->state, pods, *protocol, opts.port);
-  // Side by side: the prediction (evaluator) and what the kernel did.
-  std::string left = renderReachTable(probe->names, predicted);
-  std::string right = renderReachTable(probe->names, probe->allowed);
-  out << "prediction (palisade reach) | kernel (lab probe, " << opts.via << ", "
-      << policy::protocolName(*protocol) << "/" << opts.port << ")\n";
-  size_t width = left.find('\n');
-  size_t name_width = 0;
-  for (const std::string& n : probe->names) name_width = std::max(name_width, n.size());
-  name_width = std::max<size_t>(name_width, 1);
-  for (size_t a = 0, b = 0; a < left.size() && b < right.size();) {
-    size_t ea = left.find('\n', a);
-    size_t eb = right.find('\n', b);
-    std::string l = left.substr(a, ea - a);
-    // The kernel's rows carry the same names as the prediction's: drop them.
-    out << l << std::string(width - std::min(width, l.size()), ' ') << " |"
-        << right.substr(b + name_width, eb - b - name_width) << "\n";
-    a = ea + 1;
-    b = eb + 1;
+  VerifyGrid grid;
+  grid.names = probe->names;
+  grid.predicted = reachMatrix(loaded->state, pods, *protocol, opts.port);
+  grid.kernel = probe->allowed;
+  grid.checked = probe->probed;
+  // To its own pod IP a pod never leaves its namespace: nothing enforces
+  // that. Through its Service (hairpin) the node does, so that is checked.
+  if (opts.via == "pod") {
+    for (size_t i = 0; i < pods.size(); ++i) grid.checked[i][i] = false;
   }
-  // A pod that does not listen on the port refuses whatever policy says: its
-  // column says nothing about enforcement.
-  int disagree = 0;
-  size_t unchecked = 0;
+  out << "prediction (palisade reach) and kernel (lab probe via " << opts.via << "), " << what
+      << ", from row to column:\n";
+  out << renderVerifyTable(grid);
+  // Why cells were not checked. A pod that does not listen on the port
+  // refuses whatever policy says: its column says nothing about enforcement.
   std::string idle;
   for (size_t j = 0; j < pods.size(); ++j) {
-    if (!probe->served[j]) {
-      ++unchecked;
-      idle += (idle.empty() ? "" : ", ") + probe->names[j];
-    }
+    if (!probe->served[j]) idle += (idle.empty() ? "" : ", ") + probe->names[j];
   }
-  if (!idle.empty()) {
-    out << "not checked, no " << policy::protocolName(*protocol) << "/" << opts.port
-        << " listener: " << idle << "\n";
+  if (!idle.empty()) out << "not checked (-): no " << what << " listener: " << idle << "\n";
+  if (opts.via == "pod") {
+    out << "not checked (-): a pod to its own IP (never leaves its namespace; --via service "
+           "checks the hairpin)\n";
   }
   for (size_t i = 0; i < pods.size(); ++i) {
     for (size_t j = 0; j < pods.size(); ++j) {
-      if (!probe->served[j] || predicted[i][j] == probe->allowed[i][j]) continue;
-      // To its own pod IP a pod never leaves its namespace: nothing enforces
-      // that. Through its Service (hairpin) the node does, so that is checked.
-      if (i == j && opts.via == "pod") continue;
-      ++disagree;
-      out << "DISAGREE " << probe->names[i] << " -> " << probe->names[j] << ": predicted "
-          << (predicted[i][j] ? "allow" : "deny") << ", kernel "
-          << (probe->allowed[i][j] ? "allow" : "deny") << "\n";
+      if (!grid.checked[i][j] || grid.predicted[i][j] == grid.kernel[i][j]) continue;
+      out << "! " << probe->names[i] << " -> " << probe->names[j] << ": predicted "
+          << (grid.predicted[i][j] ? "allow" : "deny") << ", kernel "
+          << (grid.kernel[i][j] ? "allow" : "deny") << "\n";
     }
   }
-  if (opts.via == "pod") {
-    out << "not checked: a pod to its own IP (never leaves its namespace; --via service "
-           "checks the hairpin)\n";
-  }
-  out << (disagree == 0 ? "agree" : "disagree") << ": " << (pods.size() - unchecked) * pods.size()
-      << " cells checked, " << disagree << " disagreeing (probe "
-      << static_cast<int>(probe->seconds * 1000) << " ms)\n";
-  return disagree == 0 ? kExitOk : kExitFailed;
+  VerifyCount count = countVerify(grid);
+  out << (count.disagree == 0 ? "agree" : "disagree") << ": " << count.checked << " cells checked, "
+      << count.disagree << " disagreeing (probe " << lab::formatSeconds(probe->seconds) << " s)\n";
+  return count.disagree == 0 ? kExitOk : kExitFailed;
 }
 
 }  // namespace

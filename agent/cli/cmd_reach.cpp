@@ -37,8 +37,8 @@ std::vector<std::vector<bool>> reachMatrix(const policy::ClusterState& state,
   return allowed;
 }
 
-std::string renderReachTable(const std::vector<std::string>& names,
-                             const std::vector<std::vector<bool>>& allowed) {
+std::string renderGrid(const std::vector<std::string>& names,
+                       const std::vector<std::vector<char>>& marks) {
   size_t width = 1;
   for (const std::string& n : names) width = std::max(width, n.size());
   auto pad = [](const std::string& s, size_t w) { return std::string(w - s.size(), ' ') + s; };
@@ -47,10 +47,19 @@ std::string renderReachTable(const std::vector<std::string>& names,
   out += "\n";
   for (size_t i = 0; i < names.size(); ++i) {
     out += names[i] + std::string(width - names[i].size(), ' ');
-    for (size_t j = 0; j < names.size(); ++j) out += " " + pad(allowed[i][j] ? "." : "X", width);
+    for (size_t j = 0; j < names.size(); ++j) out += " " + pad(std::string(1, marks[i][j]), width);
     out += "\n";
   }
   return out;
+}
+
+std::string renderReachTable(const std::vector<std::string>& names,
+                             const std::vector<std::vector<bool>>& allowed) {
+  std::vector<std::vector<char>> marks(allowed.size());
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    for (bool a : allowed[i]) marks[i].push_back(a ? '.' : 'X');
+  }
+  return renderGrid(names, marks);
 }
 
 int runReach(const ReachOptions& opts, std::ostream& out, std::ostream& err) {
@@ -59,7 +68,11 @@ int runReach(const ReachOptions& opts, std::ostream& out, std::ostream& err) {
     err << "palisade reach: unknown protocol \"" << opts.protocol << "\" (TCP, UDP or SCTP)\n";
     return kExitUsage;
   }
-  policy::ClusterState state = loadState(opts.files, err);
+  LoadedState loaded = loadState(opts.files, err);
+  const policy::ClusterState& state = loaded.state;
+  // As `check`: any invalid input fails the command, after printing what the
+  // valid objects give (the agent would enforce those).
+  const int code = loaded.errors == 0 ? kExitOk : kExitFailed;
   std::vector<policy::PodId> pods = state.podsSorted();
   std::vector<std::string> names;
   names.reserve(pods.size());
@@ -80,14 +93,15 @@ int runReach(const ReachOptions& opts, std::ostream& out, std::ostream& err) {
     doc["port"] = opts.port;
     doc["results"] = std::move(results);
     out << boost::json::serialize(doc) << "\n";
-    return kExitOk;
+    return code;
   }
   if (pods.empty()) {
-    err << "palisade reach: no pods in the manifests\n";
-    return kExitOk;
+    err << "palisade reach: no " << (loaded.errors == 0 ? "" : "valid ")
+        << "pods in the manifests\n";
+    return code;
   }
   out << renderReachTable(names, allowed);
-  return kExitOk;
+  return code;
 }
 
 }  // namespace palisade::agent::cli

@@ -6,7 +6,7 @@
 
 namespace palisade::agent::cli {
 
-policy::ClusterState loadState(const std::vector<std::string>& paths, std::ostream& err) {
+LoadedState loadState(const std::vector<std::string>& paths, std::ostream& err) {
   policy::ManifestSet set = policy::readManifests(paths);
   for (const std::string& note : set.notes) err << "note: " << note << "\n";
   for (const policy::Diagnostic& d : set.errors) err << "warning: " << d.format() << "\n";
@@ -14,7 +14,7 @@ policy::ClusterState loadState(const std::vector<std::string>& paths, std::ostre
     err << "warning: " << set.errors.size()
         << " invalid object(s) left out; `palisade check` lists them\n";
   }
-  return policy::ClusterState::fromManifests(set);
+  return LoadedState{policy::ClusterState::fromManifests(set), set.errors.size()};
 }
 
 std::optional<policy::Protocol> parseProtocolArg(std::string_view text) {
@@ -28,8 +28,7 @@ NamedEnd podEnd(const policy::ClusterState& state, policy::PodId id) {
   return NamedEnd{policy::FlowEnd::ofPod(id), state.podName(id)};
 }
 
-std::optional<NamedEnd> resolveEnd(const policy::ClusterState& state, std::string_view text,
-                                   std::string* error) {
+Result<NamedEnd> resolveEnd(const policy::ClusterState& state, std::string_view text) {
   if (std::optional<policy::IpAddress> ip = policy::IpAddress::parse(text)) {
     NamedEnd named;
     named.label = std::string(text);
@@ -44,16 +43,14 @@ std::optional<NamedEnd> resolveEnd(const policy::ClusterState& state, std::strin
   size_t slash = text.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size() ||
       text.find('/', slash + 1) != std::string_view::npos) {
-    *error = "\"" + std::string(text) + "\" is neither NS/POD nor an IP address";
-    return std::nullopt;
+    return Error(0, "\"" + std::string(text) + "\" is neither NS/POD nor an IP address");
   }
   std::string_view ns = text.substr(0, slash);
   std::string_view name = text.substr(slash + 1);
   std::optional<policy::PodId> pod = state.findPod(ns, name);
   if (!pod) {
-    *error = "unknown pod " + std::string(text) + " (no Pod " + std::string(name) +
-             " in namespace " + std::string(ns) + " in the manifests)";
-    return std::nullopt;
+    return Error(0, "unknown pod " + std::string(text) + " (no Pod " + std::string(name) +
+                        " in namespace " + std::string(ns) + " in the manifests)");
   }
   return podEnd(state, *pod);
 }

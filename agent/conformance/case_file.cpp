@@ -2,138 +2,342 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 namespace palisade::agent::conformance {
 namespace {
 
 using policy::Protocol;
 
-Protocol requireProtocol(const YAML::Node& node) {
-  std::string text = node.as<std::string>();
-  std::optional<Protocol> p = policy::parseProtocol(text);
-  if (!p) throw std::runtime_error("unknown protocol \"" + text + "\"");
+// yaml-cpp reports a missing key or a value of the wrong type by throwing.
+// Every conversion goes through scalar() below, which turns that into an Error
+// naming the field and its line; parseCaseText catches what is left (a
+// syntax error, a subscript into a scalar) at the same edge.
+
+/// " (line N)" for a node that came from the text, "" for one that did not.
+std::string lineOf(const YAML::Node& node) {
+  if (!node.IsDefined() || node.Mark().is_null()) return "";
+  return " (line " + std::to_string(node.Mark().line + 1) + ")";
+}
+
+template <class T>
+constexpr const char* typeName() {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return "a string";
+  } else if constexpr (std::is_same_v<T, int32_t>) {
+    return "a 32-bit integer";
+  } else {
+    static_assert(std::is_same_v<T, bool>);
+    return "true or false";
+  }
+}
+
+template <class T>
+Result<T> scalar(const YAML::Node& node, const std::string& field) {
+  if (!node.IsDefined() || node.IsNull()) return Error(0, field + ": missing");
+  if (!node.IsScalar()) return Error(0, field + lineOf(node) + ": expected " + typeName<T>());
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    return Error(0, field + lineOf(node) + ": expected " + typeName<T>() + ", got \"" +
+                        node.Scalar() + "\"");
+  }
+}
+
+/// Absent is an empty list; anything but a sequence is an error.
+Status requireSequence(const YAML::Node& node, const std::string& field) {
+  if (!node.IsDefined() || node.IsNull() || node.IsSequence()) return okStatus();
+  return Error(0, field + lineOf(node) + ": expected a list");
+}
+
+Status requireMap(const YAML::Node& node, const std::string& field) {
+  if (!node.IsDefined() || node.IsNull() || node.IsMap()) return okStatus();
+  return Error(0, field + lineOf(node) + ": expected a mapping");
+}
+
+/// Items of a list, 0 when absent (size() of an absent node throws).
+size_t length(const YAML::Node& node) {
+  return node.IsDefined() && node.IsSequence() ? node.size() : 0;
+}
+
+std::string indexed(const std::string& field, size_t i) {
+  return field + "[" + std::to_string(i) + "]";
+}
+
+Result<Protocol> protocolAt(const YAML::Node& node, const std::string& field) {
+  Result<std::string> text = scalar<std::string>(node, field);
+  if (!text) return text.error();
+  std::optional<Protocol> p = policy::parseProtocol(*text);
+  if (!p) return Error(0, field + lineOf(node) + ": unknown protocol \"" + *text + "\"");
   return *p;
 }
 
-bool parseResult(const YAML::Node& node) {
-  std::string text = node.as<std::string>();
-  if (text == "allow") return true;
-  if (text == "deny") return false;
-  throw std::runtime_error("result must be allow or deny, got \"" + text + "\"");
+Result<bool> resultAt(const YAML::Node& node, const std::string& field) {
+  Result<std::string> text = scalar<std::string>(node, field);
+  if (!text) return text.error();
+  if (*text == "allow") return true;
+  if (*text == "deny") return false;
+  return Error(0, field + lineOf(node) + ": must be allow or deny, got \"" + *text + "\"");
 }
 
-policy::LabelMap parseLabels(const YAML::Node& node) {
+Result<std::vector<std::string>> stringsAt(const YAML::Node& node, const std::string& field) {
+  if (auto s = requireSequence(node, field); !s) return s.error();
+  std::vector<std::string> out;
+  for (size_t i = 0; i < length(node); ++i) {
+    Result<std::string> v = scalar<std::string>(node[i], indexed(field, i));
+    if (!v) return v.error();
+    out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+Result<policy::LabelMap> labelsAt(const YAML::Node& node, const std::string& field) {
   policy::LabelMap labels;
-  if (!node) return labels;
-  for (const auto& kv : node) labels[kv.first.as<std::string>()] = kv.second.as<std::string>();
+  if (auto s = requireMap(node, field); !s) return s.error();
+  if (!node.IsDefined()) return labels;
+  for (const auto& kv : node) {
+    Result<std::string> key = scalar<std::string>(kv.first, field + " key");
+    if (!key) return key.error();
+    Result<std::string> value = scalar<std::string>(kv.second, field + "." + *key);
+    if (!value) return value.error();
+    labels[*key] = std::move(*value);
+  }
   return labels;
 }
 
 /// A policy back to YAML text, so it is read exactly like a manifest file.
-std::string emitYaml(const YAML::Node& node) {
+Result<std::string> emitYaml(const YAML::Node& node, const std::string& field) {
   YAML::Emitter out;
   out << node;
-  if (!out.good()) throw std::runtime_error("cannot re-emit policy: " + out.GetLastError());
+  if (!out.good())
+    return Error(0, field + lineOf(node) + ": cannot re-emit: " + out.GetLastError());
   return std::string(out.c_str()) + "\n";
 }
 
-CaseStep parseStep(const YAML::Node& node) {
+Result<CaseStep> parseStep(const YAML::Node& node, const std::string& field) {
+  if (auto s = requireMap(node, field); !s) return s.error();
   CaseStep step;
   int actions = 0;
   if (const YAML::Node apply = node["apply"]) {
     ++actions;
-    for (const auto& p : apply) step.apply.push_back(emitYaml(p));
+    std::string f = field + ".apply";
+    if (auto s = requireSequence(apply, f); !s) return s.error();
+    for (size_t i = 0; i < length(apply); ++i) {
+      Result<std::string> text = emitYaml(apply[i], indexed(f, i));
+      if (!text) return text.error();
+      step.apply.push_back(std::move(*text));
+    }
   }
   if (const YAML::Node relabel = node["relabel"]) {
     ++actions;
+    std::string f = field + ".relabel";
+    if (auto s = requireMap(relabel, f); !s) return s.error();
     LabelTarget t;
-    t.namespace_ = relabel["namespace"].as<std::string>();
-    if (relabel["pod"]) t.pod = relabel["pod"].as<std::string>();
-    t.labels = parseLabels(relabel["labels"]);
+    Result<std::string> ns = scalar<std::string>(relabel["namespace"], f + ".namespace");
+    if (!ns) return ns.error();
+    t.namespace_ = std::move(*ns);
+    if (relabel["pod"]) {
+      Result<std::string> pod = scalar<std::string>(relabel["pod"], f + ".pod");
+      if (!pod) return pod.error();
+      t.pod = std::move(*pod);
+    }
+    Result<policy::LabelMap> labels = labelsAt(relabel["labels"], f + ".labels");
+    if (!labels) return labels.error();
+    t.labels = std::move(*labels);
     step.relabel = std::move(t);
   }
   if (const YAML::Node del = node["delete"]) {
     ++actions;
-    for (const auto& d : del) {
-      step.remove.push_back({d["namespace"].as<std::string>(), d["name"].as<std::string>()});
+    std::string f = field + ".delete";
+    if (auto s = requireSequence(del, f); !s) return s.error();
+    for (size_t i = 0; i < length(del); ++i) {
+      std::string fi = indexed(f, i);
+      if (auto s = requireMap(del[i], fi); !s) return s.error();
+      Result<std::string> ns = scalar<std::string>(del[i]["namespace"], fi + ".namespace");
+      if (!ns) return ns.error();
+      Result<std::string> name = scalar<std::string>(del[i]["name"], fi + ".name");
+      if (!name) return name.error();
+      step.remove.push_back({std::move(*ns), std::move(*name)});
     }
   }
-  if (actions > 1) throw std::runtime_error("a step has more than one action");
+  if (actions > 1) {
+    return Error(0, field + lineOf(node) +
+                        ": a step has more than one action (apply, relabel, "
+                        "delete: one per step)");
+  }
   if (const YAML::Node probe = node["probe"]) {
-    step.probe_protocol = requireProtocol(probe["protocol"]);
-    step.probe_port = probe["port"].as<int32_t>();
+    std::string f = field + ".probe";
+    if (auto s = requireMap(probe, f); !s) return s.error();
+    Result<Protocol> protocol = protocolAt(probe["protocol"], f + ".protocol");
+    if (!protocol) return protocol.error();
+    step.probe_protocol = *protocol;
+    Result<int32_t> port = scalar<int32_t>(probe["port"], f + ".port");
+    if (!port) return port.error();
+    step.probe_port = *port;
     const YAML::Node expect = node["expect"];
-    if (!expect) throw std::runtime_error("a probe without expect");
-    if (expect["default"]) step.expect.default_allowed = parseResult(expect["default"]);
-    for (const auto& e : expect["exceptions"]) {
-      step.expect.exceptions.push_back(
-          {e["from"].as<std::string>(), e["to"].as<std::string>(), parseResult(e["result"])});
+    if (!expect) return Error(0, field + lineOf(node) + ": a probe without expect");
+    std::string fe = field + ".expect";
+    if (auto s = requireMap(expect, fe); !s) return s.error();
+    if (expect["default"]) {
+      Result<bool> d = resultAt(expect["default"], fe + ".default");
+      if (!d) return d.error();
+      step.expect.default_allowed = *d;
+    }
+    const YAML::Node exceptions = expect["exceptions"];
+    std::string fx = fe + ".exceptions";
+    if (auto s = requireSequence(exceptions, fx); !s) return s.error();
+    for (size_t i = 0; i < length(exceptions); ++i) {
+      const YAML::Node e = exceptions[i];
+      std::string fi = indexed(fx, i);
+      if (auto s = requireMap(e, fi); !s) return s.error();
+      Result<std::string> from = scalar<std::string>(e["from"], fi + ".from");
+      if (!from) return from.error();
+      Result<std::string> to = scalar<std::string>(e["to"], fi + ".to");
+      if (!to) return to.error();
+      Result<bool> allowed = resultAt(e["result"], fi + ".result");
+      if (!allowed) return allowed.error();
+      step.expect.exceptions.push_back({std::move(*from), std::move(*to), *allowed});
     }
   }
   return step;
 }
 
+Result<CaseModel> parseModel(const YAML::Node& model) {
+  if (!model) return Error(0, "model: missing");
+  if (auto s = requireMap(model, "model"); !s) return s.error();
+  CaseModel m;
+  Result<std::vector<std::string>> namespaces = stringsAt(model["namespaces"], "model.namespaces");
+  if (!namespaces) return namespaces.error();
+  m.namespaces = std::move(*namespaces);
+  Result<std::vector<std::string>> pods = stringsAt(model["pods"], "model.pods");
+  if (!pods) return pods.error();
+  m.pods = std::move(*pods);
+  const YAML::Node ports = model["ports"];
+  if (auto s = requireSequence(ports, "model.ports"); !s) return s.error();
+  for (size_t i = 0; i < length(ports); ++i) {
+    Result<int32_t> port = scalar<int32_t>(ports[i], indexed("model.ports", i));
+    if (!port) return port.error();
+    m.ports.push_back(*port);
+  }
+  const YAML::Node protocols = model["protocols"];
+  if (auto s = requireSequence(protocols, "model.protocols"); !s) return s.error();
+  for (size_t i = 0; i < length(protocols); ++i) {
+    Result<Protocol> p = protocolAt(protocols[i], indexed("model.protocols", i));
+    if (!p) return p.error();
+    m.protocols.push_back(*p);
+  }
+  return m;
+}
+
+/// pod_ips: one address, or a list (dual-stack pods), joined by commas.
+Status parsePodIps(const YAML::Node& ips, CaseFile& c) {
+  if (auto s = requireMap(ips, "pod_ips"); !s) return s;
+  if (!ips.IsDefined()) return okStatus();
+  for (const auto& kv : ips) {
+    Result<std::string> key = scalar<std::string>(kv.first, "pod_ips key");
+    if (!key) return key.error();
+    std::string field = "pod_ips." + *key;
+    std::string value;
+    if (kv.second.IsSequence()) {
+      Result<std::vector<std::string>> list = stringsAt(kv.second, field);
+      if (!list) return list.error();
+      for (const std::string& a : *list) value += (value.empty() ? "" : ",") + a;
+    } else {
+      Result<std::string> one = scalar<std::string>(kv.second, field);
+      if (!one) return one.error();
+      value = std::move(*one);
+    }
+    c.pod_ips[*key] = value;
+  }
+  return okStatus();
+}
+
+Status parsePodPorts(const YAML::Node& ports, CaseFile& c) {
+  if (auto s = requireMap(ports, "pod_ports"); !s) return s;
+  if (!ports.IsDefined()) return okStatus();
+  for (const auto& kv : ports) {
+    Result<std::string> key = scalar<std::string>(kv.first, "pod_ports key");
+    if (!key) return key.error();
+    std::string field = "pod_ports." + *key;
+    if (auto s = requireSequence(kv.second, field); !s) return s;
+    auto& list = c.pod_ports[*key];
+    for (size_t i = 0; i < length(kv.second); ++i) {
+      const YAML::Node p = kv.second[i];
+      std::string fi = indexed(field, i);
+      if (auto s = requireMap(p, fi); !s) return s;
+      policy::ContainerPort cp;
+      if (p["name"]) {
+        Result<std::string> name = scalar<std::string>(p["name"], fi + ".name");
+        if (!name) return name.error();
+        cp.name = std::move(*name);
+      }
+      Result<int32_t> port = scalar<int32_t>(p["port"], fi + ".port");
+      if (!port) return port.error();
+      cp.port = *port;
+      if (p["protocol"]) {
+        Result<Protocol> proto = protocolAt(p["protocol"], fi + ".protocol");
+        if (!proto) return proto.error();
+        cp.protocol = *proto;
+      }
+      list.push_back(cp);
+    }
+  }
+  return okStatus();
+}
+
+Result<CaseFile> parseRoot(const YAML::Node& root, const std::string& path) {
+  if (!root.IsMap()) return Error(0, "not a mapping");
+  CaseFile c;
+  c.path = path;
+  if (root["name"]) {
+    Result<std::string> name = scalar<std::string>(root["name"], "name");
+    if (!name) return name.error();
+    c.name = std::move(*name);
+  }
+  Result<CaseModel> model = parseModel(root["model"]);
+  if (!model) return model.error();
+  c.model = std::move(*model);
+  if (auto s = parsePodIps(root["pod_ips"], c); !s) return s.error();
+  if (auto s = parsePodPorts(root["pod_ports"], c); !s) return s.error();
+  if (root["ignore_loopback"]) {
+    Result<bool> b = scalar<bool>(root["ignore_loopback"], "ignore_loopback");
+    if (!b) return b.error();
+    c.ignore_loopback = *b;
+  }
+  const YAML::Node steps = root["steps"];
+  if (auto s = requireSequence(steps, "steps"); !s) return s.error();
+  for (size_t i = 0; i < length(steps); ++i) {
+    Result<CaseStep> step = parseStep(steps[i], indexed("steps", i));
+    if (!step) return step.error();
+    c.steps.push_back(std::move(*step));
+  }
+  if (c.steps.empty()) return Error(0, "no steps");
+  return c;
+}
+
 }  // namespace
 
-std::optional<CaseFile> parseCaseText(const std::string& text, const std::string& path,
-                                      std::string* error) {
+Result<CaseFile> parseCaseText(const std::string& text, const std::string& path) {
   try {
-    YAML::Node root = YAML::Load(text);
-    if (!root.IsMap()) throw std::runtime_error("not a mapping");
-    CaseFile c;
-    c.path = path;
-    if (root["name"]) c.name = root["name"].as<std::string>();
-    const YAML::Node model = root["model"];
-    if (!model) throw std::runtime_error("missing model");
-    for (const auto& n : model["namespaces"]) c.model.namespaces.push_back(n.as<std::string>());
-    for (const auto& n : model["pods"]) c.model.pods.push_back(n.as<std::string>());
-    for (const auto& n : model["ports"]) c.model.ports.push_back(n.as<int32_t>());
-    for (const auto& n : model["protocols"]) c.model.protocols.push_back(requireProtocol(n));
-    if (const YAML::Node ips = root["pod_ips"]) {
-      for (const auto& kv : ips) {
-        // One address, or a list (dual-stack pods).
-        std::string value;
-        if (kv.second.IsSequence()) {
-          for (const auto& a : kv.second) value += (value.empty() ? "" : ",") + a.as<std::string>();
-        } else {
-          value = kv.second.as<std::string>();
-        }
-        c.pod_ips[kv.first.as<std::string>()] = value;
-      }
-    }
-    if (const YAML::Node ports = root["pod_ports"]) {
-      for (const auto& kv : ports) {
-        auto& list = c.pod_ports[kv.first.as<std::string>()];
-        for (const auto& p : kv.second) {
-          policy::ContainerPort cp;
-          if (p["name"]) cp.name = p["name"].as<std::string>();
-          cp.port = p["port"].as<int32_t>();
-          if (p["protocol"]) cp.protocol = requireProtocol(p["protocol"]);
-          list.push_back(cp);
-        }
-      }
-    }
-    if (root["ignore_loopback"]) c.ignore_loopback = root["ignore_loopback"].as<bool>();
-    for (const auto& s : root["steps"]) c.steps.push_back(parseStep(s));
-    if (c.steps.empty()) throw std::runtime_error("no steps");
+    Result<CaseFile> c = parseRoot(YAML::Load(text), path);
+    if (!c) return c.error().context(path);
     return c;
-  } catch (const std::exception& e) {
-    if (error != nullptr) *error = e.what();
-    return std::nullopt;
+  } catch (const YAML::Exception& e) {
+    // A syntax error, or a shape the readers above did not expect: e.what()
+    // carries yaml-cpp's line and column.
+    return Error(0, path + ": " + e.what());
   }
 }
 
-std::optional<CaseFile> loadCaseFile(const std::string& path, std::string* error) {
+Result<CaseFile> loadCaseFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) {
-    if (error != nullptr) *error = "cannot read " + path;
-    return std::nullopt;
-  }
+  if (!in) return Error(errno, "cannot read " + path);
   std::ostringstream text;
   text << in.rdbuf();
-  return parseCaseText(text.str(), path, error);
+  return parseCaseText(text.str(), path);
 }
 
 }  // namespace palisade::agent::conformance

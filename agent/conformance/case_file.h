@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policy/model/objects.h"
+#include "proto/base/result.h"
 
 namespace palisade::agent::conformance {
 
@@ -62,9 +63,10 @@ struct CaseFile {
   std::vector<CaseStep> steps;
 };
 
-/// Parses a case file. On failure returns nullopt and sets `error`.
-std::optional<CaseFile> loadCaseFile(const std::string& path, std::string* error);
-std::optional<CaseFile> parseCaseText(const std::string& text, const std::string& path,
-                                      std::string* error);
+/// Reads and parses a case file. The Error names the file, the field
+/// ("steps[1] (step 2).probe.port"), its line, and what is wrong with it.
+Result<CaseFile> loadCaseFile(const std::string& path);
+/// Parses case text; `path` names it in errors and becomes CaseFile::path.
+Result<CaseFile> parseCaseText(const std::string& text, const std::string& path);
 
 }  // namespace palisade::agent::conformance

@@ -35,21 +35,15 @@ std::vector<std::string> splitComma(const std::string& s) {
 
 /// Applies a step's action. Policies go through the manifest reader, so a
 /// case can never install a policy the API server would have refused.
-bool applyAction(const CaseStep& step, size_t step_no, const std::string& path, ClusterState& state,
-                 std::string* error) {
+Status applyAction(const CaseStep& step, size_t step_no, const std::string& path,
+                   ClusterState& state) {
   for (size_t i = 0; i < step.apply.size(); ++i) {
     std::string origin =
         path + " step " + std::to_string(step_no) + " apply[" + std::to_string(i) + "]";
     policy::ManifestSet set =
         policy::readManifestText(step.apply[i], origin, policy::ManifestFormat::Yaml);
-    if (!set.errors.empty()) {
-      *error = "invalid policy: " + set.errors.front().format();
-      return false;
-    }
-    if (set.policies.empty()) {
-      *error = origin + ": not a NetworkPolicy";
-      return false;
-    }
+    if (!set.errors.empty()) return Error(0, "invalid policy: " + set.errors.front().format());
+    if (set.policies.empty()) return Error(0, origin + ": not a NetworkPolicy");
     for (const policy::NetworkPolicy& p : set.policies) state.upsertPolicy(p);
   }
   if (step.relabel) {
@@ -61,7 +55,7 @@ bool applyAction(const CaseStep& step, size_t step_no, const std::string& path, 
     }
   }
   for (const PolicyKey& k : step.remove) state.removePolicy(k.namespace_, k.name);
-  return true;
+  return okStatus();
 }
 
 const char* word(bool allowed) { return allowed ? "allow" : "deny"; }
@@ -97,7 +91,7 @@ ProbeMatrix EvaluatorProber::probe(const ClusterState& state, const std::vector<
   return m;
 }
 
-bool buildModel(const CaseFile& c, ClusterState& state, std::string* error) {
+Status buildModel(const CaseFile& c, ClusterState& state) {
   // A typo in pod_ips/pod_ports must not silently leave the plan in place.
   auto inModel = [&](const std::string& key) {
     for (const std::string& ns : c.model.namespaces) {
@@ -108,16 +102,10 @@ bool buildModel(const CaseFile& c, ClusterState& state, std::string* error) {
     return false;
   };
   for (const auto& [key, value] : c.pod_ips) {
-    if (!inModel(key)) {
-      *error = "pod_ips: " + key + " is not a pod of the model";
-      return false;
-    }
+    if (!inModel(key)) return Error(0, "pod_ips: " + key + " is not a pod of the model");
   }
   for (const auto& [key, value] : c.pod_ports) {
-    if (!inModel(key)) {
-      *error = "pod_ports: " + key + " is not a pod of the model";
-      return false;
-    }
+    if (!inModel(key)) return Error(0, "pod_ports: " + key + " is not a pod of the model");
   }
   for (size_t n = 0; n < c.model.namespaces.size(); ++n) {
     policy::Namespace ns;
@@ -136,10 +124,7 @@ bool buildModel(const CaseFile& c, ClusterState& state, std::string* error) {
       if (it != c.pod_ips.end()) {
         for (const std::string& text : splitComma(it->second)) {
           std::optional<policy::IpAddress> ip = policy::IpAddress::parse(text);
-          if (!ip) {
-            *error = "pod_ips: " + key + ": invalid address \"" + text + "\"";
-            return false;
-          }
+          if (!ip) return Error(0, "pod_ips: " + key + ": invalid address \"" + text + "\"");
           pod.ips.push_back(*ip);
         }
       } else {
@@ -157,16 +142,15 @@ bool buildModel(const CaseFile& c, ClusterState& state, std::string* error) {
       state.upsertPod(pod);
     }
   }
-  return true;
+  return okStatus();
 }
 
 CaseResult runCase(const CaseFile& c, Prober& prober) {
   CaseResult result;
   result.path = c.path;
   ClusterState state;
-  std::string error;
-  if (!buildModel(c, state, &error)) {
-    result.detail = error;
+  if (auto built = buildModel(c, state); !built) {
+    result.detail = built.error().str();
     return result;
   }
   std::vector<PodId> pods = state.podsSorted();
@@ -177,8 +161,8 @@ CaseResult runCase(const CaseFile& c, Prober& prober) {
   for (size_t k = 0; k < c.steps.size(); ++k) {
     const CaseStep& step = c.steps[k];
     std::string prefix = "step " + std::to_string(k + 1) + ": ";
-    if (!applyAction(step, k + 1, c.path, state, &error)) {
-      failures.push_back(prefix + error);
+    if (auto applied = applyAction(step, k + 1, c.path, state); !applied) {
+      failures.push_back(prefix + applied.error().str());
       break;  // later steps would run against the wrong state
     }
     if (!step.probe_protocol) continue;
@@ -228,14 +212,13 @@ int runCaseFiles(const std::vector<std::string>& paths, Prober& prober, std::ost
   int failed = 0;
   int skipped = 0;
   for (const std::string& path : paths) {
-    std::string error;
-    std::optional<CaseFile> c = loadCaseFile(path, &error);
+    Result<CaseFile> c = loadCaseFile(path);
     CaseResult r;
     if (c) {
       r = runCase(*c, prober);
     } else {
       r.path = path;
-      r.detail = "cannot load case: " + error;
+      r.detail = "cannot load case: " + c.error().str();
     }
     if (r.skipped) {
       ++skipped;

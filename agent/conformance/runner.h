@@ -47,8 +47,9 @@ struct CaseResult {
 /// Builds the case's starting model: namespaces labelled
 /// kubernetes.io/metadata.name, pods labelled pod=<name> with container ports
 /// serve-<port>-<proto>, IPs from pod_ips or the 10.0.<ns>.<pod> plan.
-/// Returns false (with `error`) when pod_ips holds a bad address.
-bool buildModel(const CaseFile& c, policy::ClusterState& state, std::string* error);
+/// Fails when pod_ips holds a bad address or pod_ips/pod_ports name a pod
+/// outside the model.
+Status buildModel(const CaseFile& c, policy::ClusterState& state);
 
 /// Runs one parsed case.
 CaseResult runCase(const CaseFile& c, Prober& prober);

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "proto/base/fd.h"
+
 namespace palisade::agent {
 
 std::string checkpointPath(const std::string& state_dir) { return state_dir + "/ruleset.pb"; }
@@ -36,21 +38,19 @@ Status writeCheckpoint(const std::string& state_dir,
   if (!checkpoint.SerializeToString(&data)) return Error(0, "serializing checkpoint");
   const std::string path = checkpointPath(state_dir);
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Error(errno, "opening " + tmp);
-  auto written = writeAll(fd, data, tmp);
-  if (written && ::fsync(fd) != 0) written = Error(errno, "fsync " + tmp);
-  ::close(fd);
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return Error(errno, "opening " + tmp);
+  auto written = writeAll(fd.get(), data, tmp);
+  if (written && ::fsync(fd.get()) != 0) written = Error(errno, "fsync " + tmp);
+  fd.reset();  // closed before the rename publishes it
   if (!written) {
     ::unlink(tmp.c_str());
     return written;
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Error(errno, "renaming " + tmp);
   // The rename is durable only once the directory entry is.
-  int dfd = ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  if (Fd dir(::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); dir) {
+    ::fsync(dir.get());
   }
   return okStatus();
 }
@@ -58,14 +58,13 @@ Status writeCheckpoint(const std::string& state_dir,
 Result<std::optional<palisade::agent::v1::Checkpoint>> readCheckpoint(
     const std::string& state_dir) {
   const std::string path = checkpointPath(state_dir);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     if (errno == ENOENT) return std::optional<palisade::agent::v1::Checkpoint>();
     return Error(errno, "opening " + path);
   }
   palisade::agent::v1::Checkpoint cp;
-  bool ok = cp.ParseFromFileDescriptor(fd);
-  ::close(fd);
+  bool ok = cp.ParseFromFileDescriptor(fd.get());
   if (!ok || cp.format() != 1) return Error(0, "corrupt checkpoint " + path);
   return std::optional<palisade::agent::v1::Checkpoint>(std::move(cp));
 }

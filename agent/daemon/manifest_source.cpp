@@ -21,11 +21,11 @@ ManifestSource::~ManifestSource() { stop(); }
 void ManifestSource::addWatches() {
   constexpr uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
                             IN_DELETE_SELF | IN_MODIFY;
-  inotify_add_watch(inotify_fd_, dir_.c_str(), mask);
+  inotify_add_watch(inotify_fd_.get(), dir_.c_str(), mask);
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir_, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory()) inotify_add_watch(inotify_fd_, it->path().c_str(), mask);
+    if (it->is_directory()) inotify_add_watch(inotify_fd_.get(), it->path().c_str(), mask);
   }
 }
 
@@ -50,9 +50,12 @@ void ManifestSource::reload() {
 }
 
 Status ManifestSource::start() {
-  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ < 0) return Error(errno, "inotify_init1");
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  Fd inotify(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify) return Error(errno, "inotify_init1");
+  Fd wake(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!wake) return Error(errno, "eventfd");
+  inotify_fd_ = std::move(inotify);
+  wake_fd_ = std::move(wake);
   addWatches();
   reload();
   thread_ = std::thread([this] { run(); });
@@ -62,19 +65,18 @@ Status ManifestSource::start() {
 void ManifestSource::stop() {
   if (thread_.joinable()) {
     uint64_t one = 1;
-    (void)!::write(wake_fd_, &one, sizeof one);
+    (void)!::write(wake_fd_.get(), &one, sizeof one);
     thread_.join();
   }
-  if (inotify_fd_ >= 0) ::close(inotify_fd_);
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-  inotify_fd_ = wake_fd_ = -1;
+  inotify_fd_.reset();
+  wake_fd_.reset();
 }
 
 void ManifestSource::run() {
   bool pending = false;
   char buf[16 * 1024];
   while (true) {
-    pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{inotify_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
     // While a change is pending, wait only the debounce: editors write a file
     // in several steps, and one reload should see the final content.
     int n = ::poll(fds, 2, pending ? int(debounce_.count()) : -1);
@@ -87,7 +89,7 @@ void ManifestSource::run() {
       continue;
     }
     if (fds[0].revents & POLLIN) {
-      while (::read(inotify_fd_, buf, sizeof buf) > 0) {
+      while (::read(inotify_fd_.get(), buf, sizeof buf) > 0) {
       }
       pending = true;
     }

@@ -10,6 +10,7 @@
 
 #include "agent/daemon/metrics.h"
 #include "agent/daemon/reconciler.h"
+#include "proto/base/fd.h"
 
 namespace palisade::agent {
 
@@ -32,8 +33,8 @@ class ManifestSource {
   Reconciler& reconciler_;
   Metrics& metrics_;
   std::chrono::milliseconds debounce_;
-  int inotify_fd_ = -1;
-  int wake_fd_ = -1;  // eventfd: stop
+  Fd inotify_fd_;
+  Fd wake_fd_;  // eventfd: stop
   std::thread thread_;
 };
 

@@ -22,9 +22,9 @@ Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, bool userspac
     Result<std::unique_ptr<datapath::nft::Transport>> transport = Error(0, "not opened");
     // A short-lived thread enters the namespace, so the caller's stays put.
     std::thread t([&] {
-      NetnsGuard guard(node.netns);
-      if (!guard.ok()) {
-        transport = Error(0, guard.error());
+      auto guard = NetnsGuard::enter(node.netns);
+      if (!guard) {
+        transport = guard.error();
         return;
       }
       transport = datapath::nft::openMnlTransport();
@@ -37,9 +37,9 @@ Result<NodeProgrammers> NodeProgrammers::open(const LabState& lab, bool userspac
       // The queue's socket is bound in the node's namespace, like the table's.
       Result<std::unique_ptr<queue::QueueService>> service = Error(0, "not started");
       std::thread q([&] {
-        NetnsGuard guard(node.netns);
-        if (!guard.ok()) {
-          service = Error(0, guard.error());
+        auto guard = NetnsGuard::enter(node.netns);
+        if (!guard) {
+          service = guard.error();
           return;
         }
         service = queue::QueueService::start({});

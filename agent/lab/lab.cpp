@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -58,6 +59,14 @@ std::optional<IpAddress> sameFamily(const std::vector<IpAddress>& ips, bool v4) 
 
 }  // namespace
 
+std::string formatSeconds(double s) {
+  // Below a hundredth "0.00" would read as "took no time at all".
+  if (s < 0.005) return "< 0.01";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", s);
+  return buf;
+}
+
 Result<int> startServer(const std::string& name, const std::string& exe) {
   std::string ready = stateDir(name) + "/ready";
   fs::remove(ready);
@@ -71,8 +80,9 @@ Result<int> startServer(const std::string& name, const std::string& exe) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     setsid();
-    int null = open("/dev/null", O_RDONLY);
-    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    // O_CLOEXEC: only the dup2'ed copies (0, 1, 2) reach the server.
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (null >= 0) dup2(null, 0);
     if (out >= 0) {
       dup2(out, 1);
@@ -109,8 +119,7 @@ void stopServer(const std::string& name, int pid) {
 }
 
 Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
-  std::string error;
-  if (!validLabName(options.name, &error)) return Error(EINVAL, error);
+  if (auto s = validLabName(options.name); !s) return s.error();
   if (fs::exists(stateDir(options.name) + "/state.json")) {
     return Error(EEXIST,
                  "lab " + options.name + " exists (palisade lab down --name " + options.name + ")");
@@ -148,7 +157,7 @@ Result<LabState> labUp(const UpOptions& options, std::ostream& log) {
   for (const std::string& l : lines) log << "datapath " << l << "\n";
   log << "lab " << lab.name << ": " << lab.nodes.size() << " node(s), " << lab.pods.size()
       << " pod(s), " << lab.services.size() << " service(s), server pid " << lab.serve_pid
-      << ", up in " << since(t0) << " s\n";
+      << ", up in " << formatSeconds(since(t0)) << " s\n";
   return lab;
 }
 
@@ -239,6 +248,10 @@ Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& st
       }
     }
   }
+  out.probed.assign(pods.size(), std::vector<bool>(pods.size(), false));
+  for (size_t i = 0; i < pods.size(); ++i) {
+    for (size_t j = 0; j < pods.size(); ++j) out.probed[i][j] = targets[i][j] && out.served[j];
+  }
   auto t0 = std::chrono::steady_clock::now();
   ProbeCells cells = probeCells(sources, targets, protocol, timeout_ms);
   out.seconds = since(t0);
@@ -248,8 +261,7 @@ Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& st
 }
 
 Status labDown(const std::string& name, std::ostream& log) {
-  std::string error;
-  if (!validLabName(name, &error)) return Error(EINVAL, error);
+  if (auto s = validLabName(name); !s) return s;
   Result<LabState> lab = loadState(name);
   if (!lab) return lab.error();
   stopServer(name, lab->serve_pid);

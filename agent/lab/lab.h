@@ -34,9 +34,13 @@ enum class Via { Pod, Service };
 
 struct ProbeResult {
   std::vector<std::string> names;          // "ns/pod", reach order
-  std::vector<std::vector<bool>> allowed;  // [from][to]
+  std::vector<std::vector<bool>> allowed;  // [from][to]; false where not probed
   std::vector<bool> served;                // [to]: the pod listens on protocol/port
-  std::vector<std::string> notes;          // cells probed oddly or not at all
+  /// [from][to]: a connection was made and its answer says something about
+  /// enforcement (a target address of both ends' family, a Service when
+  /// --via service, a listener). Where false, `allowed` is no verdict.
+  std::vector<std::vector<bool>> probed;
+  std::vector<std::string> notes;  // cells probed oddly or not at all
   double seconds = 0;
 };
 
@@ -48,6 +52,9 @@ Result<ProbeResult> labProbe(const LabState& lab, const policy::ClusterState& st
 /// Stops the server and deletes what the state records (only names with the
 /// lab's prefix), then the state itself. Works when the server already died.
 Status labDown(const std::string& name, std::ostream& log);
+
+/// A duration for people, to the hundredth of a second: "0.10", "< 0.01".
+std::string formatSeconds(double seconds);
 
 /// Starts `exe lab serve --name LAB` detached (own session, output in
 /// <state>/serve.log) and waits until its sockets are open. Returns its pid.

@@ -47,12 +47,12 @@ const LabPod* LabState::findPod(const std::string& ns, const std::string& name) 
 
 std::string netnsPrefix(const std::string& lab) { return "pal-" + lab + "-"; }
 
-bool validLabName(const std::string& lab, std::string* error) {
+Status validLabName(const std::string& lab) {
   bool ok = !lab.empty() && lab.size() <= 12 && std::all_of(lab.begin(), lab.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
-  if (!ok) *error = "lab name \"" + lab + "\" must be 1-12 characters of [a-z0-9-]";
-  return ok;
+  if (!ok) return Error(EINVAL, "lab name \"" + lab + "\" must be 1-12 characters of [a-z0-9-]");
+  return okStatus();
 }
 
 std::string stateDir(const std::string& lab) { return "/run/palisade/lab/" + lab; }

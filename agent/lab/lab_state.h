@@ -77,7 +77,7 @@ struct LabState {
 /// "pal-<lab>-": every namespace of the lab starts with it.
 std::string netnsPrefix(const std::string& lab);
 /// Lab names: 1-12 of [a-z0-9-], so namespace and interface names stay short.
-bool validLabName(const std::string& lab, std::string* error);
+Status validLabName(const std::string& lab);
 /// /run/palisade/lab/<name>
 std::string stateDir(const std::string& lab);
 

@@ -5,38 +5,45 @@
 // inside one, and per-namespace sysctls.
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "proto/base/fd.h"
 #include "proto/base/result.h"
 
 namespace palisade::agent::lab {
 
-/// Enters /run/netns/<name> on this thread; the destructor returns to the
-/// namespace the thread was in. Check ok() before relying on it.
+/// A thread's stay in another network namespace: enter() moves the calling
+/// thread into /run/netns/<name>; the destructor moves it back to the
+/// namespace it came from. Keep the guard in the Result for the scope:
+///   auto guard = NetnsGuard::enter(ns);
+///   if (!guard) return guard.error();
 class NetnsGuard {
  public:
-  explicit NetnsGuard(const std::string& name);
+  static Result<NetnsGuard> enter(const std::string& name);
   ~NetnsGuard();
+  NetnsGuard(NetnsGuard&&) noexcept = default;  // the moved-from guard goes nowhere
+  NetnsGuard& operator=(NetnsGuard&&) = delete;
   NetnsGuard(const NetnsGuard&) = delete;
   NetnsGuard& operator=(const NetnsGuard&) = delete;
-  bool ok() const { return error_.empty(); }
-  const std::string& error() const { return error_; }
 
  private:
-  int orig_ = -1;
-  std::string error_;
+  explicit NetnsGuard(Fd orig) : orig_(std::move(orig)) {}
+  Fd orig_;  // the namespace to go back to
 };
 
 /// What a program printed and how it ended.
 struct RunResult {
-  int status = -1;  // exit status; -1 when it could not run or was killed
+  int status = -1;  // exit status; -1 when killed by a signal
   std::string out;  // stdout and stderr, interleaved
 };
 
 /// Runs argv[0] (searched in PATH) inside network namespace `netns` (the
-/// caller's when empty), feeding `input` on stdin.
-RunResult runIn(const std::string& netns, const std::vector<std::string>& argv,
-                std::string_view input = {});
+/// caller's when empty), feeding `input` on stdin. An Error when it could not
+/// be started at all (no such namespace, no pipes, no fork); exit status 127
+/// when the program was not found.
+Result<RunResult> runIn(const std::string& netns, const std::vector<std::string>& argv,
+                        std::string_view input = {});
 
 /// Same, failing with the program's output as the error when it exits non-zero.
 Status runChecked(const std::string& netns, const std::vector<std::string>& argv,

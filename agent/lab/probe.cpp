@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -16,7 +17,7 @@ namespace palisade::agent::lab {
 namespace {
 
 struct Pending {
-  int fd = -1;
+  Fd fd;  // empty once answered
   size_t i = 0;
   size_t j = 0;
 };
@@ -52,37 +53,45 @@ ProbeCells probeCells(const std::vector<std::string>& sources,
     return out;
   }
   const bool tcp = protocol == Protocol::TCP;
-  int ep = epoll_create1(EPOLL_CLOEXEC);
+  Fd ep(epoll_create1(EPOLL_CLOEXEC));
+  if (!ep) {
+    out.errors.push_back(Error(errno, "epoll_create1").str());
+    return out;
+  }
   std::vector<Pending> pending;
   static const char kPayload[] = "hostname\n";
   for (size_t i = 0; i < targets.size(); ++i) {
+    bool any = std::any_of(targets[i].begin(), targets[i].end(),
+                           [](const std::optional<ProbeTarget>& t) { return t.has_value(); });
+    if (!any) continue;  // e.g. a pod outside the lab: no namespace to enter
     // Sockets keep the namespace they were made in: enter once per source row.
-    NetnsGuard guard(sources[i]);
-    if (!guard.ok()) {
-      out.errors.push_back(guard.error());
+    auto guard = NetnsGuard::enter(sources[i]);
+    if (!guard) {
+      out.errors.push_back(guard.error().str());
       continue;
     }
     for (size_t j = 0; j < targets[i].size(); ++j) {
       if (!targets[i][j]) continue;
       sockaddr_storage addr;
       socklen_t len = toSockaddr(*targets[i][j], &addr);
-      int fd = socket(addr.ss_family,
-                      (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd < 0) {
-        out.errors.push_back(std::string("socket: ") + std::strerror(errno));
+      Fd fd(socket(addr.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                   0));
+      if (!fd) {
+        out.errors.push_back(Error(errno, "socket in " + sources[i]).str());
         continue;
       }
-      int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
-      if (rc != 0 && errno != EINPROGRESS) {
-        close(fd);  // no route (the pod has no address of this family): not allowed
-        continue;
-      }
-      if (!tcp) send(fd, kPayload, sizeof kPayload - 1, 0);
+      int rc = connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len);
+      // No route (the pod has no address of this family): not allowed.
+      if (rc != 0 && errno != EINPROGRESS) continue;
+      if (!tcp) send(fd.get(), kPayload, sizeof kPayload - 1, 0);
       epoll_event ev{};
       ev.events = tcp ? EPOLLOUT : EPOLLIN;
       ev.data.u64 = pending.size();
-      epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-      pending.push_back({fd, i, j});
+      if (epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) {
+        out.errors.push_back(Error(errno, "epoll_ctl").str());
+        continue;
+      }
+      pending.push_back({std::move(fd), i, j});
     }
   }
   size_t open = pending.size();
@@ -94,33 +103,28 @@ ProbeCells probeCells(const std::vector<std::string>& sources,
                     deadline - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0) break;
-    int n = epoll_wait(ep, events, 128, static_cast<int>(left));
+    int n = epoll_wait(ep.get(), events, 128, static_cast<int>(left));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     for (int k = 0; k < n; ++k) {
       Pending& p = pending[events[k].data.u64];
-      if (p.fd < 0) continue;
+      if (!p.fd) continue;
       bool ok = false;
       if (tcp) {
         int err = 0;
         socklen_t elen = sizeof err;
-        getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+        getsockopt(p.fd.get(), SOL_SOCKET, SO_ERROR, &err, &elen);
         ok = err == 0;
       } else {
-        ok = recv(p.fd, buf, sizeof buf, 0) >= 0;
+        ok = recv(p.fd.get(), buf, sizeof buf, 0) >= 0;
       }
       out.allowed[p.i][p.j] = ok;
-      epoll_ctl(ep, EPOLL_CTL_DEL, p.fd, nullptr);
-      close(p.fd);
-      p.fd = -1;
+      epoll_ctl(ep.get(), EPOLL_CTL_DEL, p.fd.get(), nullptr);
+      p.fd.reset();
       --open;
     }
   }
-  for (Pending& p : pending) {
-    if (p.fd >= 0) close(p.fd);
-  }
-  close(ep);
-  return out;
+  return out;  // the unanswered sockets close with `pending`
 }
 
 }  // namespace palisade::agent::lab

@@ -22,43 +22,38 @@ void onSignal(int) { g_stop = true; }
 
 }  // namespace
 
-Server::~Server() {
-  for (const Socket& s : sockets_) close(s.fd);
-  if (epoll_ >= 0) close(epoll_);
-}
-
 Status Server::open(const LabState& lab) {
-  epoll_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_ < 0) return Error(errno, "epoll_create1");
+  epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return Error(errno, "epoll_create1");
   for (const LabPod& pod : lab.pods) {
-    NetnsGuard guard(pod.netns);
-    if (!guard.ok()) return Error(0, guard.error());
+    auto guard = NetnsGuard::enter(pod.netns);
+    if (!guard) return guard.error();
     for (const LabPort& port : pod.ports) {
       if (port.protocol == Protocol::SCTP) continue;
       bool tcp = port.protocol == Protocol::TCP;
       // One dual-stack socket per port serves the pod's v4 and v6 addresses.
-      int fd = socket(AF_INET6, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      if (fd < 0) return Error(errno, "socket in " + pod.netns);
+      Fd fd(socket(AF_INET6, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+      if (!fd) return Error(errno, "socket in " + pod.netns);
       int zero = 0;
       int one = 1;
-      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+      setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
       sockaddr_in6 addr{};
       addr.sin6_family = AF_INET6;
       addr.sin6_port = htons(static_cast<uint16_t>(port.port));
       addr.sin6_addr = in6addr_any;
-      if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-          (tcp && listen(fd, 256) != 0)) {
-        int e = errno;
-        close(fd);
-        return Error(e, "binding " + std::string(tcp ? "TCP" : "UDP") + " port " +
-                            std::to_string(port.port) + " in " + pod.netns);
+      if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+          (tcp && listen(fd.get(), 256) != 0)) {
+        return Error(errno, "binding " + std::string(tcp ? "TCP" : "UDP") + " port " +
+                                std::to_string(port.port) + " in " + pod.netns);
       }
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u64 = sockets_.size();
-      sockets_.push_back({fd, tcp});
-      epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+      if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) {
+        return Error(errno, "epoll_ctl in " + pod.netns);
+      }
+      sockets_.push_back({std::move(fd), tcp});
     }
   }
   return okStatus();
@@ -68,23 +63,23 @@ void Server::run(const std::atomic<bool>& stop) {
   epoll_event events[64];
   char buf[2048];
   while (!stop) {
-    int n = epoll_wait(epoll_, events, 64, 200);
+    int n = epoll_wait(epoll_.get(), events, 64, 200);
     for (int i = 0; i < n; ++i) {
       const Socket& s = sockets_[events[i].data.u64];
       if (s.tcp) {
-        for (;;) {
-          int c = accept4(s.fd, nullptr, nullptr, SOCK_CLOEXEC);
-          if (c < 0) break;
-          close(c);
+        // Accepted and closed at once: the handshake was the probe.
+        while (Fd(accept4(s.fd.get(), nullptr, nullptr, SOCK_CLOEXEC))) {
         }
         continue;
       }
       for (;;) {
         sockaddr_storage from{};
         socklen_t len = sizeof from;
-        ssize_t got = recvfrom(s.fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+        ssize_t got =
+            recvfrom(s.fd.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
         if (got < 0) break;
-        sendto(s.fd, buf, static_cast<size_t>(got), 0, reinterpret_cast<sockaddr*>(&from), len);
+        sendto(s.fd.get(), buf, static_cast<size_t>(got), 0, reinterpret_cast<sockaddr*>(&from),
+               len);
       }
     }
   }

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "agent/lab/lab_state.h"
+#include "proto/base/fd.h"
 
 namespace palisade::agent::lab {
 
 class Server {
  public:
   Server() = default;
-  ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -27,11 +27,11 @@ class Server {
 
  private:
   struct Socket {
-    int fd;
+    Fd fd;
     bool tcp;
   };
   std::vector<Socket> sockets_;
-  int epoll_ = -1;
+  Fd epoll_;
 };
 
 /// `palisade lab serve --name LAB`: opens the sockets, writes <state>/ready,

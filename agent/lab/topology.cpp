@@ -114,8 +114,9 @@ Result<std::vector<std::string>> deleteNamespaces(const std::vector<std::string>
   }
   if (dels.empty()) return deleted;
   // -force: go on past a namespace that vanished meanwhile.
-  RunResult r = runIn("", {"ip", "-force", "-batch", "-"}, dels);
-  if (r.status != 0) return Error(0, "deleting namespaces: " + r.out);
+  Result<RunResult> r = runIn("", {"ip", "-force", "-batch", "-"}, dels);
+  if (!r) return r.error().context("deleting namespaces");
+  if (r->status != 0) return Error(0, "deleting namespaces: " + r->out);
   return deleted;
 }
 

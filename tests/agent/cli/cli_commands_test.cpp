@@ -97,6 +97,49 @@ TEST(ReachCommand, UnknownProtocolIsUsageError) {
   EXPECT_EQ(run(runReach, o).code, 2);
 }
 
+TEST(ReachCommand, OnlyInvalidObjectsExitOne) {
+  // invalid.yaml: a namespace and an invalid policy, so no pods at all; the
+  // invalid input must not pass for an empty cluster.
+  ReachOptions o;
+  o.files = {data("invalid.yaml")};
+  CmdRun r = run(runReach, o);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("ipBlock.cidr"));
+  EXPECT_THAT(r.err, HasSubstr("no valid pods in the manifests"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(ReachCommand, InvalidObjectBesideValidPodsPrintsTableAndExitsOne) {
+  ReachOptions o;
+  o.files = {data("pod-and-invalid-policy.yaml")};
+  CmdRun r = run(runReach, o);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("NetworkPolicy x/bad-port"));
+  // The valid pod is still judged, without the invalid policy.
+  EXPECT_EQ(r.out,
+            "    x/a\n"
+            "x/a   .\n");
+  o.output = "json";
+  EXPECT_EQ(run(runReach, o).code, 1);
+}
+
+TEST(ReachCommand, ValidButEmptyExitsZero) {
+  ReachOptions o;
+  o.files = {data("no-pods.yaml")};
+  CmdRun r = run(runReach, o);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "palisade reach: no pods in the manifests\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(ReachCommand, UnreadableFileExitsOne) {
+  ReachOptions o;
+  o.files = {data("no-such-file.yaml")};
+  CmdRun r = run(runReach, o);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("no-such-file.yaml"));
+}
+
 TEST(ReachTable, PadsToTheLongestName) {
   EXPECT_EQ(renderReachTable({"ns/long", "n/b"}, {{true, false}, {false, true}}),
             "        ns/long     n/b\n"
@@ -195,6 +238,37 @@ TEST(CompileCommand, PrintsRulesetJson) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"endpoints\""));
   EXPECT_THAT(r.out, HasSubstr("allow-from-b"));
+}
+
+TEST(CompileCommand, PrintsNftText) {
+  CompileOptions o;
+  o.files = {data("cluster.yaml")};
+  o.node = "";
+  o.output = "nft";
+  CmdRun r = run(runCompile, o);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("table inet palisade"));
+}
+
+TEST(CompileCommand, UnrenderableRulesetIsAnErrorOnStderr) {
+  // The compiler never makes this; a broken IR (a rule naming a port set the
+  // ruleset does not have) is what the renderer refuses.
+  ir::Ruleset bad;
+  ir::Program* prog = bad.add_programs();
+  prog->set_id(1);
+  prog->set_direction(ir::INGRESS);
+  prog->add_rules()->set_port_set(7);
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(printRuleset(bad, "nft", out, err), 1);
+  EXPECT_EQ(out.str(), "");
+  EXPECT_THAT(err.str(), HasSubstr("palisade compile: rendering the ruleset as nft: "));
+  EXPECT_THAT(err.str(), HasSubstr("unknown port set 7"));
+  EXPECT_THAT(err.str(), HasSubstr("EINVAL"));
+  // JSON does not judge the IR: it prints it.
+  std::ostringstream json;
+  EXPECT_EQ(printRuleset(bad, "json", json, err), 0);
+  EXPECT_THAT(json.str(), HasSubstr("\"portSet\": 7"));
 }
 
 }  // namespace

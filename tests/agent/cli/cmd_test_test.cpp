@@ -66,10 +66,9 @@ TEST(TestCommand, UpstreamAndOwnCorpusPass) {
 }
 
 TEST(CaseFile, ParsesStepsAndExtensions) {
-  std::string error;
   auto c = conformance::loadCaseFile(
-      src("tests/conformance/palisade/101-egress-named-port-per-destination.yaml"), &error);
-  ASSERT_TRUE(c) << error;
+      src("tests/conformance/palisade/101-egress-named-port-per-destination.yaml"));
+  ASSERT_TRUE(c) << c.error().str();
   EXPECT_EQ(c->model.namespaces.size(), 3u);
   ASSERT_EQ(c->steps.size(), 4u);
   EXPECT_EQ(c->steps[0].apply.size(), 1u);
@@ -79,13 +78,12 @@ TEST(CaseFile, ParsesStepsAndExtensions) {
 }
 
 TEST(CaseFile, RejectsTwoActionsInOneStep) {
-  std::string error;
   auto c = conformance::parseCaseText(
       "model: {namespaces: [x], pods: [a], ports: [80], protocols: [TCP]}\n"
       "steps:\n  - apply: []\n    delete: [{namespace: x, name: p}]\n",
-      "inline", &error);
-  EXPECT_FALSE(c);
-  EXPECT_THAT(error, HasSubstr("more than one action"));
+      "inline");
+  ASSERT_FALSE(c);
+  EXPECT_THAT(c.error().str(), HasSubstr("more than one action"));
 }
 
 /// A prober that always answers "allowed": the runner must grade, not trust.
@@ -101,10 +99,9 @@ class AllowAll : public conformance::Prober {
 };
 
 TEST(Runner, GradesAnyProber) {
-  std::string error;
   auto c = conformance::loadCaseFile(
-      src("tests/conformance/upstream-netpol/001-default-deny-ingress.yaml"), &error);
-  ASSERT_TRUE(c) << error;
+      src("tests/conformance/upstream-netpol/001-default-deny-ingress.yaml"));
+  ASSERT_TRUE(c) << c.error().str();
   AllowAll prober;
   conformance::CaseResult r = conformance::runCase(*c, prober);
   EXPECT_FALSE(r.passed);
@@ -112,13 +109,12 @@ TEST(Runner, GradesAnyProber) {
 }
 
 TEST(Runner, RejectsPodsOutsideTheModel) {
-  std::string error;
   auto c = conformance::parseCaseText(
       "model: {namespaces: [x], pods: [a], ports: [80], protocols: [TCP]}\n"
       "pod_ports: {x/q: [{name: web, port: 8080}]}\n"
       "steps:\n  - probe: {protocol: TCP, port: 80}\n    expect: {default: allow}\n",
-      "inline", &error);
-  ASSERT_TRUE(c) << error;
+      "inline");
+  ASSERT_TRUE(c) << c.error().str();
   conformance::EvaluatorProber prober;
   conformance::CaseResult r = conformance::runCase(*c, prober);
   EXPECT_FALSE(r.passed);
@@ -126,7 +122,6 @@ TEST(Runner, RejectsPodsOutsideTheModel) {
 }
 
 TEST(Runner, DefaultDenyCanBeTheDefault) {
-  std::string error;
   auto c = conformance::parseCaseText(
       "model: {namespaces: [x], pods: [a, b], ports: [80], protocols: [TCP]}\n"
       "steps:\n"
@@ -135,8 +130,8 @@ TEST(Runner, DefaultDenyCanBeTheDefault) {
       "         metadata: {name: deny, namespace: x}, spec: {podSelector: {}}}\n"
       "    probe: {protocol: TCP, port: 80}\n"
       "    expect: {default: deny}\n",
-      "inline", &error);
-  ASSERT_TRUE(c) << error;
+      "inline");
+  ASSERT_TRUE(c) << c.error().str();
   conformance::EvaluatorProber prober;
   conformance::CaseResult r = conformance::runCase(*c, prober);
   EXPECT_TRUE(r.passed) << r.detail;
@@ -167,6 +162,13 @@ TEST(Binary, ExitCodes) {
   EXPECT_EQ(shell(bin + " --help", &out), 0) << out;
   EXPECT_EQ(shell(bin + " test " + data + "wrong-case.yaml", &out), 1) << out;
   EXPECT_THAT(out, EndsWith("0 passed, 1 failed\n"));
+  // reach: invalid input fails as check does; valid but empty does not.
+  EXPECT_EQ(shell(bin + " reach -f " + data + "invalid.yaml", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("no valid pods in the manifests"));
+  EXPECT_EQ(shell(bin + " reach -f " + data + "no-pods.yaml", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("no pods in the manifests"));
+  EXPECT_EQ(shell(bin + " compile -f " + data + "cluster.yaml --node '' -o nft", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("table inet palisade"));
 }
 #endif
 
