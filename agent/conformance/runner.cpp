@@ -93,7 +93,7 @@ ProbeMatrix EvaluatorProber::probe(const ClusterState& state, const std::vector<
 
 Status buildModel(const CaseFile& c, ClusterState& state) {
   // A typo in pod_ips/pod_ports must not silently leave the plan in place.
-  auto inModel = [&](const std::string& key) {
+  auto in_model = [&](const std::string& key) {
     for (const std::string& ns : c.model.namespaces) {
       for (const std::string& pod : c.model.pods) {
         if (key == ns + "/" + pod) return true;
@@ -102,10 +102,10 @@ Status buildModel(const CaseFile& c, ClusterState& state) {
     return false;
   };
   for (const auto& [key, value] : c.pod_ips) {
-    if (!inModel(key)) return Error(0, "pod_ips: " + key + " is not a pod of the model");
+    if (!in_model(key)) return Error(0, "pod_ips: " + key + " is not a pod of the model");
   }
   for (const auto& [key, value] : c.pod_ports) {
-    if (!inModel(key)) return Error(0, "pod_ports: " + key + " is not a pod of the model");
+    if (!in_model(key)) return Error(0, "pod_ports: " + key + " is not a pod of the model");
   }
   for (size_t n = 0; n < c.model.namespaces.size(); ++n) {
     policy::Namespace ns;

@@ -1,8 +1,8 @@
 #include "agent/daemon/agent.h"
 
 #include <google/protobuf/util/json_util.h>
-#include <signal.h>
 
+#include <csignal>
 #include <memory>
 
 #include "agent/daemon/api_source.h"

@@ -17,13 +17,15 @@ std::vector<WatchedResource> watchedResources(const std::string& node) {
   return out;
 }
 
-ApiSource::ApiSource(k8s::ClusterConfig config, const std::string& node, Reconciler& reconciler,
-                     Metrics& metrics, k8s::ReflectorOptions options,
-                     k8s::ClientOptions client_options)
+ApiSource::ApiSource(const k8s::ClusterConfig& config, const std::string& node,
+                     Reconciler& reconciler, Metrics& metrics, k8s::ReflectorOptions options,
+                     const k8s::ClientOptions& client_options)
     : reconciler_(reconciler), metrics_(metrics) {
   // One token source for every reflector: a 401 on one re-reads it for all.
   auto tokens = std::make_shared<k8s::TokenSource>(config);
-  for (auto& [r, kind] : watchedResources(node)) {
+  for (const WatchedResource& w : watchedResources(node)) {
+    const k8s::Resource& r = w.resource;
+    const policy::KindId kind = w.kind;
     k8s::ReflectorCallbacks cb;
     cb.on_object = [this, kind](k8s::EventType t, simdjson::dom::element obj) {
       onObject(kind, t, obj);
@@ -76,7 +78,7 @@ void ApiSource::onObject(policy::KindId kind, k8s::EventType type, simdjson::dom
   if (auto* pod = std::get_if<policy::Pod>(&*decoded)) {
     // A finished pod has given its address back: it is no longer a peer.
     if (pod->phase == "Succeeded" || pod->phase == "Failed") {
-      reconciler_.remove(policy::kindId<policy::Pod>, pod->meta.namespace_, pod->meta.name,
+      reconciler_.remove(policy::kindId<policy::Pod>(), pod->meta.namespace_, pod->meta.name,
                          received);
       return;
     }

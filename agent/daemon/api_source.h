@@ -28,9 +28,9 @@ std::vector<WatchedResource> watchedResources(const std::string& node);
 
 class ApiSource {
  public:
-  ApiSource(k8s::ClusterConfig config, const std::string& node, Reconciler& reconciler,
+  ApiSource(const k8s::ClusterConfig& config, const std::string& node, Reconciler& reconciler,
             Metrics& metrics, k8s::ReflectorOptions options = {},
-            k8s::ClientOptions client_options = {});
+            const k8s::ClientOptions& client_options = {});
   ~ApiSource();
   void start();
   void stop();

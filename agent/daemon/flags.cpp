@@ -68,7 +68,7 @@ void addFlags(CLI::App& app, AgentFlags& f) {
   open->excludes(closed);
   app.add_flag_callback(
       "--flag-list",
-      [&app] {
+      [] {
         for (const auto& n : agentFlagNames()) std::printf("%s\n", n.c_str());
         throw CLI::Success();
       },

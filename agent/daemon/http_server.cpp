@@ -11,7 +11,7 @@ namespace palisade::agent {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using tcp = net::ip::tcp;
+using tcp = net::ip::tcp;  // NOLINT(readability-identifier-naming): Boost's own name
 
 bool parseListenAddress(const std::string& addr, std::string& host, uint16_t& port) {
   auto colon = addr.rfind(':');

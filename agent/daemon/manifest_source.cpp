@@ -19,13 +19,13 @@ ManifestSource::ManifestSource(std::string dir, Reconciler& reconciler, Metrics&
 ManifestSource::~ManifestSource() { stop(); }
 
 void ManifestSource::addWatches() {
-  constexpr uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-                            IN_DELETE_SELF | IN_MODIFY;
-  inotify_add_watch(inotify_fd_.get(), dir_.c_str(), mask);
+  constexpr uint32_t kMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+                             IN_DELETE_SELF | IN_MODIFY;
+  inotify_add_watch(inotify_fd_.get(), dir_.c_str(), kMask);
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir_, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory()) inotify_add_watch(inotify_fd_.get(), it->path().c_str(), mask);
+    if (it->is_directory()) inotify_add_watch(inotify_fd_.get(), it->path().c_str(), kMask);
   }
 }
 

@@ -166,7 +166,7 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
   for (auto& c : batch) {
     if (c.op == Change::Op::Replace || c.op == Change::Op::Resync) full = true;
     if ((c.op == Change::Op::Upsert || c.op == Change::Op::Remove) &&
-        c.kind != policy::kindId<policy::Pod>)
+        c.kind != policy::kindId<policy::Pod>())
       full = true;
   }
   for (auto& c : batch) {
@@ -191,7 +191,7 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
         oldest = std::min(oldest, c.at);
         // Pod changes become set-element deltas when nothing else forces a
         // recompile; otherwise every write goes straight to the state.
-        if (!full && compiler_ && c.kind == policy::kindId<policy::Pod>) {
+        if (!full && compiler_ && c.kind == policy::kindId<policy::Pod>()) {
           pending_deltas_.push_back(c.op == Change::Op::Upsert
                                         ? compiler_->upsertPod(std::get<policy::Pod>(*c.object))
                                         : compiler_->removePod(c.ns, c.name));

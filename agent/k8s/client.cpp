@@ -18,7 +18,7 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
-using tcp = net::ip::tcp;
+using tcp = net::ip::tcp;  // NOLINT(readability-identifier-naming): Boost's own name
 using boost::system::error_code;
 
 struct ApiClient::Impl {

@@ -121,7 +121,7 @@ Result<ClusterConfig> kubeconfigConfig(const std::string& path) {
     auto base = std::filesystem::path(path).parent_path();
 
     ClusterConfig c;
-    std::string server = cluster["server"].as<std::string>();
+    auto server = cluster["server"].as<std::string>();
     const std::string scheme = "https://";
     if (server.rfind(scheme, 0) != 0) return fail("server must be https://: " + server);
     std::string hostport = server.substr(scheme.size());

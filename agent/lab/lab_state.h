@@ -31,7 +31,7 @@ struct LabPort {
 };
 
 struct LabPod {
-  std::string namespace_;
+  std::string namespace_;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
   std::string name;
   std::string netns;  // pal-<lab>-<ns>-<pod>
   size_t node = 0;    // index into LabState::nodes
@@ -54,7 +54,7 @@ struct LabServicePort {
 };
 
 struct LabService {
-  std::string namespace_;
+  std::string namespace_;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
   std::string name;
   bool headless = false;
   std::vector<IpAddress> cluster_ips;  // empty when headless

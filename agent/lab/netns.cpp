@@ -3,12 +3,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <thread>
 
@@ -65,6 +65,7 @@ Result<RunResult> runIn(const std::string& netns, const std::vector<std::string>
     if (!nsfd) return Error(errno, "opening netns " + netns).context("running " + argv[0]);
   }
   std::vector<char*> args;
+  args.reserve(argv.size());
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = fork();

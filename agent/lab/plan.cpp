@@ -47,14 +47,14 @@ Result<LabState> planLab(policy::ManifestSet& set, const PlanOptions& options) {
   lab.name = options.name;
   // Nodes: the Node objects, then every spec.nodeName, then generated ones up to --nodes.
   std::vector<std::string> names;
-  auto addName = [&](const std::string& n) {
+  auto add_name = [&](const std::string& n) {
     if (!n.empty() && std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
   };
-  for (const policy::Node& n : set.nodes) addName(n.meta.name);
-  for (const policy::Pod& p : set.pods) addName(p.node_name);
+  for (const policy::Node& n : set.nodes) add_name(n.meta.name);
+  for (const policy::Pod& p : set.pods) add_name(p.node_name);
   int wanted = std::max(options.nodes, 1);
   for (int i = 0; static_cast<int>(names.size()) < wanted; ++i)
-    addName("node-" + std::to_string(i));
+    add_name("node-" + std::to_string(i));
   for (size_t i = 0; i < names.size(); ++i) {
     lab.nodes.push_back(
         {names[i], netnsPrefix(lab.name) + "n" + std::to_string(i), nodeAddr4(i), nodeAddr6(i)});
@@ -176,14 +176,14 @@ void overlayLab(const LabState& lab, policy::ManifestSet& set) {
       }
     }
   }
-  for (size_t i = 0; i < lab.nodes.size(); ++i) {
-    policy::Node* node = findNode(set, lab.nodes[i].name);
+  for (const auto& lab_node : lab.nodes) {
+    policy::Node* node = findNode(set, lab_node.name);
     if (node == nullptr) {
       set.nodes.emplace_back();
       node = &set.nodes.back();
-      node->meta.name = lab.nodes[i].name;
+      node->meta.name = lab_node.name;
     }
-    node->addresses = {lab.nodes[i].addr4, lab.nodes[i].addr6};
+    node->addresses = {lab_node.addr4, lab_node.addr6};
   }
 }
 

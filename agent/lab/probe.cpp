@@ -49,7 +49,7 @@ ProbeCells probeCells(const std::vector<std::string>& sources,
   ProbeCells out;
   out.allowed.assign(targets.size(), std::vector<bool>(targets.empty() ? 0 : targets[0].size()));
   if (protocol == Protocol::SCTP) {
-    out.errors.push_back("SCTP: this kernel has no SCTP sockets");
+    out.errors.emplace_back("SCTP: this kernel has no SCTP sockets");
     return out;
   }
   const bool tcp = protocol == Protocol::TCP;

@@ -441,9 +441,9 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
       ctStateIn(r, kCtNew);
       addressLoad(r, m.family, m.addr, NFT_REG_1);
       addExpr(r, lookup(m.set, NFT_REG_1, false));
-      ExprPtr notKnown = lookup(m.unless, NFT_REG_1, false);
-      nftnl_expr_set_u32(notKnown.get(), NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
-      addExpr(r, std::move(notKnown));
+      ExprPtr not_known = lookup(m.unless, NFT_REG_1, false);
+      nftnl_expr_set_u32(not_known.get(), NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+      addExpr(r, std::move(not_known));
       addExpr(r, queueExpression(m.queue));
       break;
     }

@@ -301,7 +301,7 @@ std::optional<RenderedDelta> renderDelta(const TableModel& model, const DeltaInd
   // ---- the packet queue's pod sets (queue_rules.h), when the table has them ----
   // pods_*: every local pod address; known_*: the same plus the node's addresses.
   const auto [node4, node6] = nodeAddressRanges(next.node());
-  auto isNode = [](const std::vector<Range>& node, U128 a) {
+  auto is_node = [](const std::vector<Range>& node, U128 a) {
     return std::any_of(node.begin(), node.end(),
                        [&](const Range& r) { return r.first <= a && a <= r.last; });
   };
@@ -321,7 +321,7 @@ std::optional<RenderedDelta> renderDelta(const TableModel& model, const DeltaInd
     const SetModel& set = sit->second;
     std::vector<RangeOp> set_ops;
     for (U128 a : *q.touched) {
-      if (q.node && isNode(*q.node, a)) continue;
+      if (q.node && is_node(*q.node, a)) continue;
       const bool was = q.before->count(a) > 0, is = q.after->count(a) > 0;
       if (was != is) set_ops.push_back({is, Range{a, a}});
     }

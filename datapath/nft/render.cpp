@@ -111,7 +111,7 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
   }
 
   // Dispatch maps and node sets always exist, so pod churn only touches elements.
-  auto addSet = [&](const std::string& name, KeyType key, bool is_map) -> SetModel& {
+  auto add_set = [&](const std::string& name, KeyType key, bool is_map) -> SetModel& {
     SetModel& s = t.sets[name];
     s.name = name;
     s.key = key;
@@ -119,10 +119,10 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
     s.origin = is_map ? "dispatch" : "node addresses";
     return s;
   };
-  SetModel& in4 = addSet("ingress_dispatch_v4", KeyType::Ipv4, true);
-  SetModel& in6 = addSet("ingress_dispatch_v6", KeyType::Ipv6, true);
-  SetModel& eg4 = addSet("egress_dispatch_v4", KeyType::Ipv4, true);
-  SetModel& eg6 = addSet("egress_dispatch_v6", KeyType::Ipv6, true);
+  SetModel& in4 = add_set("ingress_dispatch_v4", KeyType::Ipv4, true);
+  SetModel& in6 = add_set("ingress_dispatch_v6", KeyType::Ipv6, true);
+  SetModel& eg4 = add_set("egress_dispatch_v4", KeyType::Ipv4, true);
+  SetModel& eg6 = add_set("egress_dispatch_v6", KeyType::Ipv6, true);
   for (const auto& ep : rs.endpoints()) {
     std::string origin = endpointOrigin(ep);
     for (auto [prog_id, want, m4, m6] : {std::tuple{ep.ingress_program(), ir::INGRESS, &in4, &in6},
@@ -137,8 +137,8 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
       for (const auto& a : ep.ipv6()) m6->jumps.try_emplace(v6Value(a.high(), a.low()), j);
     }
   }
-  SetModel& n4 = addSet("node_v4", KeyType::Ipv4, false);
-  SetModel& n6 = addSet("node_v6", KeyType::Ipv6, false);
+  SetModel& n4 = add_set("node_v4", KeyType::Ipv4, false);
+  SetModel& n6 = add_set("node_v6", KeyType::Ipv6, false);
   std::tie(n4.ranges, n6.ranges) = nodeAddressRanges(rs.node());
 
   // Base chains.
@@ -149,12 +149,12 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
   std::string comment = "palisade layout " + hex12(fnv1a(canon));
   std::vector<std::pair<std::string, Hook>> hooks;
   if (options.deny == DenyAction::Drop) {
-    hooks.push_back({"postrouting", Hook{NF_INET_POST_ROUTING, 95}});  // srcnat - 5
+    hooks.emplace_back("postrouting", Hook{NF_INET_POST_ROUTING, 95});  // srcnat - 5
   } else {
-    hooks.push_back({"forward", Hook{NF_INET_FORWARD, 0}});
-    hooks.push_back({"output", Hook{NF_INET_LOCAL_OUT, 0}});
+    hooks.emplace_back("forward", Hook{NF_INET_FORWARD, 0});
+    hooks.emplace_back("output", Hook{NF_INET_LOCAL_OUT, 0});
   }
-  hooks.push_back({"input", Hook{NF_INET_LOCAL_IN, 101}});  // srcnat + 1: after IPVS
+  hooks.emplace_back("input", Hook{NF_INET_LOCAL_IN, 101});  // srcnat + 1: after IPVS
   for (auto& [name, hook] : hooks) {
     ChainModel c;
     c.name = name;

@@ -80,7 +80,7 @@ Range cidrRange(const ir::Ipv6Cidr& c) {
 Result<SetModel> renderPortSet(const ir::PortSet& ps) {
   std::vector<Range> ranges;
   for (const auto& r : ps.ranges()) {
-    uint32_t proto = static_cast<uint32_t>(r.protocol());
+    auto proto = static_cast<uint32_t>(r.protocol());
     if (proto == 0 || proto > 255 || r.first() > r.last() || r.last() > 65535)
       return Error(EINVAL, "port set " + std::to_string(ps.id()) + ": invalid range");
     ranges.push_back({(U128(proto) << 16) | r.first(), (U128(proto) << 16) | r.last()});

@@ -176,7 +176,7 @@ void IncrementalCompiler::diffPeerSets(const PodRecord& before, const PodRecord&
     bool any = false;
     // While an address is reused, another live pod may hold the same
     // element: it stays (no remove) and is already there (no add).
-    auto heldByOther = [&](const IpAddress& a) {
+    auto held_by_other = [&](const IpAddress& a) {
       const auto* holders = state_.podsByIp(a);
       if (holders == nullptr) return false;
       return std::any_of(holders->begin(), holders->end(), [&](PodId other) {
@@ -188,13 +188,13 @@ void IncrementalCompiler::diffPeerSets(const PodRecord& before, const PodRecord&
     };
     for (const IpAddress& a : was) {
       if (std::find(is.begin(), is.end(), a) != is.end() || covered(source, a)) continue;
-      if (heldByOther(a)) continue;
+      if (held_by_other(a)) continue;
       addHost(a, /*add=*/false, change);
       any = true;
     }
     for (const IpAddress& a : is) {
       if (std::find(was.begin(), was.end(), a) != was.end() || covered(source, a)) continue;
-      if (heldByOther(a)) continue;
+      if (held_by_other(a)) continue;
       addHost(a, /*add=*/true, change);
       any = true;
     }

@@ -91,18 +91,18 @@ std::string describePeer(const ClusterState& state, const CompiledPeer& peer, Sy
 /// Every pod one selector peer selects, by walking namespaces then their pods.
 void collectPeerPods(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns,
                      std::vector<PodId>& out) {
-  auto fromNamespace = [&](const NamespaceRecord& ns) {
+  auto from_namespace = [&](const NamespaceRecord& ns) {
     for (PodId id : ns.pods) {
       const PodRecord& p = state.pod(id);
       if (!p.host_network && (!peer.pod || peer.pod->matches(p.labels))) out.push_back(id);
     }
   };
   if (!peer.ns) {
-    if (const NamespaceRecord* ns = state.findNamespace(policy_ns)) fromNamespace(*ns);
+    if (const NamespaceRecord* ns = state.findNamespace(policy_ns)) from_namespace(*ns);
     return;
   }
   for (const auto& [sym, ns] : state.namespaces()) {
-    if (peer.ns->matches(ns.labels)) fromNamespace(ns);
+    if (peer.ns->matches(ns.labels)) from_namespace(ns);
   }
 }
 
@@ -282,11 +282,11 @@ std::pair<uint32_t, uint32_t> RulesetBuilder::programsFor(PodId id) {
     if (pol.affects_ingress) ingress.push_back(pid);
     if (pol.affects_egress) egress.push_back(pid);
   }
-  auto byName = [this](PolicyId a, PolicyId b) {
+  auto by_name = [this](PolicyId a, PolicyId b) {
     return state_.str(state_.policy(a).name) < state_.str(state_.policy(b).name);
   };
-  std::sort(ingress.begin(), ingress.end(), byName);
-  std::sort(egress.begin(), egress.end(), byName);
+  std::sort(ingress.begin(), ingress.end(), by_name);
+  std::sort(egress.begin(), egress.end(), by_name);
   return {ingress.empty() ? 0 : programFor(ir::INGRESS, ingress, id),
           egress.empty() ? 0 : programFor(ir::EGRESS, egress, id)};
 }

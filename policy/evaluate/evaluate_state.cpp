@@ -82,13 +82,13 @@ DirectionVerdict judge(const ClusterState& state, PodId subject, const ResolvedE
       if (port_ok) v.allowed_by.push_back(RuleRef{name, i});
     }
   }
-  auto byName = [](const PolicyName& a, const PolicyName& b) {
+  auto by_name = [](const PolicyName& a, const PolicyName& b) {
     return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
   };
-  std::sort(v.isolated_by.begin(), v.isolated_by.end(), byName);
+  std::sort(v.isolated_by.begin(), v.isolated_by.end(), by_name);
   std::sort(v.allowed_by.begin(), v.allowed_by.end(), [&](const RuleRef& a, const RuleRef& b) {
     if (a.policy == b.policy) return a.rule_index < b.rule_index;
-    return byName(a.policy, b.policy);
+    return by_name(a.policy, b.policy);
   });
   if (v.isolated_by.empty()) {
     v.outcome = DirectionVerdict::Outcome::NotIsolated;
@@ -149,7 +149,7 @@ Verdict evaluate(const ClusterState& state, const FlowEnd& src_end, const FlowEn
 
   v.allowed = v.egress.allows() && v.ingress.allows();
   if (src.pod && dst.pod && *src.pod == *dst.pod) {
-    v.notes.push_back(
+    v.notes.emplace_back(
         "a pod reaching itself through its own Service (hairpin) is judged as shown; traffic to "
         "its own IP that never leaves the pod's network namespace is outside any enforcement "
         "point");

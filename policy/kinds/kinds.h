@@ -170,9 +170,9 @@ struct KindTable {
   }
   template <class T>
   static constexpr KindId idOf() {
-    constexpr std::array<bool, kSize> is{std::is_same_v<T, typename K::Object>...};
+    constexpr std::array<bool, kSize> kIsEntry{std::is_same_v<T, typename K::Object>...};
     for (size_t i = 0; i < kSize; ++i)
-      if (is[i]) return KindId{uint8_t(i)};
+      if (kIsEntry[i]) return KindId{uint8_t(i)};
     throw "not a kind in the table";  // a compile error in a constant expression
   }
 };
@@ -185,12 +185,14 @@ using Kinds = KindTable<kinds::NamespaceKind, kinds::NodeKind, kinds::PodKind,
 /// Any object of a kind in the table.
 using AnyObject = Kinds::Variant;
 
-/// The id of the kind whose objects are `T`: kindId<Pod>.
+/// The id of the kind whose objects are `T`: kindId<Pod>().
 template <class T>
-inline constexpr KindId kindId = Kinds::idOf<T>();
+consteval KindId kindId() {
+  return Kinds::idOf<T>();
+}
 /// The table entry of the kind whose objects are `T`.
 template <class T>
-using KindEntry = std::tuple_element_t<kindId<T>.value, Kinds::Entries>;
+using KindEntry = std::tuple_element_t<kindId<T>().value, Kinds::Entries>;
 
 inline const KindInfo& kindInfo(KindId id) { return Kinds::kInfos.at(id.value); }
 /// The kind of an object (AnyObject's alternatives are the table's entries, in order).

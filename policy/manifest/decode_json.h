@@ -25,7 +25,7 @@ std::optional<AnyObject> decodeJsonAs(KindId kind, simdjson::dom::element obj,
 template <class T>
 std::optional<T> decodeJson(simdjson::dom::element obj, const SourceLocation& where,
                             Diagnostics& diags) {
-  std::optional<AnyObject> any = decodeJsonAs(kindId<T>, obj, where, diags);
+  std::optional<AnyObject> any = decodeJsonAs(kindId<T>(), obj, where, diags);
   if (!any) return std::nullopt;
   return std::get<T>(std::move(*any));
 }

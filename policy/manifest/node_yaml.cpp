@@ -63,8 +63,7 @@ NodeKind resolvePlainScalar(std::string_view s, int64_t& value) {
   return NodeKind::Int;
 }
 
-YamlNode::YamlNode(YAML::Node node, int line_offset)
-    : node_(std::move(node)), offset_(line_offset) {
+YamlNode::YamlNode(const YAML::Node& node, int line_offset) : node_(node), offset_(line_offset) {
   switch (node_.Type()) {
     case YAML::NodeType::Map:
       kind_ = NodeKind::Map;

@@ -19,7 +19,7 @@ NodeKind resolvePlainScalar(std::string_view text, int64_t& value);
 class YamlNode {
  public:
   /// `line_offset`: the line (0-based) where the parsed chunk starts in its file.
-  YamlNode(YAML::Node node, int line_offset);
+  YamlNode(const YAML::Node& node, int line_offset);
 
   NodeKind kind() const { return kind_; }
   /// 1-based line of this node in its file; 0 when unknown.

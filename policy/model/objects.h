@@ -27,7 +27,8 @@ struct SourceLocation {
 using LabelMap = std::map<std::string, std::string>;
 
 struct ObjectMeta {
-  std::string namespace_;  // empty for cluster-scoped kinds
+  // Empty for cluster-scoped kinds.
+  std::string namespace_;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
   std::string name;
   LabelMap labels;
   std::string resource_version;
@@ -157,7 +158,7 @@ struct EndpointSlicePort {
 
 struct EndpointTargetRef {
   std::string kind;
-  std::string namespace_;
+  std::string namespace_;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
   std::string name;
 };
 

@@ -60,7 +60,7 @@ void backendsFromSelector(const ClusterState& state, std::string_view ns, const 
                           const ServicePort& sp, ServiceResolution& out) {
   std::vector<PodId> pods = selectedPods(state, ns, selector);
   if (pods.empty()) {
-    out.notes.push_back("the selector matches no pod: the service has no backends");
+    out.notes.emplace_back("the selector matches no pod: the service has no backends");
   }
   for (PodId id : pods) {
     const PodRecord& pod = state.pod(id);
@@ -85,7 +85,7 @@ void backendsFromSelector(const ClusterState& state, std::string_view ns, const 
     }
     out.backends.push_back(std::move(b));
   }
-  out.notes.push_back("no EndpointSlices: backends computed from the selector");
+  out.notes.emplace_back("no EndpointSlices: backends computed from the selector");
 }
 
 /// Backends from the Service's EndpointSlices: the addresses kube-proxy uses.
@@ -227,7 +227,7 @@ ServiceResolution resolveService(const ClusterState& state, std::string_view ns,
   if (svc->headless) {
     // Clients resolve the name to pod addresses and connect to them directly,
     // so the port they use is the pod port; a listed ServicePort maps it.
-    out.notes.push_back("headless service: clients connect to the pods directly");
+    out.notes.emplace_back("headless service: clients connect to the pods directly");
     PortRef target{port};
     if (sp != nullptr) {
       target = sp->target_port;
@@ -258,13 +258,13 @@ ServiceResolution resolveService(const ClusterState& state, std::string_view ns,
 
   if (!slices.empty()) {
     backendsFromSlices(state, ns, slices, sp, port, protocol, out);
-    if (!svc->selector) out.notes.push_back("selector-less service: manual EndpointSlices");
+    if (!svc->selector) out.notes.emplace_back("selector-less service: manual EndpointSlices");
   } else if (svc->selector) {
     backendsFromSelector(state, ns, *svc->selector, *sp, out);
   } else {
-    out.notes.push_back("selector-less service without EndpointSlices: no backends");
+    out.notes.emplace_back("selector-less service without EndpointSlices: no backends");
   }
-  if (out.backends.empty() && out.notes.empty()) out.notes.push_back("no backends");
+  if (out.backends.empty() && out.notes.empty()) out.notes.emplace_back("no backends");
   return out;
 }
 

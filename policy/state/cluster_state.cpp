@@ -117,16 +117,16 @@ void ClusterState::unindexPod(PodId id) {
     ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
     if (ids.empty()) pod_by_ip_.erase(it);
   }
-  auto eraseFrom = [id](auto& index, auto key) {
+  auto erase_from = [id](auto& index, auto key) {
     auto it = index.find(key);
     if (it == index.end()) return;
     it->second.erase(id);
     if (it->second.empty()) index.erase(it);
   };
   for (const PodPort& port : p.ports) {
-    if (port.name != 0) eraseFrom(pods_by_port_name_, port.name);
+    if (port.name != 0) erase_from(pods_by_port_name_, port.name);
   }
-  eraseFrom(pods_by_node_, p.node);
+  erase_from(pods_by_node_, p.node);
   if (auto it = namespaces_.find(p.namespace_); it != namespaces_.end()) it->second.pods.erase(id);
 }
 

@@ -32,7 +32,7 @@ struct PodPort {
 };
 
 struct PodRecord {
-  Symbol namespace_ = 0;
+  Symbol namespace_ = 0;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
   Symbol name = 0;
   Symbol node = 0;
   Labels labels;
@@ -65,7 +65,7 @@ struct CompiledRule {
 };
 
 struct PolicyRecord {
-  Symbol namespace_ = 0;
+  Symbol namespace_ = 0;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
   Symbol name = 0;
   CompiledSelector pod_selector;
   std::vector<CompiledRule> ingress;

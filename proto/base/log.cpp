@@ -7,7 +7,8 @@
 namespace palisade {
 
 Logger& logger() {
-  static Logger instance;
+  // The one mutable static local: the process-wide logger.
+  static Logger instance;  // NOLINT(readability-identifier-naming): not a constant
   return instance;
 }
 
@@ -109,7 +110,7 @@ void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<Log
   std::string line;
   line.reserve(128);
   if (format_ == LogFormat::Json) {
-    line += "{\"ts\":\"" + timestamp() + "\",\"level\":\"" + levelName(level) + "\",\"msg\":";
+    line += R"({"ts":")" + timestamp() + R"(","level":")" + levelName(level) + R"(","msg":)";
     appendJsonString(line, msg);
     for (const auto& f : fields) {
       line.push_back(',');

@@ -111,11 +111,11 @@ TEST_F(ReconcilerTest, PodChangesSyncAndPolicyRemovalRecompiles) {
   ASSERT_TRUE(rec->waitIdle(2s));
   rs = log->lastRuleset();
   EXPECT_EQ(log->endpoint(rs, "web", "b")->ingress_program(), 0u);
-  rec->remove(policy::kindId<policy::NetworkPolicy>, "web", "deny");
+  rec->remove(policy::kindId<policy::NetworkPolicy>(), "web", "deny");
   ASSERT_TRUE(rec->waitIdle(2s));
   rs = log->lastRuleset();
   EXPECT_EQ(log->endpoint(rs, "web", "a")->ingress_program(), 0u);
-  rec->remove(policy::kindId<policy::Pod>, "web", "a");
+  rec->remove(policy::kindId<policy::Pod>(), "web", "a");
   ASSERT_TRUE(rec->waitIdle(2s));
   EXPECT_EQ(log->endpoint(log->lastRuleset(), "web", "a"), nullptr);
   EXPECT_GE(metrics.sync_duration.count(), 4u);
@@ -135,7 +135,7 @@ TEST_F(ReconcilerTest, PodChangesReachTheKernelAsDeltasEverythingElseAsFullSyncs
   // apply() once, in order, and nothing takes the full path.
   rec->upsert(pod("web", "b", "a", "10.1.0.2"));
   rec->upsert(pod("web", "c", "a", "10.1.0.3"));
-  rec->remove(policy::kindId<policy::Pod>, "web", "a");
+  rec->remove(policy::kindId<policy::Pod>(), "web", "a");
   ASSERT_TRUE(rec->waitIdle(2s));
   EXPECT_EQ(log->syncs, 0);
   EXPECT_GE(log->applies, 1);
@@ -149,7 +149,7 @@ TEST_F(ReconcilerTest, PodChangesReachTheKernelAsDeltasEverythingElseAsFullSyncs
 
   // A policy change recompiles: a full sync.
   const int applies = log->applies;
-  rec->remove(policy::kindId<policy::NetworkPolicy>, "web", "deny");
+  rec->remove(policy::kindId<policy::NetworkPolicy>(), "web", "deny");
   ASSERT_TRUE(rec->waitIdle(2s));
   EXPECT_EQ(log->syncs, 1);
   EXPECT_EQ(log->applies, applies);

@@ -14,12 +14,12 @@ namespace palisade::policy {
 namespace {
 
 TEST(Kinds, NamesAndPathsAreTheApiServers) {
-  EXPECT_EQ(kindInfo(kindId<Pod>).collectionPath(), "/api/v1/pods");
-  EXPECT_EQ(kindInfo(kindId<NetworkPolicy>).collectionPath(),
+  EXPECT_EQ(kindInfo(kindId<Pod>()).collectionPath(), "/api/v1/pods");
+  EXPECT_EQ(kindInfo(kindId<NetworkPolicy>()).collectionPath(),
             "/apis/networking.k8s.io/v1/networkpolicies");
-  EXPECT_EQ(kindInfo(kindId<EndpointSlice>).apiVersion(), "discovery.k8s.io/v1");
-  EXPECT_EQ(kindInfo(kindId<Node>).watch, WatchScope::ThisNode);
-  EXPECT_FALSE(kindInfo(kindId<Namespace>).namespaced);
+  EXPECT_EQ(kindInfo(kindId<EndpointSlice>()).apiVersion(), "discovery.k8s.io/v1");
+  EXPECT_EQ(kindInfo(kindId<Node>()).watch, WatchScope::ThisNode);
+  EXPECT_FALSE(kindInfo(kindId<Namespace>()).namespaced);
   std::set<std::string_view> names, resources;
   for (const KindInfo& k : Kinds::kInfos) {
     EXPECT_TRUE(names.insert(k.name).second) << k.name;
@@ -28,8 +28,8 @@ TEST(Kinds, NamesAndPathsAreTheApiServers) {
 }
 
 TEST(Kinds, FindKindChecksTheVersion) {
-  EXPECT_EQ(findKind("NetworkPolicy", "networking.k8s.io/v1"), kindId<NetworkPolicy>);
-  EXPECT_EQ(findKind("NetworkPolicy"), kindId<NetworkPolicy>);  // hand-written, no apiVersion
+  EXPECT_EQ(findKind("NetworkPolicy", "networking.k8s.io/v1"), kindId<NetworkPolicy>());
+  EXPECT_EQ(findKind("NetworkPolicy"), kindId<NetworkPolicy>());  // hand-written, no apiVersion
   EXPECT_FALSE(findKind("NetworkPolicy", "extensions/v1beta1"));
   EXPECT_FALSE(findKind("Deployment", "apps/v1"));
   EXPECT_FALSE(findKind("pod"));  // kinds are case-sensitive
@@ -85,9 +85,9 @@ endpoints: [{addresses: [10.0.0.5]}]
   EXPECT_TRUE(state.findPod("web", "a"));
   EXPECT_TRUE(state.findPolicy("web", "deny"));
   EXPECT_TRUE(state.findService("web", "svc"));
-  removeFrom(state, kindId<Pod>, "web", "a");
-  removeFrom(state, kindId<NetworkPolicy>, "web", "deny");
-  removeFrom(state, kindId<Service>, "web", "svc");
+  removeFrom(state, kindId<Pod>(), "web", "a");
+  removeFrom(state, kindId<NetworkPolicy>(), "web", "deny");
+  removeFrom(state, kindId<Service>(), "web", "svc");
   EXPECT_FALSE(state.findPod("web", "a"));
   EXPECT_FALSE(state.findPolicy("web", "deny"));
   EXPECT_FALSE(state.findService("web", "svc"));
@@ -97,7 +97,7 @@ TEST(Kinds, JsonDecodingNamesTheKindInErrors) {
   simdjson::dom::parser parser;
   simdjson::dom::element el = parser.parse(std::string_view(R"({"metadata": {"name": 3}})"));
   Diagnostics diags;
-  EXPECT_FALSE(decodeJsonAs(kindId<NetworkPolicy>, el, {}, diags));
+  EXPECT_FALSE(decodeJsonAs(kindId<NetworkPolicy>(), el, {}, diags));
   ASSERT_FALSE(diags.empty());
   EXPECT_EQ(diags.front().kind, "NetworkPolicy");
 }
