@@ -17,8 +17,10 @@
 //    so both paths see the same machine load; the added latency is the
 //    difference of the percentiles.
 //
-// The Decider accepts everything: this measures the queue, not the policy
-// evaluation (agent_queue_decider_bench measures that).
+// Throughput with two Deciders: one that accepts everything (the queue's own
+// costs) and the agent's RulesetDecider over the ruleset the node enforces,
+// pod 2 isolated for ingress with the allowing rule last (what a queued
+// packet costs in production, policy evaluation included).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/queue/ruleset_decider.h"
 #include "datapath/nft/programmer.h"
 #include "datapath/queue/consumer.h"
 #include "tests/datapath/ruleset_builder.h"
@@ -67,12 +70,29 @@ struct Bench {
   std::unique_ptr<nft::Programmer> prog;
   std::string error;
 
-  /// `pod_a_known`: pod 1 is an endpoint too (else only pod 2 is).
+  ir::Ruleset ruleset;
+
+  /// `pod_a_known`: pod 1 is an endpoint too (else only pod 2 is). Pod 2 is
+  /// isolated for ingress: two rules that do not match pod 1's UDP :9999,
+  /// then the one that does (the kernel never judges it: every new connection
+  /// is queued, and the queue's accept ends the base chain).
   explicit Bench(bool queue_rules, bool pod_a_known = true) {
     palisade::datapath::testing::RulesetBuilder b;
+    uint32_t web = b.portSet({{ir::TCP, 80, 80}, {ir::TCP, 443, 443}});
+    uint32_t udp = b.portSet({{ir::UDP, 9999, 9999}});
+    uint32_t far = b.peerSet({"10.99.0.0/16", "192.168.0.0/24"}, "ipBlock");
+    uint32_t pod_a = b.peerSet({topo.pod_ip[0]}, "pods {app=a}");
+    uint32_t in = b.program(
+        ir::INGRESS,
+        {{far, web, "ns/web", 0}, {pod_a, web, "ns/web", 1}, {pod_a, udp, "ns/udp-from-a", 0}},
+        {"ns/web", "ns/udp-from-a"});
     if (pod_a_known) b.endpoint("ns", "a", topo.pod_ip[0], 0, 0);
-    b.endpoint("ns", "b", topo.pod_ip[1], 0, 0);
+    b.endpoint("ns", "b", topo.pod_ip[1], in, 0);
     for (const auto& ip : topo.node_ip) b.nodeAddress(ip);
+    auto* cidr = b.rs.mutable_node()->add_pod_cidrs_v4();
+    cidr->set_address(palisade::datapath::testing::ip4("10.77.0.0"));
+    cidr->set_prefix_len(16);
+    ruleset = b.rs;
     nft::ProgrammerOptions o;
     o.queue.all_local_pods = queue_rules;
     auto t = inNetns(topo.node, [] { return nft::openMnlTransport(); });
@@ -96,17 +116,21 @@ std::string unavailable() {
 void BM_QueueVerdictThroughput(benchmark::State& state) {
   if (auto why = unavailable(); !why.empty()) return state.SkipWithError(why.c_str());
   const bool batching = state.range(0) != 0;
+  const bool real_decider = state.range(1) != 0;
   constexpr uint64_t kPackets = 20000;
   Bench bench(true);
   if (!bench.error.empty()) return state.SkipWithError(bench.error.c_str());
-  AcceptAll decider;
+  AcceptAll accept_all;
+  agent::queue::RulesetDecider ruleset_decider;
+  ruleset_decider.update(bench.ruleset);
+  Decider& decider = real_decider ? static_cast<Decider&>(ruleset_decider) : accept_all;
   Fd sink = palisade::testing::socketIn(bench.topo.pods[1], SOCK_DGRAM);
   sockaddr_in any = palisade::testing::addr4("0.0.0.0", 9999);
   bind(sink.fd, reinterpret_cast<sockaddr*>(&any), sizeof any);
   int big = 64 << 20;
   setsockopt(sink.fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
   double seconds = 0, cpu = 0;
-  uint64_t verdicts = 0, lost = 0;
+  uint64_t verdicts = 0, lost = 0, dropped = 0;
   for (auto _ : state) {
     boost::asio::io_context io;
     ConsumerOptions o;
@@ -128,14 +152,15 @@ void BM_QueueVerdictThroughput(benchmark::State& state) {
     timespec cpu0{}, cpu1{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
     auto t0 = Clock::now();
-    while ((*c)->counters().accepted + (*c)->counters().overflowed < kPackets &&
+    while ((*c)->counters().received + (*c)->counters().overflowed < kPackets &&
            Clock::now() - t0 < std::chrono::seconds(10))
       io.run_for(std::chrono::milliseconds(20));  // counters() reads proc: not per wake-up
     double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
     cpu += double(cpu1.tv_sec - cpu0.tv_sec) + double(cpu1.tv_nsec - cpu0.tv_nsec) * 1e-9;
     auto n = (*c)->counters();
-    verdicts += n.accepted;
+    verdicts += n.accepted + n.dropped;
+    dropped += n.dropped;
     lost += kPackets - n.received;
     seconds += dt;
     state.SetIterationTime(dt);
@@ -148,11 +173,15 @@ void BM_QueueVerdictThroughput(benchmark::State& state) {
   state.counters["verdicts_per_cpu_s"] = benchmark::Counter(double(verdicts) / cpu);
   state.counters["verdicts"] = double(verdicts);
   state.counters["not_queued"] = double(lost);  // dropped by the kernel before reaching us
+  // Decided drops: the real decider must accept pod 1 -> pod 2 UDP :9999.
+  state.counters["dropped"] = double(dropped);
 }
 BENCHMARK(BM_QueueVerdictThroughput)
-    ->ArgName("batching")
-    ->Arg(1)
-    ->Arg(0)
+    ->ArgNames({"batching", "ruleset_decider"})
+    ->Args({1, 0})
+    ->Args({0, 0})
+    ->Args({1, 1})
+    ->Args({0, 1})
     ->Iterations(5)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
