@@ -108,7 +108,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
       answer(raw.id, false);
       return;
     }
-    Decision d = decider_.decide(q);
+    Decision d = decider_.decide(q, explain_);
     if (opts_.on_decision) opts_.on_decision(q, d);
     if (d.verdict != Verdict::Hold) {
       answer(raw.id, d.verdict == Verdict::Accept);
@@ -215,7 +215,8 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
 
   void reconsider() {
     if (stopped_ || hold_.size() == 0) return;
-    auto decided = hold_.takeDecided([&](const QueuedPacket& q) { return decider_.decide(q); });
+    auto decided =
+        hold_.takeDecided([&](const QueuedPacket& q) { return decider_.decide(q, explain_); });
     std::vector<VerdictMessage> plan;
     for (const auto& [e, d] : decided) {
       if (opts_.on_decision) opts_.on_decision(e.packet, d);
@@ -254,6 +255,8 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   asio::io_context& io_;
   Decider& decider_;
   ConsumerOptions opts_;
+  // Reasons are built only for on_decision, their one reader here.
+  const Explain explain_ = opts_.on_decision ? Explain::Yes : Explain::No;
   mnl_socket* nl_;
   asio::posix::stream_descriptor sd_;
   asio::steady_timer timer_;

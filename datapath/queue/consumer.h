@@ -32,6 +32,7 @@ struct ConsumerOptions {
   size_t max_held = 4096;             // hold table capacity (overflow: fail mode)
   uint32_t socket_buffer = 8u << 20;  // SO_RCVBUFFORCE, bytes
   /// Optional: every decision (not malformed drops), for user-space mode's log.
+  /// Set, the Decider is asked for reasons (Explain::Yes); unset, it is not.
   std::function<void(const QueuedPacket&, const Decision&)> on_decision;
 };
 

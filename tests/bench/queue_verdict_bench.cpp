@@ -50,7 +50,7 @@ using Clock = std::chrono::steady_clock;
 
 class AcceptAll : public Decider {
  public:
-  Decision decide(const QueuedPacket&) override { return {Verdict::Accept, ""}; }
+  Decision decide(const QueuedPacket&, Explain) override { return {Verdict::Accept, ""}; }
 };
 
 struct Loop {
