@@ -193,26 +193,18 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
 
   void flush() {
     if (answers_.empty()) return;
-    auto plan = planVerdicts(answers_, hold_.lowestId(), opts_.batch_verdicts);
+    auto plan = planVerdicts(answers_, hold_.lowestId());
     answers_.clear();
     send(plan);
   }
 
-  /// Batching on: every message of the burst in one sendto. Off: one sendto
-  /// per packet, as a naive consumer does (the benchmark's baseline).
+  /// Every message of the burst in one sendto (queue_verdict_bench measures
+  /// it against one sendto per packet).
   void send(const std::vector<VerdictMessage>& plan) {
     if (plan.empty()) return;
-    if (opts_.batch_verdicts) {
-      tx_.clear();
-      appendVerdicts(tx_, opts_.queue.queue, plan);
-      sendBytes();
-      return;
-    }
-    for (const auto& m : plan) {
-      tx_.clear();
-      appendVerdicts(tx_, opts_.queue.queue, std::span(&m, 1));
-      sendBytes();
-    }
+    tx_.clear();
+    appendVerdicts(tx_, opts_.queue.queue, plan);
+    sendBytes();
   }
 
   void sendBytes() {

@@ -26,8 +26,7 @@
 namespace palisade::datapath::queue {
 
 struct ConsumerOptions {
-  QueueConfig queue;           // number, copy range, max length, GSO, fail-open
-  bool batch_verdicts = true;  // off only to measure what batching buys
+  QueueConfig queue;  // number, copy range, max length, GSO, fail-open
   std::chrono::milliseconds hold_timeout{2000};
   bool hold_fail_open = false;        // verdict when a held packet times out
   size_t max_held = 4096;             // hold table capacity (overflow: fail mode)
