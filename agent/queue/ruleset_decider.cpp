@@ -45,46 +45,61 @@ void RulesetDecider::updateServices(std::shared_ptr<const ServiceTable> services
 }
 
 dq::Decision RulesetDecider::decideService(const Snapshot& s, const ServiceTarget& target,
-                                           const policy::IpAddress& src,
-                                           policy::Protocol protocol) const {
-  std::string reason = "service " + target.service + " reached untranslated:";
+                                           const policy::IpAddress& src, policy::Protocol protocol,
+                                           dq::Explain explain) const {
+  const bool why = explain == dq::Explain::Yes;
+  auto prefix = [&] { return "service " + target.service + " reached untranslated:"; };
+  auto backend = [](const policy::ServiceBackend& b) {
+    return b.address->toString() + ":" + std::to_string(b.port);
+  };
   size_t judged = 0;
   for (const auto& b : target.backends) {
     if (!b.ready || !b.address || b.port == 0) continue;
-    std::string to = b.address->toString() + ":" + std::to_string(b.port);
     if (s.pending(*b.address))
-      return {dq::Verdict::Hold, reason + " backend " + to + " is a pending pod"};
-    policy::Verdict v = s.evaluator.evaluate(src, *b.address, protocol, b.port);
+      return {dq::Verdict::Hold,
+              why ? prefix() + " backend " + backend(b) + " is a pending pod" : std::string()};
     ++judged;
+    if (!why) {
+      if (!s.evaluator.allows(src, *b.address, protocol, b.port)) return {dq::Verdict::Drop, {}};
+      continue;
+    }
+    policy::Verdict v = s.evaluator.evaluate(src, *b.address, protocol, b.port);
     if (!v.allowed)
-      return {dq::Verdict::Drop, reason + " backend " + to +
+      return {dq::Verdict::Drop, prefix() + " backend " + backend(b) +
                                      " denied (egress: " + v.egress.describe() +
                                      "; ingress: " + v.ingress.describe() + ")"};
   }
-  if (judged == 0) return {dq::Verdict::Hold, reason + " no ready backend yet"};
+  if (judged == 0)
+    return {dq::Verdict::Hold, why ? prefix() + " no ready backend yet" : std::string()};
   return {dq::Verdict::Accept,
-          reason + " all " + std::to_string(judged) + " ready backends allow it"};
+          why ? prefix() + " all " + std::to_string(judged) + " ready backends allow it"
+              : std::string()};
 }
 
 uint64_t RulesetDecider::revision() const { return current_.load()->ruleset.revision(); }
 
-dq::Decision RulesetDecider::decide(const dq::QueuedPacket& q) {
+dq::Decision RulesetDecider::decide(const dq::QueuedPacket& q, dq::Explain explain) {
   std::shared_ptr<const Snapshot> s = current_.load();
   const dq::PacketInfo& p = q.packet;
   policy::IpAddress src = toIpAddress(p.src), dst = toIpAddress(p.dst);
   auto protocol = static_cast<policy::Protocol>(p.protocol);
   int32_t port = p.has_ports ? p.dst_port : 0;
-  if (auto services = services_.load(); services && p.has_ports && !s->pending(src))
+  const bool src_pending = s->pending(src);
+  if (auto services = services_.load(); services && p.has_ports && !src_pending)
     if (const ServiceTarget* t = services->find(dst, protocol, port))
-      return decideService(*s, *t, src, protocol);
-  for (const auto* a : {&src, &dst})
-    if (s->pending(*a))
-      return {dq::Verdict::Hold, "pending pod " + a->toString() +
-                                     " (in this node's pod CIDR, "
-                                     "not known yet; revision " +
-                                     std::to_string(s->ruleset.revision()) + ")"};
+      return decideService(*s, *t, src, protocol, explain);
+  const policy::IpAddress* pending = src_pending ? &src : s->pending(dst) ? &dst : nullptr;
+  if (pending != nullptr) {
+    if (explain == dq::Explain::No) return {dq::Verdict::Hold, {}};
+    return {dq::Verdict::Hold, "pending pod " + pending->toString() +
+                                   " (in this node's pod CIDR, not known yet; revision " +
+                                   std::to_string(s->ruleset.revision()) + ")"};
+  }
   // Port sets hold TCP, UDP and SCTP ranges only, so any other protocol (ICMP,
   // a later fragment) matches exactly the rules without ports, as in the kernel.
+  if (explain == dq::Explain::No)
+    return {s->evaluator.allows(src, dst, protocol, port) ? dq::Verdict::Accept : dq::Verdict::Drop,
+            {}};
   policy::Verdict v = s->evaluator.evaluate(src, dst, protocol, port);
   std::string reason = "egress: " + v.egress.describe() + "; ingress: " + v.ingress.describe();
   return {v.allowed ? dq::Verdict::Accept : dq::Verdict::Drop, std::move(reason)};

@@ -11,7 +11,11 @@
 //    chain): judged against the Service's ready backends — accepted only when
 //    every one of them would be (we cannot know which one it will reach), held
 //    while the Service has no ready backend or a backend is a pending pod;
-//  - everything else: the evaluator's verdict, with its reasons.
+//  - everything else: the evaluator's verdict.
+//
+// Without Explain::Yes no reason is built: the verdict comes from
+// RulesetEvaluator::allows (no allocation), the same verdict evaluate() gives
+// with its reasons.
 //
 // The ruleset is swapped atomically (update()) when the reconciler has
 // programmed a revision; decide() runs on the queue threads and never blocks
@@ -38,7 +42,7 @@ class RulesetDecider : public dq::Decider {
   void update(const ir::Ruleset& ruleset);
   /// The Services of the same revision (ServiceTable::build). Thread-safe.
   void updateServices(std::shared_ptr<const ServiceTable> services);
-  dq::Decision decide(const dq::QueuedPacket& packet) override;
+  dq::Decision decide(const dq::QueuedPacket& packet, dq::Explain explain) override;
   uint64_t revision() const;
 
  private:
@@ -51,7 +55,8 @@ class RulesetDecider : public dq::Decider {
     bool pending(const policy::IpAddress& a) const;
   };
   dq::Decision decideService(const Snapshot& s, const ServiceTarget& target,
-                             const policy::IpAddress& src, policy::Protocol protocol) const;
+                             const policy::IpAddress& src, policy::Protocol protocol,
+                             dq::Explain explain) const;
   std::atomic<std::shared_ptr<const Snapshot>> current_;
   std::atomic<std::shared_ptr<const ServiceTable>> services_;
 };

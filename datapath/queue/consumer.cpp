@@ -1,7 +1,6 @@
 #include "datapath/queue/consumer.h"
 
 #include <fcntl.h>
-#include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -14,10 +13,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <future>
+#include <mutex>
 #include <vector>
 
 #include "datapath/queue/hold_table.h"
+#include "datapath/queue/mnl_socket.h"
 #include "datapath/queue/packet.h"
 #include "datapath/queue/verdict_plan.h"
 
@@ -34,14 +34,20 @@ constexpr int kBurst = 64;
 constexpr int kRounds = 4;
 }  // namespace
 
+// Threads: the handlers run on whichever thread runs the io_context; the
+// destructor's shutdown() runs on the thread that destroys the Consumer.
+// Every entry point holds `mu_` (uncontended: taken once per wake-up, not per
+// packet), so shutdown() waits for a handler that is running and the handlers
+// that run after it find `stopped_`; the socket, the descriptor and the timer
+// are never touched from two threads at once.
 class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
  public:
-  Impl(asio::io_context& io, Decider& d, ConsumerOptions o, mnl_socket* nl)
+  Impl(asio::io_context& io, Decider& d, ConsumerOptions o, MnlSocket nl)
       : io_(io),
         decider_(d),
         opts_(std::move(o)),
-        nl_(nl),
-        sd_(io, mnl_socket_get_fd(nl)),
+        nl_(std::move(nl)),
+        sd_(io, mnl_socket_get_fd(nl_.get())),
         timer_(io),
         hold_(opts_.max_held),
         slot_(opts_.queue.copy_range + 4096),  // the packet's bytes plus netlink attributes
@@ -50,14 +56,46 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
         msgs_(kBurst) {}
 
   ~Impl() {
-    closeSocket();
+    closeSocket();  // no handler is left to race with: they hold a reference
     if (proc_fd_ >= 0) close(proc_fd_);
   }
+
+  /// Early packets (read while binding), then the first wait: before any
+  /// handler can run.
+  void begin(const std::vector<std::vector<uint8_t>>& early) {
+    std::lock_guard lock(mu_);
+    for (const auto& m : early)
+      if (auto p = parsePacketMessage(reinterpret_cast<const nlmsghdr*>(m.data()))) handle(*p);
+    flush();
+    arm();
+  }
+
+  /// Answers the held packets with the fail mode and closes the socket, once,
+  /// from any thread; later calls and later handlers do nothing.
+  void shutdown() {
+    std::lock_guard lock(mu_);
+    stopLocked();
+    closeSocket();
+  }
+
+  void reconsider() {
+    std::lock_guard lock(mu_);
+    reconsiderLocked();
+  }
+
+  void stop() {
+    std::lock_guard lock(mu_);
+    stopLocked();
+  }
+
+ private:
+  friend class Consumer;
 
   void arm() {
     if (stopped_) return;
     sd_.async_wait(asio::posix::stream_descriptor::wait_read,
                    [self = shared_from_this()](const boost::system::error_code& ec) {
+                     std::lock_guard lock(self->mu_);
                      if (ec || self->stopped_) return;
                      self->onReadable();
                      self->arm();
@@ -74,7 +112,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
         msgs_[i].msg_hdr.msg_iov = &iov_[i];
         msgs_[i].msg_hdr.msg_iovlen = 1;
       }
-      int got = recvmmsg(mnl_socket_get_fd(nl_), msgs_.data(), kBurst, MSG_DONTWAIT, nullptr);
+      int got = recvmmsg(mnl_socket_get_fd(nl_.get()), msgs_.data(), kBurst, MSG_DONTWAIT, nullptr);
       if (got < 0) {
         // ENOBUFS: messages did not fit the receive buffer. The kernel queues a
         // packet only once its message reached us, so those packets were never
@@ -108,7 +146,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
       answer(raw.id, false);
       return;
     }
-    Decision d = decider_.decide(q);
+    Decision d = decider_.decide(q, explain_);
     if (opts_.on_decision) opts_.on_decision(q, d);
     if (d.verdict != Verdict::Hold) {
       answer(raw.id, d.verdict == Verdict::Accept);
@@ -155,32 +193,25 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
 
   void flush() {
     if (answers_.empty()) return;
-    auto plan = planVerdicts(answers_, hold_.lowestId(), opts_.batch_verdicts);
+    auto plan = planVerdicts(answers_, hold_.lowestId());
     answers_.clear();
     send(plan);
   }
 
-  /// Batching on: every message of the burst in one sendto. Off: one sendto
-  /// per packet, as a naive consumer does (the benchmark's baseline).
+  /// Every message of the burst in one sendto (queue_verdict_bench measures
+  /// it against one sendto per packet).
   void send(const std::vector<VerdictMessage>& plan) {
     if (plan.empty()) return;
-    if (opts_.batch_verdicts) {
-      tx_.clear();
-      appendVerdicts(tx_, opts_.queue.queue, plan);
-      sendBytes();
-      return;
-    }
-    for (const auto& m : plan) {
-      tx_.clear();
-      appendVerdicts(tx_, opts_.queue.queue, std::span(&m, 1));
-      sendBytes();
-    }
+    tx_.clear();
+    appendVerdicts(tx_, opts_.queue.queue, plan);
+    sendBytes();
   }
 
   void sendBytes() {
     // The socket is non-blocking; a netlink send to the kernel only fails on
     // memory pressure, and then the packet keeps waiting in the kernel queue.
-    if (mnl_socket_sendto(nl_, tx_.data(), tx_.size()) < 0) Counters::bump(counters_.send_errors);
+    if (mnl_socket_sendto(nl_.get(), tx_.data(), tx_.size()) < 0)
+      Counters::bump(counters_.send_errors);
   }
 
   void armTimer() {
@@ -191,6 +222,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
     timer_.expires_at(*next);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return;  // re-armed for an earlier deadline, or stopped
+      std::lock_guard lock(self->mu_);
       self->timer_armed_ = false;
       self->onTimer();
     });
@@ -213,9 +245,10 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
     armTimer();
   }
 
-  void reconsider() {
+  void reconsiderLocked() {
     if (stopped_ || hold_.size() == 0) return;
-    auto decided = hold_.takeDecided([&](const QueuedPacket& q) { return decider_.decide(q); });
+    auto decided =
+        hold_.takeDecided([&](const QueuedPacket& q) { return decider_.decide(q, explain_); });
     std::vector<VerdictMessage> plan;
     for (const auto& [e, d] : decided) {
       if (opts_.on_decision) opts_.on_decision(e.packet, d);
@@ -227,7 +260,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
     syncHeld();
   }
 
-  void stop() {
+  void stopLocked() {
     if (stopped_) return;
     stopped_ = true;
     std::vector<VerdictMessage> plan;
@@ -246,15 +279,17 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
 
   void closeSocket() {
     if (!nl_) return;
-    sd_.release();  // mnl_socket_close closes the fd
-    mnl_socket_close(nl_);
-    nl_ = nullptr;
+    sd_.release();  // the socket's owner closes the fd, not the descriptor
+    nl_.reset();
   }
 
   asio::io_context& io_;
   Decider& decider_;
   ConsumerOptions opts_;
-  mnl_socket* nl_;
+  // Reasons are built only for on_decision, their one reader here.
+  const Explain explain_ = opts_.on_decision ? Explain::Yes : Explain::No;
+  std::mutex mu_;  // held by every entry point (above)
+  MnlSocket nl_;
   asio::posix::stream_descriptor sd_;
   asio::steady_timer timer_;
   bool timer_armed_ = false;
@@ -268,7 +303,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   std::vector<uint8_t> tx_;
   std::vector<Answer> answers_;
   int proc_fd_ = -1;
-  std::atomic<bool> stopped_{false};
+  bool stopped_ = false;
   std::atomic<size_t> held_now_{0};
 };
 
@@ -276,16 +311,17 @@ namespace {
 
 /// Sends the bind messages and waits for both acks: a queue bound by another
 /// process answers EBUSY, a kernel without nfnetlink_queue EOPNOTSUPP/ENOENT.
-Status bindQueue(mnl_socket* nl, const QueueConfig& c, std::vector<std::vector<uint8_t>>& early) {
+Status bindQueue(const MnlSocket& nl, const QueueConfig& c,
+                 std::vector<std::vector<uint8_t>>& early) {
   auto msg = buildBind(c, 1);
-  if (mnl_socket_sendto(nl, msg.data(), msg.size()) < 0)
+  if (mnl_socket_sendto(nl.get(), msg.data(), msg.size()) < 0)
     return Error::fromErrno(errno, "sending bind request");
   std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
   int acks = 0;
   while (acks < 2) {
-    pollfd p{mnl_socket_get_fd(nl), POLLIN, 0};
+    pollfd p{mnl_socket_get_fd(nl.get()), POLLIN, 0};
     if (poll(&p, 1, 2000) <= 0) return Error(ETIMEDOUT, "waiting for the bind ack");
-    ssize_t n = recv(mnl_socket_get_fd(nl), buf.data(), buf.size(), MSG_DONTWAIT);
+    ssize_t n = recv(p.fd, buf.data(), buf.size(), MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN) continue;
       return Error::fromErrno(errno, "reading the bind ack");
@@ -315,31 +351,27 @@ Status bindQueue(mnl_socket* nl, const QueueConfig& c, std::vector<std::vector<u
 Result<std::unique_ptr<Consumer>> Consumer::start(asio::io_context& io, Decider& decider,
                                                   ConsumerOptions options) {
   std::string where = "NFQUEUE " + std::to_string(options.queue.queue);
-  mnl_socket* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  if (!nl) return Error::fromErrno(errno, where + ": opening netlink socket");
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+  MnlSocket nl(mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK));
+  if (!nl) {
     int e = errno;
-    mnl_socket_close(nl);
+    return Error::fromErrno(e, where + ": opening netlink socket");
+  }
+  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    int e = errno;
     return Error::fromErrno(e, where + ": binding netlink socket");
   }
   int size = static_cast<int>(options.socket_buffer);
-  int fd = mnl_socket_get_fd(nl);
+  int fd = mnl_socket_get_fd(nl.get());
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);  // unprivileged: capped
   std::vector<std::vector<uint8_t>> early;
-  if (Status s = bindQueue(nl, options.queue, early); !s) {
-    mnl_socket_close(nl);
-    return s.error().context(where);
-  }
-  auto impl = std::make_shared<Impl>(io, decider, std::move(options), nl);
+  if (Status s = bindQueue(nl, options.queue, early); !s) return s.error().context(where);
+  auto impl = std::make_shared<Impl>(io, decider, std::move(options), std::move(nl));
   // Opened here, in the queue's network namespace. thread-self, not /proc/net
   // (= self/net, the main thread's namespace): the caller may be a thread
   // that joined another namespace.
   impl->proc_fd_ = open("/proc/thread-self/net/netfilter/nfnetlink_queue", O_RDONLY | O_CLOEXEC);
-  for (const auto& m : early)
-    if (auto p = parsePacketMessage(reinterpret_cast<const nlmsghdr*>(m.data()))) impl->handle(*p);
-  impl->flush();
-  impl->arm();
+  impl->begin(early);
   return std::unique_ptr<Consumer>(new Consumer(std::move(impl)));
 }
 
@@ -347,26 +379,12 @@ Consumer::Consumer(std::shared_ptr<Impl> impl)
     : impl_(std::move(impl)), counters_(impl_->counters_) {}
 
 Consumer::~Consumer() {
-  // The socket must be closed on the thread that reads it (or once nobody
-  // does): run the shutdown on the io_context and wait for it. Pending
-  // handlers keep Impl alive and see `stopped_`.
-  auto shutdown = [impl = impl_] {
-    impl->stop();
-    impl->closeSocket();
-  };
-  if (impl_->io_.stopped() || impl_->io_.get_executor().running_in_this_thread()) {
-    shutdown();
-    return;
-  }
-  auto done = std::make_shared<std::promise<void>>();
-  auto finished = done->get_future();
-  asio::post(impl_->io_, [shutdown, done] {
-    shutdown();
-    done->set_value();
-  });
-  // An io_context that nobody runs any more never gets there: then nothing
-  // reads the socket either, and closing it here is safe.
-  if (finished.wait_for(std::chrono::seconds(2)) != std::future_status::ready) shutdown();
+  // Directly on this thread: shutdown() takes the lock every handler holds, so
+  // it waits for one that is running (a burst being decided) and the ones
+  // still queued on the io_context find the consumer stopped (they keep Impl
+  // alive until then). Whether anybody still runs the io_context does not
+  // matter.
+  impl_->shutdown();
 }
 
 void Consumer::reconsider() {

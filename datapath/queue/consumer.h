@@ -10,8 +10,9 @@
 // The netlink socket's fd is watched by the io_context (async_wait), so the
 // consumer runs on whichever thread runs that io_context. Several queues
 // (`--queue-count`, CPU fan-out in the rule) are several consumers, normally
-// each on its own thread. Everything here runs on the consumer's io_context
-// thread; reconsider() and stop() may be called from elsewhere (they post).
+// each on its own thread. The handlers run on the consumer's io_context
+// thread; reconsider() and stop() may be called from elsewhere (they post),
+// and the destructor from any thread but that of its own callbacks.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
@@ -25,13 +26,13 @@
 namespace palisade::datapath::queue {
 
 struct ConsumerOptions {
-  QueueConfig queue;           // number, copy range, max length, GSO, fail-open
-  bool batch_verdicts = true;  // off only to measure what batching buys
+  QueueConfig queue;  // number, copy range, max length, GSO, fail-open
   std::chrono::milliseconds hold_timeout{2000};
   bool hold_fail_open = false;        // verdict when a held packet times out
   size_t max_held = 4096;             // hold table capacity (overflow: fail mode)
   uint32_t socket_buffer = 8u << 20;  // SO_RCVBUFFORCE, bytes
   /// Optional: every decision (not malformed drops), for user-space mode's log.
+  /// Set, the Decider is asked for reasons (Explain::Yes); unset, it is not.
   std::function<void(const QueuedPacket&, const Decision&)> on_decision;
 };
 
@@ -42,7 +43,9 @@ class Consumer {
   static Result<std::unique_ptr<Consumer>> start(boost::asio::io_context& io, Decider& decider,
                                                  ConsumerOptions options);
   /// Answers held packets with the fail mode and closes the socket, on the
-  /// io_context's thread (waits for it) or directly once the loop has stopped.
+  /// calling thread, after the handler running now (if any) has finished;
+  /// whether the io_context still runs does not matter. Not from inside
+  /// on_decision or the Decider (it waits for them).
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;

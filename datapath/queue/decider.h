@@ -29,15 +29,23 @@ const char* verdictName(Verdict v);
 
 struct Decision {
   Verdict verdict = Verdict::Drop;
-  std::string reason;  // why, for logs: "allowed by ns/policy ingress rule 0", "pending pod"
+  /// Why, for logs: "allowed by ns/policy ingress rule 0", "pending pod".
+  /// Empty unless asked for (Explain::Yes).
+  std::string reason;
 };
+
+/// Whether the caller reads Decision::reason. A reason costs formatting and
+/// allocations on every packet; the consumer asks for one only when something
+/// consumes it (ConsumerOptions::on_decision, user-space mode's decision log).
+enum class Explain : uint8_t { No, Yes };
 
 /// Called on the consumer's thread(s); implementations that share state across
 /// several queues (several threads) must be thread-safe. Must not block.
+/// With Explain::No the verdict must be the one Explain::Yes gives.
 class Decider {
  public:
   virtual ~Decider() = default;
-  virtual Decision decide(const QueuedPacket& packet) = 0;
+  virtual Decision decide(const QueuedPacket& packet, Explain explain) = 0;
 };
 
 }  // namespace palisade::datapath::queue

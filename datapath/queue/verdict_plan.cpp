@@ -3,7 +3,7 @@
 namespace palisade::datapath::queue {
 
 std::vector<VerdictMessage> planVerdicts(std::span<const Answer> answers,
-                                         std::optional<uint32_t> lowest_held, bool batching) {
+                                         std::optional<uint32_t> lowest_held) {
   std::vector<VerdictMessage> out;
   size_t i = 0;
   while (i < answers.size()) {
@@ -11,7 +11,7 @@ std::vector<VerdictMessage> planVerdicts(std::span<const Answer> answers,
     while (j < answers.size() && answers[j].accept == answers[i].accept) ++j;
     const uint32_t last = answers[j - 1].id;
     const bool safe = !lowest_held || *lowest_held > last;
-    if (batching && j - i > 1 && safe) {
+    if (j - i > 1 && safe) {
       out.push_back({last, answers[i].accept, true});
     } else {
       for (size_t k = i; k < j; ++k) out.push_back({answers[k].id, answers[k].accept, false});

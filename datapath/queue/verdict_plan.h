@@ -32,6 +32,6 @@ struct VerdictMessage {
 
 /// `answers` in increasing id order. `lowest_held`: the lowest id in the hold table.
 std::vector<VerdictMessage> planVerdicts(std::span<const Answer> answers,
-                                         std::optional<uint32_t> lowest_held, bool batching);
+                                         std::optional<uint32_t> lowest_held);
 
 }  // namespace palisade::datapath::queue

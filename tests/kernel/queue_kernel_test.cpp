@@ -33,7 +33,7 @@ using namespace std::chrono_literals;
 /// :80 accept, :81 drop, :82 hold until released, :83 hold forever; UDP :53 accept.
 class ScriptedDecider : public Decider {
  public:
-  Decision decide(const QueuedPacket& q) override {
+  Decision decide(const QueuedPacket& q, Explain) override {
     ++calls;
     switch (q.packet.dst_port) {
       case 80:

@@ -15,6 +15,7 @@
 namespace palisade::agent::queue {
 namespace {
 
+using datapath::queue::Explain;
 using datapath::queue::QueuedPacket;
 using datapath::queue::Verdict;
 using palisade::datapath::testing::ip4;
@@ -55,41 +56,51 @@ ir::Ruleset ruleset(bool with_c = false) {
 TEST(QueueRulesetDecider, VerdictsAndReasonsFromTheRuleset) {
   RulesetDecider d;
   d.update(ruleset());
-  auto ok = d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 80));
+  auto ok = d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 80), Explain::Yes);
   EXPECT_EQ(ok.verdict, Verdict::Accept) << ok.reason;
   EXPECT_NE(ok.reason.find("ns/allow-a"), std::string::npos) << ok.reason;
-  auto port = d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 81));
+  auto port = d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 81), Explain::Yes);
   EXPECT_EQ(port.verdict, Verdict::Drop) << port.reason;
-  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_UDP, 80)).verdict, Verdict::Drop);
-  EXPECT_EQ(d.decide(packet("192.0.2.7", "10.8.0.3", IPPROTO_TCP, 80)).verdict, Verdict::Drop);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_UDP, 80), Explain::No).verdict,
+            Verdict::Drop);
+  EXPECT_EQ(d.decide(packet("192.0.2.7", "10.8.0.3", IPPROTO_TCP, 80), Explain::No).verdict,
+            Verdict::Drop);
   // Node traffic is always allowed; a's traffic to the outside is not isolated.
-  EXPECT_EQ(d.decide(packet("10.8.0.1", "10.8.0.3", IPPROTO_TCP, 22)).verdict, Verdict::Accept);
-  EXPECT_EQ(d.decide(packet("10.8.0.2", "192.0.2.7", IPPROTO_UDP, 53)).verdict, Verdict::Accept);
+  EXPECT_EQ(d.decide(packet("10.8.0.1", "10.8.0.3", IPPROTO_TCP, 22), Explain::No).verdict,
+            Verdict::Accept);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "192.0.2.7", IPPROTO_UDP, 53), Explain::No).verdict,
+            Verdict::Accept);
   // ICMP matches only rules without ports, as in the kernel: b's rule has ports.
-  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_ICMP, 0)).verdict, Verdict::Drop);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_ICMP, 0), Explain::No).verdict,
+            Verdict::Drop);
 }
 
 TEST(QueueRulesetDecider, PendingPodHeldUntilKnown) {
   RulesetDecider d;
   d.update(ruleset());
-  auto to = d.decide(packet("10.8.0.2", "10.8.0.9", IPPROTO_TCP, 80));
+  auto to = d.decide(packet("10.8.0.2", "10.8.0.9", IPPROTO_TCP, 80), Explain::Yes);
   EXPECT_EQ(to.verdict, Verdict::Hold);
   EXPECT_NE(to.reason.find("pending pod 10.8.0.9"), std::string::npos) << to.reason;
-  EXPECT_EQ(d.decide(packet("10.8.0.9", "10.8.0.3", IPPROTO_TCP, 80)).verdict, Verdict::Hold);
+  EXPECT_EQ(d.decide(packet("10.8.0.9", "10.8.0.3", IPPROTO_TCP, 80), Explain::No).verdict,
+            Verdict::Hold);
   // Outside the pod CIDR an unknown address is just an external peer.
-  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.9.0.9", IPPROTO_TCP, 80)).verdict, Verdict::Accept);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.9.0.9", IPPROTO_TCP, 80), Explain::No).verdict,
+            Verdict::Accept);
   d.update(ruleset(true));
   EXPECT_EQ(d.revision(), 2u);
-  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.9", IPPROTO_TCP, 80)).verdict, Verdict::Accept);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.9", IPPROTO_TCP, 80), Explain::No).verdict,
+            Verdict::Accept);
   // Known now, and judged by b's policy: c is not among b's allowed peers.
-  EXPECT_EQ(d.decide(packet("10.8.0.9", "10.8.0.3", IPPROTO_TCP, 80)).verdict, Verdict::Drop);
+  EXPECT_EQ(d.decide(packet("10.8.0.9", "10.8.0.3", IPPROTO_TCP, 80), Explain::No).verdict,
+            Verdict::Drop);
 }
 
 TEST(QueueRulesetDecider, EmptyBeforeTheFirstRevisionAndIpv6) {
   RulesetDecider d;
   EXPECT_EQ(d.revision(), 0u);
   // No pod CIDRs known yet: nothing is pending, nothing is isolated.
-  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 80)).verdict, Verdict::Accept);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 80), Explain::No).verdict,
+            Verdict::Accept);
   datapath::queue::Address a;
   a.family = 6;
   inet_pton(AF_INET6, "fd00::1:2", a.bytes);

@@ -13,6 +13,7 @@
 namespace palisade::agent::queue {
 namespace {
 
+using datapath::queue::Explain;
 using datapath::queue::QueuedPacket;
 using datapath::queue::Verdict;
 
@@ -115,17 +116,19 @@ TEST_F(QueueServiceDecider, KernelMatchSplitsVirtualAddressesFromNodePorts) {
 }
 
 TEST_F(QueueServiceDecider, UntranslatedServiceTrafficIsJudgedOnItsBackends) {
-  auto ok = decider_.decide(tcp("10.8.0.2", "10.96.0.10", 80));
+  auto ok = decider_.decide(tcp("10.8.0.2", "10.96.0.10", 80), Explain::Yes);
   EXPECT_EQ(ok.verdict, Verdict::Accept) << ok.reason;
   EXPECT_NE(ok.reason.find("service ns/db"), std::string::npos) << ok.reason;
-  auto denied = decider_.decide(tcp("10.8.0.4", "10.96.0.10", 80));
+  auto denied = decider_.decide(tcp("10.8.0.4", "10.96.0.10", 80), Explain::Yes);
   EXPECT_EQ(denied.verdict, Verdict::Drop) << denied.reason;
   EXPECT_NE(denied.reason.find("10.8.0.3:5432"), std::string::npos) << denied.reason;
   // Through this node's NodePort, the same.
-  EXPECT_EQ(decider_.decide(tcp("10.8.0.2", "192.168.1.10", 30080)).verdict, Verdict::Accept);
-  EXPECT_EQ(decider_.decide(tcp("10.8.0.4", "192.168.1.10", 30080)).verdict, Verdict::Drop);
+  EXPECT_EQ(decider_.decide(tcp("10.8.0.2", "192.168.1.10", 30080), Explain::No).verdict,
+            Verdict::Accept);
+  EXPECT_EQ(decider_.decide(tcp("10.8.0.4", "192.168.1.10", 30080), Explain::No).verdict,
+            Verdict::Drop);
   // No ready backend yet: held like a pending pod.
-  auto empty = decider_.decide(tcp("10.8.0.2", "10.96.0.11", 80));
+  auto empty = decider_.decide(tcp("10.8.0.2", "10.96.0.11", 80), Explain::Yes);
   EXPECT_EQ(empty.verdict, Verdict::Hold) << empty.reason;
   EXPECT_NE(empty.reason.find("no ready backend"), std::string::npos);
 }

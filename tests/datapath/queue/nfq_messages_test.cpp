@@ -112,5 +112,37 @@ TEST(QueueNfqMessages, PacketMessageParses) {
   EXPECT_FALSE(parsePacketMessage(n));
 }
 
+// The kernel's message, bent: a short packet header or ifindex is no packet;
+// an attribute running past the message ends the walk, as in libmnl.
+TEST(QueueNfqMessages, PacketMessageWithBadAttributesIsNotAPacket) {
+  std::vector<uint8_t> buf(512, 0);
+  auto build = [&](size_t header_len, size_t ifindex_len) {
+    std::fill(buf.begin(), buf.end(), 0);
+    nlmsghdr* n = mnl_nlmsg_put_header(buf.data());
+    n->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
+    mnl_nlmsg_put_extra_header(n, sizeof(nfgenmsg));
+    nfqnl_msg_packet_hdr ph{htonl(7), htons(0x0800), NF_INET_FORWARD};
+    mnl_attr_put(n, NFQA_PACKET_HDR, header_len, &ph);
+    uint32_t idx = htonl(3);
+    mnl_attr_put(n, NFQA_IFINDEX_OUTDEV, ifindex_len, &idx);
+    uint8_t payload[] = {0x45, 0, 0, 20};
+    mnl_attr_put(n, NFQA_PAYLOAD, sizeof payload, payload);
+    return n;
+  };
+  auto ok = parsePacketMessage(build(sizeof(nfqnl_msg_packet_hdr), 4));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->id, 7u);
+  EXPECT_EQ(ok->out_ifindex, 3u);
+  EXPECT_EQ(ok->payload.size(), 4u);
+  EXPECT_FALSE(parsePacketMessage(build(sizeof(nfqnl_msg_packet_hdr) - 1, 4)));
+  EXPECT_FALSE(parsePacketMessage(build(sizeof(nfqnl_msg_packet_hdr), 2)));
+  nlmsghdr* cut = build(sizeof(nfqnl_msg_packet_hdr), 4);
+  cut->nlmsg_len -= 2;  // the payload attribute now runs past the message
+  auto no_payload = parsePacketMessage(cut);
+  ASSERT_TRUE(no_payload);  // still a packet (with its id): answered as malformed
+  EXPECT_EQ(no_payload->id, 7u);
+  EXPECT_TRUE(no_payload->payload.empty());
+}
+
 }  // namespace
 }  // namespace palisade::datapath::queue
