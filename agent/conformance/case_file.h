@@ -32,13 +32,13 @@ struct Expectation {
 };
 
 struct LabelTarget {
-  std::string namespace_;
-  std::string pod;  // empty: the namespace's labels
+  std::string namespace_;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
+  std::string pod;         // empty: the namespace's labels
   policy::LabelMap labels;
 };
 
 struct PolicyKey {
-  std::string namespace_;
+  std::string namespace_;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
   std::string name;
 };
 

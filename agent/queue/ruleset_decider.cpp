@@ -12,7 +12,7 @@ policy::IpAddress toIpAddress(const dq::Address& a) {
   return policy::IpAddress::v6(hi, lo);
 }
 
-RulesetDecider::Snapshot::Snapshot(const ir::Ruleset& rs) : ruleset(rs), evaluator(ruleset) {
+RulesetDecider::Snapshot::Snapshot(ir::Ruleset rs) : ruleset(std::move(rs)), evaluator(ruleset) {
   const auto& node = ruleset.node();
   for (const auto& c : node.pod_cidrs_v4())
     if (auto cidr = policy::Cidr::create(policy::IpAddress::v4(c.address()), c.prefix_len()))

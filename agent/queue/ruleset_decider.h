@@ -47,7 +47,7 @@ class RulesetDecider : public dq::Decider {
 
  private:
   struct Snapshot {
-    explicit Snapshot(const ir::Ruleset& rs);
+    explicit Snapshot(ir::Ruleset rs);
     ir::Ruleset ruleset;  // owned: the evaluator keeps a reference
     policy::RulesetEvaluator evaluator;
     std::vector<policy::Cidr> pod_cidrs;

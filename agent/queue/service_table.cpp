@@ -6,7 +6,10 @@ ServiceTable ServiceTable::build(const policy::ClusterState& state, const std::s
   ServiceTable t;
   std::vector<policy::IpAddress> node_addresses;
   if (const auto* n = state.findNode(node)) node_addresses = n->addresses;
-  for (const auto& [key, svc] : state.services()) {
+  for (const auto& entry : state.services()) {
+    // Not a structured binding: the lambda below captures it (clang-tidy's clang 14 refuses).
+    const auto& key = entry.first;
+    const auto& svc = entry.second;
     if (svc.type == policy::ServiceType::ExternalName) continue;
     for (const auto& sp : svc.ports) {
       auto add = [&](const policy::IpAddress& a, int32_t port, bool node_port) {

@@ -20,6 +20,7 @@
 #include "datapath/queue/mnl_socket.h"
 #include "datapath/queue/packet.h"
 #include "datapath/queue/verdict_plan.h"
+#include "proto/base/fd.h"
 
 namespace palisade::datapath::queue {
 
@@ -57,7 +58,6 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
 
   ~Impl() {
     closeSocket();  // no handler is left to race with: they hold a reference
-    if (proc_fd_ >= 0) close(proc_fd_);
   }
 
   /// Early packets (read while binding), then the first wait: before any
@@ -152,7 +152,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
       answer(raw.id, d.verdict == Verdict::Accept);
       return;
     }
-    if (!hold_.add(raw.id, std::move(q), Clock::now() + opts_.hold_timeout)) {
+    if (!hold_.add(raw.id, q, Clock::now() + opts_.hold_timeout)) {
       Counters::bump(counters_.overflowed);
       answer(raw.id, opts_.hold_fail_open);
       return;
@@ -167,9 +167,9 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   /// start): packets the kernel could not queue (queue full, or the message
   /// did not fit our socket). Those got the kernel's fail mode, not ours.
   uint64_t kernelDrops() const {
-    if (proc_fd_ < 0) return 0;
+    if (!proc_fd_) return 0;
     char buf[8192];
-    ssize_t n = pread(proc_fd_, buf, sizeof buf - 1, 0);
+    ssize_t n = pread(proc_fd_.get(), buf, sizeof buf - 1, 0);
     if (n <= 0) return 0;
     buf[n] = 0;
     for (char* line = buf; line && *line;) {
@@ -302,7 +302,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   std::vector<mmsghdr> msgs_;
   std::vector<uint8_t> tx_;
   std::vector<Answer> answers_;
-  int proc_fd_ = -1;
+  Fd proc_fd_;
   bool stopped_ = false;
   std::atomic<size_t> held_now_{0};
 };
@@ -370,7 +370,8 @@ Result<std::unique_ptr<Consumer>> Consumer::start(asio::io_context& io, Decider&
   // Opened here, in the queue's network namespace. thread-self, not /proc/net
   // (= self/net, the main thread's namespace): the caller may be a thread
   // that joined another namespace.
-  impl->proc_fd_ = open("/proc/thread-self/net/netfilter/nfnetlink_queue", O_RDONLY | O_CLOEXEC);
+  impl->proc_fd_.reset(
+      open("/proc/thread-self/net/netfilter/nfnetlink_queue", O_RDONLY | O_CLOEXEC));
   impl->begin(early);
   return std::unique_ptr<Consumer>(new Consumer(std::move(impl)));
 }

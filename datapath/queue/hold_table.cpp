@@ -4,7 +4,7 @@ namespace palisade::datapath::queue {
 
 bool HoldTable::add(uint32_t id, QueuedPacket packet, Clock::time_point deadline) {
   if (by_id_.size() >= capacity_ || by_id_.count(id)) return false;
-  by_id_.emplace(id, Entry{id, std::move(packet), deadline});
+  by_id_.emplace(id, Entry{id, packet, deadline});
   by_deadline_.emplace(deadline, id);
   return true;
 }
@@ -15,7 +15,7 @@ std::vector<HoldTable::Entry> HoldTable::takeExpired(Clock::time_point now) {
     auto it = by_id_.find(by_deadline_.begin()->second);
     by_deadline_.erase(by_deadline_.begin());
     if (it == by_id_.end()) continue;
-    out.push_back(std::move(it->second));
+    out.push_back(it->second);
     by_id_.erase(it);
   }
   return out;
@@ -36,7 +36,7 @@ std::vector<std::pair<HoldTable::Entry, Decision>> HoldTable::takeDecided(
         by_deadline_.erase(k);
         break;
       }
-    out.emplace_back(std::move(it->second), std::move(d));
+    out.emplace_back(it->second, std::move(d));
     it = by_id_.erase(it);
   }
   return out;
@@ -44,7 +44,7 @@ std::vector<std::pair<HoldTable::Entry, Decision>> HoldTable::takeDecided(
 
 std::vector<HoldTable::Entry> HoldTable::takeAll() {
   std::vector<Entry> out;
-  for (auto& [id, e] : by_id_) out.push_back(std::move(e));
+  for (auto& [id, e] : by_id_) out.push_back(e);
   by_id_.clear();
   by_deadline_.clear();
   return out;

@@ -18,6 +18,7 @@ struct PortInterval {
   Protocol protocol;
   uint32_t first;
   uint32_t last;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const PortInterval&) const = default;
 };
 

@@ -18,7 +18,7 @@
 namespace palisade::policy {
 
 struct PolicyName {
-  std::string namespace_;
+  std::string namespace_;  // NOLINT(readability-identifier-naming): `namespace` is a keyword
   std::string name;
   std::string str() const { return namespace_ + "/" + name; }
   bool operator==(const PolicyName&) const = default;

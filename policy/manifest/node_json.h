@@ -26,7 +26,6 @@ class JsonNode {
         return NodeKind::Int;
       // Beyond int64: no Kubernetes integer field is that wide, so it is "a number".
       case simdjson::dom::element_type::UINT64:
-        return NodeKind::Float;
       case simdjson::dom::element_type::DOUBLE:
         return NodeKind::Float;
       case simdjson::dom::element_type::STRING:

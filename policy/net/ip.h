@@ -32,6 +32,7 @@ class IpAddress {
   unsigned bits() const { return isV4() ? 32 : 128; }
   std::string toString() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const IpAddress&) const = default;
 
  private:
@@ -61,6 +62,7 @@ class Cidr {
   bool contains(const Cidr& other) const;
   std::string toString() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Cidr&) const = default;
 
  private:

@@ -13,6 +13,7 @@
 
 #include "agent/conformance/case_file.h"
 #include "agent/conformance/runner.h"
+#include "proto/base/version.h"
 
 namespace palisade::agent::cli {
 namespace {
@@ -169,6 +170,15 @@ TEST(Binary, ExitCodes) {
   EXPECT_THAT(out, HasSubstr("no pods in the manifests"));
   EXPECT_EQ(shell(bin + " compile -f " + data + "cluster.yaml --node '' -o nft", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("table inet palisade"));
+}
+
+// Both executables report the one version of the build.
+TEST(Binary, VersionIsTheBuilds) {
+  std::string out;
+  EXPECT_EQ(shell(std::string(PALISADE_CLI_BINARY) + " --version", &out), 0) << out;
+  EXPECT_EQ(out, std::string(version()) + "\n");
+  EXPECT_EQ(shell(std::string(PALISADE_AGENT_BINARY) + " --version", &out), 0) << out;
+  EXPECT_EQ(out, std::string(version()) + "\n");
 }
 #endif
 
