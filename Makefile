@@ -17,7 +17,7 @@ FORMAT_STRICT ?= 1
 CMAKE_FLAGS ?=
 PALISADE := $(BUILD)/agent/palisade
 EXAMPLES := deploy/examples
-UNIT_TESTS := policy_tests datapath_tests agent_tests
+UNIT_TESTS := base_tests policy_tests datapath_tests agent_tests
 FORMAT_FILES = $(shell find policy datapath agent tests -name '*.cpp' -o -name '*.h' 2>/dev/null | sort)
 
 .PHONY: all deps configure build test unit-test asan-test format-check tidy demo bench fuzz clean
@@ -40,7 +40,7 @@ test: build unit-test asan-test format-check tidy
 unit-test:
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-# Sanitizers catch what the unit tests only brush past: the same three test
+# Sanitizers catch what the unit tests only brush past: the same four test
 # binaries, built with -fsanitize=address,undefined, must run clean.
 asan-test: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
