@@ -12,7 +12,7 @@
 #include "proto/base/result.h"
 #include "proto/ir.h"
 
-namespace CLI {
+namespace CLI {  // NOLINT(readability-identifier-naming): CLI11's namespace
 class App;
 }
 

@@ -8,7 +8,7 @@
 
 #include "policy/state/cluster_state.h"
 
-namespace CLI {
+namespace CLI {  // NOLINT(readability-identifier-naming): CLI11's namespace
 class App;
 }
 
