@@ -8,6 +8,7 @@
 
 #include "policy/compile/compile.h"
 #include "policy/evaluate/evaluate.h"
+#include "policy/evaluate/ruleset_evaluator.h"
 #include "policy/manifest/reader.h"
 
 namespace palisade::agent::conformance {
@@ -67,6 +68,8 @@ ProbeMatrix EvaluatorProber::probe(const ClusterState& state, const std::vector<
   ProbeMatrix m;
   m.allowed.assign(pods.size(), std::vector<bool>(pods.size(), false));
   ir::Ruleset ruleset = policy::compile(state, "");
+  auto evaluator = policy::RulesetEvaluator::create(ruleset);
+  if (!evaluator) m.errors.push_back("compiled ruleset is invalid: " + evaluator.error().str());
   for (size_t i = 0; i < pods.size(); ++i) {
     for (size_t j = 0; j < pods.size(); ++j) {
       policy::Verdict v = policy::evaluate(state, policy::FlowEnd::ofPod(pods[i]),
@@ -76,9 +79,10 @@ ProbeMatrix EvaluatorProber::probe(const ClusterState& state, const std::vector<
       const auto& dst_ips = state.pod(pods[j]).ips;
       // The kernel judges addresses: every same-family address pair must agree.
       for (const policy::IpAddress& s : src_ips) {
+        if (!evaluator) break;
         for (const policy::IpAddress& d : dst_ips) {
           if (s.family() != d.family()) continue;
-          policy::Verdict iv = policy::evaluate(ruleset, s, d, protocol, port);
+          policy::Verdict iv = evaluator->evaluate(s, d, protocol, port);
           if (iv.allowed != v.allowed) {
             m.errors.push_back("ir evaluator disagrees: " + state.podName(pods[i]) + "->" +
                                state.podName(pods[j]) + " (" + s.toString() + "->" + d.toString() +

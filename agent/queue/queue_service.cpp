@@ -52,7 +52,14 @@ QueueService::~QueueService() = default;
 
 void QueueService::programmed(const ir::Ruleset& ruleset,
                               std::shared_ptr<const ServiceTable> services) {
-  decider_.update(ruleset);
+  if (Status s = decider_.update(ruleset); !s) {
+    // The kernel took it, but the queue cannot judge by it: the previous
+    // revision (and its Services) keep deciding queued packets.
+    ++ruleset_errors_;
+    logError("packet queue refused a ruleset; it keeps deciding by the previous one",
+             {{"error", s.error().str()}});
+    return;
+  }
   if (services) decider_.updateServices(std::move(services));
   for (auto& w : workers_) w->consumer->reconsider();
 }
@@ -86,6 +93,16 @@ void QueueService::renderMetrics(std::string& out) const {
   line("overflowed", c.overflowed);
   line("malformed", c.malformed);
   line("send_errors", c.send_errors);
+  out +=
+      "# HELP palisade_queue_decision_errors_total Decisions that threw; each packet got the "
+      "fail mode (--fail-open/--fail-closed).\n";
+  out += "# TYPE palisade_queue_decision_errors_total counter\n";
+  out += "palisade_queue_decision_errors_total " + std::to_string(c.decision_errors) + "\n";
+  out +=
+      "# HELP palisade_queue_ruleset_errors_total Rulesets the queue's decider refused as "
+      "invalid (the previous one kept deciding).\n";
+  out += "# TYPE palisade_queue_ruleset_errors_total counter\n";
+  out += "palisade_queue_ruleset_errors_total " + std::to_string(ruleset_errors_.load()) + "\n";
   out += "# HELP palisade_queue_held Packets held in user space right now (pending pods).\n";
   out += "# TYPE palisade_queue_held gauge\n";
   out += "palisade_queue_held " + std::to_string(heldNow()) + "\n";

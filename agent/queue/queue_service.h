@@ -4,6 +4,7 @@
 // and io_context, all answering through one RulesetDecider. When the
 // reconciler has programmed a revision, programmed() swaps the
 // decider's ruleset and asks every consumer to reconsider its held packets.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -41,7 +42,8 @@ class QueueService {
   /// Sum over the queues.
   datapath::queue::CounterSnapshot counters() const;
   size_t heldNow() const;
-  /// Prometheus text: palisade_queue_packets_total{outcome=...}, palisade_queue_held.
+  /// Prometheus text: palisade_queue_packets_total{outcome=...}, palisade_queue_held,
+  /// palisade_queue_decision_errors_total, palisade_queue_ruleset_errors_total.
   void renderMetrics(std::string& out) const;
 
   RulesetDecider& decider() { return decider_; }
@@ -50,6 +52,7 @@ class QueueService {
   QueueService() = default;
   struct Worker;
   RulesetDecider decider_;
+  std::atomic<uint64_t> ruleset_errors_{0};  // rulesets the decider refused (programmed())
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

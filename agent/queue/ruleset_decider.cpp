@@ -1,6 +1,8 @@
 #include "agent/queue/ruleset_decider.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <string>
 
 namespace palisade::agent::queue {
 
@@ -12,32 +14,57 @@ policy::IpAddress toIpAddress(const dq::Address& a) {
   return policy::IpAddress::v6(hi, lo);
 }
 
-RulesetDecider::Snapshot::Snapshot(ir::Ruleset rs) : ruleset(std::move(rs)), evaluator(ruleset) {
-  const auto& node = ruleset.node();
-  for (const auto& c : node.pod_cidrs_v4())
-    if (auto cidr = policy::Cidr::create(policy::IpAddress::v4(c.address()), c.prefix_len()))
-      pod_cidrs.push_back(*cidr);
-  for (const auto& c : node.pod_cidrs_v6())
-    if (auto cidr = policy::Cidr::create(policy::IpAddress::v6(c.high(), c.low()), c.prefix_len()))
-      pod_cidrs.push_back(*cidr);
-  for (uint32_t a : node.addresses_v4()) node_addresses.push_back(policy::IpAddress::v4(a));
+Result<std::shared_ptr<const RulesetDecider::Snapshot>> RulesetDecider::Snapshot::create(
+    ir::Ruleset rs) {
+  auto s = std::make_shared<Snapshot>(std::move(rs));
+  auto evaluator = policy::RulesetEvaluator::create(s->ruleset);
+  if (!evaluator)
+    return evaluator.error().context("ruleset revision " + std::to_string(s->ruleset.revision()));
+  s->evaluator.emplace(std::move(*evaluator));
+  const auto& node = s->ruleset.node();
+  auto bad_cidr = [&](const char* family, int i, const policy::IpAddress& a, uint32_t len) {
+    return Error(EINVAL, "ruleset revision " + std::to_string(s->ruleset.revision()) +
+                             ": node pod_cidrs_" + family + "[" + std::to_string(i) +
+                             "]: invalid CIDR " + a.toString() + "/" + std::to_string(len) +
+                             ": prefix length out of range");
+  };
+  for (int i = 0; i < node.pod_cidrs_v4_size(); ++i) {
+    const auto& c = node.pod_cidrs_v4(i);
+    const auto a = policy::IpAddress::v4(c.address());
+    auto cidr = policy::Cidr::create(a, c.prefix_len());
+    if (!cidr) return bad_cidr("v4", i, a, c.prefix_len());
+    s->pod_cidrs.push_back(*cidr);
+  }
+  for (int i = 0; i < node.pod_cidrs_v6_size(); ++i) {
+    const auto& c = node.pod_cidrs_v6(i);
+    const auto a = policy::IpAddress::v6(c.high(), c.low());
+    auto cidr = policy::Cidr::create(a, c.prefix_len());
+    if (!cidr) return bad_cidr("v6", i, a, c.prefix_len());
+    s->pod_cidrs.push_back(*cidr);
+  }
+  for (uint32_t a : node.addresses_v4()) s->node_addresses.push_back(policy::IpAddress::v4(a));
   for (const auto& a : node.addresses_v6())
-    node_addresses.push_back(policy::IpAddress::v6(a.high(), a.low()));
-  std::sort(node_addresses.begin(), node_addresses.end());
+    s->node_addresses.push_back(policy::IpAddress::v6(a.high(), a.low()));
+  std::sort(s->node_addresses.begin(), s->node_addresses.end());
+  return std::shared_ptr<const Snapshot>(std::move(s));
 }
 
 bool RulesetDecider::Snapshot::pending(const policy::IpAddress& a) const {
   bool in_cidr = std::any_of(pod_cidrs.begin(), pod_cidrs.end(),
                              [&](const policy::Cidr& c) { return c.contains(a); });
   if (!in_cidr) return false;
-  if (evaluator.endpointOf(a) != nullptr) return false;
+  if (evaluator->endpointOf(a) != nullptr) return false;
   return !std::binary_search(node_addresses.begin(), node_addresses.end(), a);
 }
 
-RulesetDecider::RulesetDecider() : current_(std::make_shared<const Snapshot>(ir::Ruleset())) {}
+// An empty ruleset has no CIDR to refuse.
+RulesetDecider::RulesetDecider() : current_(*Snapshot::create(ir::Ruleset())) {}
 
-void RulesetDecider::update(const ir::Ruleset& ruleset) {
-  current_.store(std::make_shared<const Snapshot>(ruleset));
+Status RulesetDecider::update(const ir::Ruleset& ruleset) {
+  auto snapshot = Snapshot::create(ruleset);
+  if (!snapshot) return snapshot.error();
+  current_.store(std::move(*snapshot));
+  return okStatus();
 }
 
 void RulesetDecider::updateServices(std::shared_ptr<const ServiceTable> services) {
@@ -60,10 +87,10 @@ dq::Decision RulesetDecider::decideService(const Snapshot& s, const ServiceTarge
               why ? prefix() + " backend " + backend(b) + " is a pending pod" : std::string()};
     ++judged;
     if (!why) {
-      if (!s.evaluator.allows(src, *b.address, protocol, b.port)) return {dq::Verdict::Drop, {}};
+      if (!s.evaluator->allows(src, *b.address, protocol, b.port)) return {dq::Verdict::Drop, {}};
       continue;
     }
-    policy::Verdict v = s.evaluator.evaluate(src, *b.address, protocol, b.port);
+    policy::Verdict v = s.evaluator->evaluate(src, *b.address, protocol, b.port);
     if (!v.allowed)
       return {dq::Verdict::Drop, prefix() + " backend " + backend(b) +
                                      " denied (egress: " + v.egress.describe() +
@@ -98,9 +125,10 @@ dq::Decision RulesetDecider::decide(const dq::QueuedPacket& q, dq::Explain expla
   // Port sets hold TCP, UDP and SCTP ranges only, so any other protocol (ICMP,
   // a later fragment) matches exactly the rules without ports, as in the kernel.
   if (explain == dq::Explain::No)
-    return {s->evaluator.allows(src, dst, protocol, port) ? dq::Verdict::Accept : dq::Verdict::Drop,
-            {}};
-  policy::Verdict v = s->evaluator.evaluate(src, dst, protocol, port);
+    return {
+        s->evaluator->allows(src, dst, protocol, port) ? dq::Verdict::Accept : dq::Verdict::Drop,
+        {}};
+  policy::Verdict v = s->evaluator->evaluate(src, dst, protocol, port);
   std::string reason = "egress: " + v.egress.describe() + "; ingress: " + v.ingress.describe();
   return {v.allowed ? dq::Verdict::Accept : dq::Verdict::Drop, std::move(reason)};
 }

@@ -19,9 +19,12 @@
 //
 // The ruleset is swapped atomically (update()) when the reconciler has
 // programmed a revision; decide() runs on the queue threads and never blocks
-// on the swap.
+// on the swap. A ruleset the evaluator refuses (a prefix length out of range,
+// e.g. from a corrupt checkpoint) is not swapped in: update() says why and the
+// previous one keeps deciding.
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +32,7 @@
 #include "datapath/queue/decider.h"
 #include "policy/evaluate/ruleset_evaluator.h"
 #include "policy/net/ip.h"
+#include "proto/base/result.h"
 #include "proto/ir.h"
 
 namespace palisade::agent::queue {
@@ -38,8 +42,9 @@ namespace dq = ::palisade::datapath::queue;
 class RulesetDecider : public dq::Decider {
  public:
   RulesetDecider();
-  /// The ruleset the kernel now enforces. Thread-safe.
-  void update(const ir::Ruleset& ruleset);
+  /// The ruleset the kernel now enforces. Thread-safe. Fails, keeping the
+  /// previous ruleset, when the ruleset is invalid (RulesetEvaluator::create).
+  Status update(const ir::Ruleset& ruleset);
   /// The Services of the same revision (ServiceTable::build). Thread-safe.
   void updateServices(std::shared_ptr<const ServiceTable> services);
   dq::Decision decide(const dq::QueuedPacket& packet, dq::Explain explain) override;
@@ -47,9 +52,12 @@ class RulesetDecider : public dq::Decider {
 
  private:
   struct Snapshot {
-    explicit Snapshot(ir::Ruleset rs);
+    /// Checks the ruleset and builds its evaluator (and pod CIDR list).
+    static Result<std::shared_ptr<const Snapshot>> create(ir::Ruleset rs);
+    explicit Snapshot(ir::Ruleset rs) : ruleset(std::move(rs)) {}
     ir::Ruleset ruleset;  // owned: the evaluator keeps a reference
-    policy::RulesetEvaluator evaluator;
+    // Set by create() once `ruleset` has its final address (never empty after).
+    std::optional<policy::RulesetEvaluator> evaluator;
     std::vector<policy::Cidr> pod_cidrs;
     std::vector<policy::IpAddress> node_addresses;  // sorted
     bool pending(const policy::IpAddress& a) const;

@@ -13,6 +13,7 @@
 #include "policy/model/objects.h"
 #include "policy/net/ip.h"
 #include "policy/state/cluster_state.h"
+#include "proto/base/result.h"
 #include "proto/ir.h"
 
 namespace palisade::policy {
@@ -70,8 +71,9 @@ Verdict evaluate(const ClusterState& state, const FlowEnd& src, const FlowEnd& d
 
 /// What a ruleset decides for a packet src → dst. Egress is judged when src is
 /// an endpoint of the ruleset, ingress when dst is; host-originated traffic
-/// to a local endpoint is allowed.
-Verdict evaluate(const ir::Ruleset& ruleset, const IpAddress& src, const IpAddress& dst,
-                 Protocol protocol, int32_t port);
+/// to a local endpoint is allowed. Fails on an invalid ruleset
+/// (RulesetEvaluator::create); build a RulesetEvaluator to judge many packets.
+Result<Verdict> evaluate(const ir::Ruleset& ruleset, const IpAddress& src, const IpAddress& dst,
+                         Protocol protocol, int32_t port);
 
 }  // namespace palisade::policy

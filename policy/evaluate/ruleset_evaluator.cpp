@@ -1,6 +1,9 @@
 #include "policy/evaluate/ruleset_evaluator.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <optional>
+#include <string>
 
 namespace palisade::policy {
 
@@ -8,35 +11,50 @@ namespace {
 
 IpAddress v6Of(const ir::Ipv6Cidr& c) { return IpAddress::v6(c.high(), c.low()); }
 
+Error badPrefix(const ir::PeerSet& s, const char* family, int index, const IpAddress& address,
+                uint32_t prefix_len) {
+  return Error(EINVAL, "peer set " + std::to_string(s.id()) + " (" + s.description() +
+                           "): " + family + "[" + std::to_string(index) + "]: invalid CIDR " +
+                           address.toString() + "/" + std::to_string(prefix_len) +
+                           ": prefix length out of range");
+}
+
 }  // namespace
 
-RulesetEvaluator::RulesetEvaluator(const ir::Ruleset& ruleset) : ruleset_(ruleset) {
-  for (const ir::Program& p : ruleset.programs()) programs_[p.id()] = &p;
+Result<RulesetEvaluator> RulesetEvaluator::create(const ir::Ruleset& ruleset) {
+  RulesetEvaluator e(ruleset);
+  for (const ir::Program& p : ruleset.programs()) e.programs_[p.id()] = &p;
   for (const ir::PeerSet& s : ruleset.peer_sets()) {
-    auto& ranges = peer_sets_[s.id()];
-    for (const auto& c : s.v4()) {
-      const Cidr cidr = *Cidr::create(IpAddress::v4(c.address()), c.prefix_len());
-      ranges.push_back({cidr.first(), cidr.last()});
+    auto& ranges = e.peer_sets_[s.id()];
+    ranges.reserve(size_t(s.v4_size()) + size_t(s.v6_size()));
+    for (int i = 0; i < s.v4_size(); ++i) {
+      const IpAddress address = IpAddress::v4(s.v4(i).address());
+      const std::optional<Cidr> cidr = Cidr::create(address, s.v4(i).prefix_len());
+      if (!cidr) return badPrefix(s, "v4", i, address, s.v4(i).prefix_len());
+      ranges.push_back({cidr->first(), cidr->last()});
     }
-    for (const auto& c : s.v6()) {
-      const Cidr cidr = *Cidr::create(v6Of(c), c.prefix_len());
-      ranges.push_back({cidr.first(), cidr.last()});
+    for (int i = 0; i < s.v6_size(); ++i) {
+      const IpAddress address = v6Of(s.v6(i));
+      const std::optional<Cidr> cidr = Cidr::create(address, s.v6(i).prefix_len());
+      if (!cidr) return badPrefix(s, "v6", i, address, s.v6(i).prefix_len());
+      ranges.push_back({cidr->first(), cidr->last()});
     }
     std::sort(ranges.begin(), ranges.end(),
               [](const Range& a, const Range& b) { return a.first < b.first; });
   }
   for (const ir::PortSet& s : ruleset.port_sets()) {
-    auto& ranges = port_sets_[s.id()];
+    auto& ranges = e.port_sets_[s.id()];
     for (const auto& r : s.ranges()) {
       ranges.push_back({static_cast<uint32_t>(r.protocol()), r.first(), r.last()});
     }
   }
-  for (const ir::Endpoint& e : ruleset.endpoints()) {
-    for (uint32_t a : e.ipv4()) endpoints_.emplace_back(IpAddress::v4(a), &e);
-    for (const auto& a : e.ipv6()) endpoints_.emplace_back(v6Of(a), &e);
+  for (const ir::Endpoint& ep : ruleset.endpoints()) {
+    for (uint32_t a : ep.ipv4()) e.endpoints_.emplace_back(IpAddress::v4(a), &ep);
+    for (const auto& a : ep.ipv6()) e.endpoints_.emplace_back(v6Of(a), &ep);
   }
-  std::sort(endpoints_.begin(), endpoints_.end(),
+  std::sort(e.endpoints_.begin(), e.endpoints_.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
+  return e;
 }
 
 const ir::Endpoint* RulesetEvaluator::endpointOf(const IpAddress& address) const {
@@ -153,9 +171,11 @@ bool RulesetEvaluator::allows(const IpAddress& src, const IpAddress& dst, Protoc
   return programAllows(d->ingress_program(), src, protocol, port, nullptr);
 }
 
-Verdict evaluate(const ir::Ruleset& ruleset, const IpAddress& src, const IpAddress& dst,
-                 Protocol protocol, int32_t port) {
-  return RulesetEvaluator(ruleset).evaluate(src, dst, protocol, port);
+Result<Verdict> evaluate(const ir::Ruleset& ruleset, const IpAddress& src, const IpAddress& dst,
+                         Protocol protocol, int32_t port) {
+  auto evaluator = RulesetEvaluator::create(ruleset);
+  if (!evaluator) return evaluator.error();
+  return evaluator->evaluate(src, dst, protocol, port);
 }
 
 }  // namespace palisade::policy

@@ -2,16 +2,23 @@
 // Evaluates packets against an ir::Ruleset by address, exactly as the kernel
 // ruleset does: indexes built once, matches() const and allocation-free on the
 // hot path (the packet queue uses it per new connection).
+//
+// A ruleset is checked once, by create(): it may come from a checkpoint file
+// or another process, so a prefix length out of range is an error that names
+// the set and the element, not a dereferenced empty optional.
 #include <unordered_map>
 #include <vector>
 
 #include "policy/evaluate/evaluate.h"
+#include "proto/base/result.h"
 
 namespace palisade::policy {
 
 class RulesetEvaluator {
  public:
-  explicit RulesetEvaluator(const ir::Ruleset& ruleset);
+  /// Indexes `ruleset`, which must outlive the evaluator. Fails on a peer set
+  /// element whose prefix length exceeds its family's address length.
+  static Result<RulesetEvaluator> create(const ir::Ruleset& ruleset);
 
   Verdict evaluate(const IpAddress& src, const IpAddress& dst, Protocol protocol,
                    int32_t port) const;
@@ -21,6 +28,7 @@ class RulesetEvaluator {
   const ir::Endpoint* endpointOf(const IpAddress& address) const;
 
  private:
+  explicit RulesetEvaluator(const ir::Ruleset& ruleset) : ruleset_(ruleset) {}
   struct Range {
     IpAddress first, last;
   };

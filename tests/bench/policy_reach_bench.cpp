@@ -70,7 +70,7 @@ void BM_ReachMatrixRuleset(benchmark::State& st) {
     allowed = 0;
     for (const auto& from : ips) {
       for (const auto& to : ips) {
-        allowed += policy::evaluate(ruleset, from, to, Protocol::TCP, port).allowed;
+        allowed += policy::evaluate(ruleset, from, to, Protocol::TCP, port)->allowed;
       }
     }
     benchmark::DoNotOptimize(allowed);

@@ -238,7 +238,8 @@ void BM_QueueVerdictThroughput(benchmark::State& state) {
   if (!bench.error.empty()) return state.SkipWithError(bench.error.c_str());
   AcceptAll accept_all;
   agent::queue::RulesetDecider ruleset_decider;
-  ruleset_decider.update(bench.ruleset);
+  if (Status s = ruleset_decider.update(bench.ruleset); !s)
+    return state.SkipWithError(s.error().str().c_str());
   Decider& decider = real_decider ? static_cast<Decider&>(ruleset_decider) : accept_all;
   Fd sink = palisade::testing::socketIn(bench.topo.pods[1], SOCK_DGRAM);
   sockaddr_in any = palisade::testing::addr4("0.0.0.0", 9999);

@@ -101,9 +101,11 @@ TEST(DatapathConformance, EveryPairMatchesTheEvaluator) {
     for (size_t d = 0; d < t.pods.size(); ++d) {
       if (s == d) continue;  // a pod's own address never leaves its namespace
       for (uint16_t port : {80, 81}) {
-        auto v =
+        auto judged =
             policy::evaluate(rs, *policy::IpAddress::parse(t.pod_ip[s]),
                              *policy::IpAddress::parse(t.pod_ip[d]), policy::Protocol::TCP, port);
+        ASSERT_TRUE(judged) << judged.error().str();
+        const policy::Verdict& v = *judged;
         Conn c = palisade::testing::tcpConnect(t.pods[s], t.pod_ip[d], port, 200);
         EXPECT_EQ(c == Conn::Ok, v.allowed)
             << t.pod_ip[s] << " -> " << t.pod_ip[d] << ":" << port << " egress "

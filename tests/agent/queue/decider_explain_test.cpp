@@ -129,7 +129,7 @@ TEST(QueueDeciderExplain, CheapPathGivesTheVerdictsOfTheFullPath) {
   ASSERT_TRUE(set.errors.empty()) << set.errors.front().format();
   auto state = policy::ClusterState::fromManifests(set);
   RulesetDecider d;
-  d.update(policy::compile(state, "node-a"));
+  ASSERT_TRUE(d.update(policy::compile(state, "node-a")));
   d.updateServices(std::make_shared<const ServiceTable>(ServiceTable::build(state, "node-a")));
 
   // Local pods, the node, a pod of another node, a pending address inside the

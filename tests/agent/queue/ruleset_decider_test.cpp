@@ -55,7 +55,7 @@ ir::Ruleset ruleset(bool with_c = false) {
 
 TEST(QueueRulesetDecider, VerdictsAndReasonsFromTheRuleset) {
   RulesetDecider d;
-  d.update(ruleset());
+  ASSERT_TRUE(d.update(ruleset()));
   auto ok = d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 80), Explain::Yes);
   EXPECT_EQ(ok.verdict, Verdict::Accept) << ok.reason;
   EXPECT_NE(ok.reason.find("ns/allow-a"), std::string::npos) << ok.reason;
@@ -77,7 +77,7 @@ TEST(QueueRulesetDecider, VerdictsAndReasonsFromTheRuleset) {
 
 TEST(QueueRulesetDecider, PendingPodHeldUntilKnown) {
   RulesetDecider d;
-  d.update(ruleset());
+  ASSERT_TRUE(d.update(ruleset()));
   auto to = d.decide(packet("10.8.0.2", "10.8.0.9", IPPROTO_TCP, 80), Explain::Yes);
   EXPECT_EQ(to.verdict, Verdict::Hold);
   EXPECT_NE(to.reason.find("pending pod 10.8.0.9"), std::string::npos) << to.reason;
@@ -86,13 +86,38 @@ TEST(QueueRulesetDecider, PendingPodHeldUntilKnown) {
   // Outside the pod CIDR an unknown address is just an external peer.
   EXPECT_EQ(d.decide(packet("10.8.0.2", "10.9.0.9", IPPROTO_TCP, 80), Explain::No).verdict,
             Verdict::Accept);
-  d.update(ruleset(true));
+  ASSERT_TRUE(d.update(ruleset(true)));
   EXPECT_EQ(d.revision(), 2u);
   EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.9", IPPROTO_TCP, 80), Explain::No).verdict,
             Verdict::Accept);
   // Known now, and judged by b's policy: c is not among b's allowed peers.
   EXPECT_EQ(d.decide(packet("10.8.0.9", "10.8.0.3", IPPROTO_TCP, 80), Explain::No).verdict,
             Verdict::Drop);
+}
+
+TEST(QueueRulesetDecider, InvalidRulesetRefusedThePreviousKeepsDeciding) {
+  RulesetDecider d;
+  ASSERT_TRUE(d.update(ruleset()));
+  // Revision 2 with a peer prefix past 32 bits (a corrupt checkpoint): refused.
+  ir::Ruleset bad = ruleset(true);
+  bad.mutable_peer_sets(0)->mutable_v4(0)->set_prefix_len(33);
+  Status s = d.update(bad);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("ruleset revision 2"), std::string::npos)
+      << s.error().message();
+  EXPECT_NE(s.error().message().find("10.8.0.2/33"), std::string::npos) << s.error().message();
+  EXPECT_EQ(d.revision(), 1u);
+  EXPECT_EQ(d.decide(packet("10.8.0.2", "10.8.0.3", IPPROTO_TCP, 80), Explain::No).verdict,
+            Verdict::Accept);
+  // So is a node pod CIDR past 32 bits.
+  ir::Ruleset bad_cidr = ruleset(true);
+  bad_cidr.mutable_node()->mutable_pod_cidrs_v4(0)->set_prefix_len(40);
+  s = d.update(bad_cidr);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("pod_cidrs_v4[0]: invalid CIDR 10.8.0.0/40"),
+            std::string::npos)
+      << s.error().message();
+  EXPECT_EQ(d.revision(), 1u);
 }
 
 TEST(QueueRulesetDecider, EmptyBeforeTheFirstRevisionAndIpv6) {
@@ -111,7 +136,9 @@ TEST(QueueRulesetDecider, QueueKernelSwapsOnlyAcceptedRevisions) {
   auto log = std::make_shared<testing::FakeKernelLog>();
   RulesetDecider d;
   QueueKernel k(std::make_unique<testing::FakeKernel>(log),
-                [&](const ir::Ruleset& rs, std::shared_ptr<const ServiceTable>) { d.update(rs); });
+                [&](const ir::Ruleset& rs, std::shared_ptr<const ServiceTable>) {
+                  EXPECT_TRUE(d.update(rs));
+                });
   ASSERT_TRUE(k.sync(ruleset()).ok());
   EXPECT_EQ(d.revision(), 1u);
   log->fail_next = 1;

@@ -85,7 +85,7 @@ class QueueServiceDecider : public ::testing::Test {
     auto set = policy::readManifestText(kCluster, "cluster.yaml", policy::ManifestFormat::Auto);
     ASSERT_TRUE(set.errors.empty()) << set.errors.front().format();
     state_ = policy::ClusterState::fromManifests(set);
-    decider_.update(policy::compile(state_, "node-a"));
+    ASSERT_TRUE(decider_.update(policy::compile(state_, "node-a")));
     table_ = std::make_shared<const ServiceTable>(ServiceTable::build(state_, "node-a"));
     decider_.updateServices(table_);
   }

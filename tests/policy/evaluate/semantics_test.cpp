@@ -51,8 +51,11 @@ class SemanticsTest : public ::testing::TestWithParam<Family> {
     const Verdict ref =
         evaluate(state_, FlowEnd::ofPod(pod(src)), FlowEnd::ofPod(pod(dst)), proto, port);
     const ir::Ruleset rs = compile(state_, "");
-    const Verdict irv = RulesetEvaluator(rs).evaluate(
-        state_.pod(pod(src)).ips.front(), state_.pod(pod(dst)).ips.front(), proto, port);
+    const auto evaluator = RulesetEvaluator::create(rs);
+    EXPECT_TRUE(evaluator) << evaluator.error().str();
+    if (!evaluator) return ref;
+    const Verdict irv = evaluator->evaluate(state_.pod(pod(src)).ips.front(),
+                                            state_.pod(pod(dst)).ips.front(), proto, port);
     EXPECT_EQ(ref.allowed, irv.allowed) << src << " -> " << dst;
     EXPECT_EQ(ref.egress.outcome, irv.egress.outcome) << src << " -> " << dst;
     EXPECT_EQ(ref.ingress.outcome, irv.ingress.outcome) << src << " -> " << dst;
