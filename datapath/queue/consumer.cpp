@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "datapath/queue/decision_guard.h"
 #include "datapath/queue/hold_table.h"
 #include "datapath/queue/mnl_socket.h"
 #include "datapath/queue/packet.h"
@@ -45,8 +46,8 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
  public:
   Impl(asio::io_context& io, Decider& d, ConsumerOptions o, MnlSocket nl)
       : io_(io),
-        decider_(d),
         opts_(std::move(o)),
+        guard_(d, opts_.queue.fail_open, counters_, opts_.queue.queue),
         nl_(std::move(nl)),
         sd_(io, mnl_socket_get_fd(nl_.get())),
         timer_(io),
@@ -146,7 +147,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
       answer(raw.id, false);
       return;
     }
-    Decision d = decider_.decide(q, explain_);
+    Decision d = guard_.decide(q, explain_);
     if (opts_.on_decision) opts_.on_decision(q, d);
     if (d.verdict != Verdict::Hold) {
       answer(raw.id, d.verdict == Verdict::Accept);
@@ -248,7 +249,7 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   void reconsiderLocked() {
     if (stopped_ || hold_.size() == 0) return;
     auto decided =
-        hold_.takeDecided([&](const QueuedPacket& q) { return decider_.decide(q, explain_); });
+        hold_.takeDecided([&](const QueuedPacket& q) { return guard_.decide(q, explain_); });
     std::vector<VerdictMessage> plan;
     for (const auto& [e, d] : decided) {
       if (opts_.on_decision) opts_.on_decision(e.packet, d);
@@ -284,8 +285,11 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   }
 
   asio::io_context& io_;
-  Decider& decider_;
+  Counters counters_;  // before guard_, which counts into it
   ConsumerOptions opts_;
+  // Every decision goes through it: a Decider that throws costs one packet
+  // the fail mode (--fail-open/--fail-closed), not the process.
+  DecisionGuard guard_;
   // Reasons are built only for on_decision, their one reader here.
   const Explain explain_ = opts_.on_decision ? Explain::Yes : Explain::No;
   std::mutex mu_;  // held by every entry point (above)
@@ -295,7 +299,6 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
   bool timer_armed_ = false;
   Clock::time_point armed_for_{};
   HoldTable hold_;
-  Counters counters_;
   size_t slot_;
   std::vector<uint8_t> rx_;
   std::vector<iovec> iov_;

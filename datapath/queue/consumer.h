@@ -26,7 +26,9 @@
 namespace palisade::datapath::queue {
 
 struct ConsumerOptions {
-  QueueConfig queue;  // number, copy range, max length, GSO, fail-open
+  // Number, copy range, max length, GSO, fail-open. `queue.fail_open` is also
+  // the verdict for a packet whose decision threw (decision_guard.h).
+  QueueConfig queue;
   std::chrono::milliseconds hold_timeout{2000};
   bool hold_fail_open = false;        // verdict when a held packet times out
   size_t max_held = 4096;             // hold table capacity (overflow: fail mode)

@@ -41,6 +41,8 @@ enum class Explain : uint8_t { No, Yes };
 
 /// Called on the consumer's thread(s); implementations that share state across
 /// several queues (several threads) must be thread-safe. Must not block.
+/// An exception it throws is caught by the consumer (decision_guard.h): the
+/// packet gets the queue's fail mode and the error is counted.
 /// With Explain::No the verdict must be the one Explain::Yes gives.
 class Decider {
  public:

@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <future>
+#include <stdexcept>
 #include <thread>
 
 #include "datapath/nft/programmer.h"
@@ -30,7 +31,8 @@ using palisade::testing::udpExchange;
 namespace nft = palisade::datapath::nft;
 using namespace std::chrono_literals;
 
-/// :80 accept, :81 drop, :82 hold until released, :83 hold forever; UDP :53 accept.
+/// :80 accept, :81 drop, :82 hold until released, :83 hold forever, :84 throws;
+/// UDP :53 accept.
 class ScriptedDecider : public Decider {
  public:
   Decision decide(const QueuedPacket& q, Explain) override {
@@ -44,6 +46,8 @@ class ScriptedDecider : public Decider {
                         : Decision{Verdict::Hold, "pending"};
       case 83:
         return {Verdict::Hold, "pending forever"};
+      case 84:
+        throw std::runtime_error("scripted decider failure");
       default:
         return {Verdict::Drop, "scripted deny"};
     }
@@ -141,6 +145,29 @@ TEST_F(QueueKernel, DecidesAcceptDropHoldAndTimeout) {
   EXPECT_GE(n.timed_out, 1u);
   EXPECT_EQ(n.malformed, 0u);
   EXPECT_EQ(c->heldNow(), 0u);
+}
+
+// Issue 11: a decision that throws used to end the process (std::terminate on
+// the queue thread). Now the packet gets the fail mode and the queue goes on.
+TEST_F(QueueKernel, ThrowingDecisionGetsTheFailModeAndTheQueueGoesOn) {
+  Topology& t = *topo_;
+  program(false);
+  Loop loop;
+  auto c = consumer(loop, {});  // fail closed (the default)
+  ASSERT_TRUE(c);
+  Fd l80 = tcpListen(t.pods[1], 80), l84 = tcpListen(t.pods[1], 84);
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 84, 500), Conn::Timeout);
+  EXPECT_GE(c->counters().decision_errors, 1u);
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 1000), Conn::Ok);
+  c.reset();
+
+  Loop open_loop;
+  ConsumerOptions o;
+  o.queue.fail_open = true;
+  auto open = consumer(open_loop, o);
+  ASSERT_TRUE(open);
+  EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 84, 1000), Conn::Ok);
+  EXPECT_EQ(open->counters().decision_errors, 1u);
 }
 
 TEST_F(QueueKernel, TimeoutFailOpenAccepts) {
