@@ -12,9 +12,50 @@
 
 namespace palisade::agent {
 
+namespace {
+
+/// A label value in the Prometheus text format: backslash, quote and newline escaped.
+std::string labelValue(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+void renderStaleFiles(const std::vector<StaleFile>& stale, std::string& out) {
+  metricHeader(out, "palisade_manifest_stale_files", "gauge",
+               "Manifest files with documents rejected at the last reload (their last good "
+               "versions stay in force).");
+  out += "palisade_manifest_stale_files " + std::to_string(stale.size()) + "\n";
+  metricHeader(out, "palisade_manifest_file_rejected_documents", "gauge",
+               "Rejected documents of a stale manifest file at the last reload.");
+  for (const StaleFile& f : stale)
+    out += "palisade_manifest_file_rejected_documents{file=\"" + labelValue(f.file) + "\"} " +
+           std::to_string(f.rejected) + "\n";
+  metricHeader(out, "palisade_manifest_file_kept_objects", "gauge",
+               "Last good objects of a stale manifest file kept in force.");
+  for (const StaleFile& f : stale)
+    out += "palisade_manifest_file_kept_objects{file=\"" + labelValue(f.file) + "\"} " +
+           std::to_string(f.kept) + "\n";
+}
+
 ManifestSource::ManifestSource(std::string dir, Reconciler& reconciler, Metrics& metrics,
                                std::chrono::milliseconds debounce)
-    : dir_(std::move(dir)), reconciler_(reconciler), metrics_(metrics), debounce_(debounce) {}
+    : dir_(std::move(dir)), reconciler_(reconciler), metrics_(metrics), debounce_(debounce) {
+  metrics_.addCollector([report = report_](std::string& out) {
+    std::lock_guard lock(report->mu);
+    renderStaleFiles(report->stale, out);
+  });
+}
 
 ManifestSource::~ManifestSource() { stop(); }
 
@@ -30,23 +71,53 @@ void ManifestSource::addWatches() {
 }
 
 void ManifestSource::reload() {
+  std::lock_guard reload_lock(reload_mu_);
   if (!std::filesystem::is_directory(dir_)) {
     logError("manifest directory unreadable; keeping the current state", {{"dir", dir_}});
     return;
   }
-  auto set = policy::readManifests({dir_});
-  for (const auto& d : set.errors) {
-    ++metrics_.objects_rejected;
-    logWarn("skipping invalid manifest object", {{"error", d.format()}});
+  policy::Diagnostics listing_errors;
+  std::vector<FileManifests> files;
+  for (std::string& path : policy::listManifestFiles(dir_, listing_errors)) {
+    policy::ManifestSet set = policy::readManifestFile(path);
+    files.push_back({std::move(path), std::move(set)});
   }
+  const bool complete = listing_errors.empty();
+  ManifestMerge merged = last_good_.update(std::move(files), complete, std::move(listing_errors));
+  for (const RejectedDocument& r : merged.rejected) {
+    ++metrics_.objects_rejected;
+    const policy::Diagnostic& d = r.diagnostic;
+    logWarn("rejected manifest document", {{"file", d.location.file},
+                                           {"line", d.location.line},
+                                           {"kind", d.kind},
+                                           {"object", d.object},
+                                           {"field", d.field},
+                                           {"reason", d.message},
+                                           {"outcome", r.outcome}});
+  }
+  for (const std::string& note : merged.in_force.notes) logDebug("manifest note", {{"note", note}});
   ++metrics_.manifest_reloads;
+  const policy::ManifestSet& set = merged.in_force;
+  size_t kept = 0;
+  for (const StaleFile& f : merged.stale) kept += f.kept;
   logInfo("manifests loaded", {{"dir", dir_},
                                {"pods", set.pods.size()},
                                {"policies", set.policies.size()},
                                {"namespaces", set.namespaces.size()},
-                               {"rejected", set.errors.size()}});
-  set.errors.clear();
-  reconciler_.replaceAll(std::move(set));
+                               {"rejected", merged.rejected.size()},
+                               {"stale_files", merged.stale.size()},
+                               {"kept_last_good", kept}});
+  {
+    std::lock_guard lock(report_->mu);
+    report_->stale = merged.stale;
+  }
+  merged.in_force.notes.clear();
+  reconciler_.replaceAll(std::move(merged.in_force));
+}
+
+std::vector<StaleFile> ManifestSource::staleFiles() const {
+  std::lock_guard lock(report_->mu);
+  return report_->stale;
 }
 
 Status ManifestSource::start() {

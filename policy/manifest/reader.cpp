@@ -82,7 +82,7 @@ void pathError(const std::string& path, std::string message, Diagnostics& errors
   errors.push_back(std::move(d));
 }
 
-void readFile(const std::string& path, ManifestSet& out) {
+void readFileInto(const std::string& path, ManifestSet& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     pathError(path, std::string("cannot open: ") + std::strerror(errno), out.errors);
@@ -119,6 +119,29 @@ ManifestSet readManifestText(std::string_view text, std::string_view filename,
   return out;
 }
 
+std::vector<std::string> listManifestFiles(const std::string& dir, Diagnostics& errors) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_regular_file(fec) && hasManifestExtension(it->path())) {
+      files.push_back(it->path().string());
+    }
+  }
+  if (ec) pathError(dir, "cannot list directory: " + ec.message(), errors);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+ManifestSet readManifestFile(const std::string& path) {
+  ManifestSet out;
+  readFileInto(path, out);
+  return out;
+}
+
+void dropDuplicateObjects(ManifestSet& set) { dropAllDuplicates(set); }
+
 ManifestSet readManifests(const std::vector<std::string>& paths) {
   ManifestSet out;
   for (const std::string& path : paths) {
@@ -129,20 +152,11 @@ ManifestSet readManifests(const std::vector<std::string>& paths) {
       continue;
     }
     if (!fs::is_directory(st)) {
-      readFile(path, out);
+      readFileInto(path, out);
       continue;
     }
-    std::vector<std::string> files;
-    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      std::error_code fec;
-      if (it->is_regular_file(fec) && hasManifestExtension(it->path())) {
-        files.push_back(it->path().string());
-      }
-    }
-    if (ec) pathError(path, "cannot list directory: " + ec.message(), out.errors);
-    std::sort(files.begin(), files.end());
-    for (const std::string& file : files) readFile(file, out);
+    const std::vector<std::string> files = listManifestFiles(path, out.errors);
+    for (const std::string& file : files) readFileInto(file, out);
   }
   dropAllDuplicates(out);
   return out;

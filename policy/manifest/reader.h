@@ -32,6 +32,19 @@ enum class ManifestFormat { Auto, Yaml, Json };
 /// Duplicate objects (same kind, namespace, name) across all paths are errors.
 ManifestSet readManifests(const std::vector<std::string>& paths);
 
+/// The manifest files under `dir` (*.yaml|*.yml|*.json, recursively, sorted),
+/// as readManifests walks it. A listing error is appended to `errors` (the
+/// files listed before it are returned).
+std::vector<std::string> listManifestFiles(const std::string& dir, Diagnostics& errors);
+
+/// Reads one file; an unreadable file is one error naming only the file.
+/// Duplicates within the file are errors.
+ManifestSet readManifestFile(const std::string& path);
+
+/// Drops every object with the kind, namespace and name of an earlier one,
+/// with an error naming both places (readManifests does this across paths).
+void dropDuplicateObjects(ManifestSet& set);
+
 /// Reads one document stream already in memory. `filename` is for messages.
 ManifestSet readManifestText(std::string_view text, std::string_view filename,
                              ManifestFormat format = ManifestFormat::Auto);
