@@ -28,6 +28,7 @@ std::string brokenSpec(const std::string& name) {
 /// One directory read: file name → text.
 std::vector<FileManifests> read(const std::map<std::string, std::string>& files) {
   std::vector<FileManifests> out;
+  out.reserve(files.size());
   for (const auto& [path, text] : files)
     out.push_back({path, policy::readManifestText(text, path, policy::ManifestFormat::Yaml)});
   return out;
