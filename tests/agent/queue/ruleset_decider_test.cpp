@@ -136,7 +136,7 @@ TEST(QueueRulesetDecider, QueueKernelSwapsOnlyAcceptedRevisions) {
   auto log = std::make_shared<testing::FakeKernelLog>();
   RulesetDecider d;
   QueueKernel k(std::make_unique<testing::FakeKernel>(log),
-                [&](const ir::Ruleset& rs, std::shared_ptr<const ServiceTable>) {
+                [&](const ir::Ruleset& rs, const std::shared_ptr<const ServiceTable>&) {
                   EXPECT_TRUE(d.update(rs));
                 });
   ASSERT_TRUE(k.sync(ruleset()).ok());

@@ -48,8 +48,7 @@ class SemanticsTest : public ::testing::TestWithParam<Family> {
   /// The verdict for src → dst; asserts the IR evaluator agrees.
   Verdict check(const std::string& src, const std::string& dst, int32_t port = 80,
                 Protocol proto = Protocol::TCP) {
-    const Verdict ref =
-        evaluate(state_, FlowEnd::ofPod(pod(src)), FlowEnd::ofPod(pod(dst)), proto, port);
+    Verdict ref = evaluate(state_, FlowEnd::ofPod(pod(src)), FlowEnd::ofPod(pod(dst)), proto, port);
     const ir::Ruleset rs = compile(state_, "");
     const auto evaluator = RulesetEvaluator::create(rs);
     EXPECT_TRUE(evaluator) << evaluator.error().str();
