@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "datapath/netlink_walk.h"
+
 namespace palisade::datapath::nft {
 namespace {
 
@@ -43,7 +45,7 @@ std::string extAckMessage(const nlmsghdr* nlh, const nlmsgerr* err) {
 void parseBatchAcks(std::span<const uint8_t> buf, std::vector<Ack>& acks) {
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
   int len = static_cast<int>(buf.size());
-  for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+  for (; nlmsgWithin(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
     if (nlh->nlmsg_type != NLMSG_ERROR) continue;
     const nlmsgerr* err = errorOf(nlh);
     if (!err) continue;
@@ -55,7 +57,7 @@ Result<bool> collectReplies(std::span<const uint8_t> buf, uint32_t seq,
                             std::vector<std::vector<uint8_t>>& out) {
   const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data());
   int len = static_cast<int>(buf.size());
-  for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+  for (; nlmsgWithin(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
     if (nlh->nlmsg_seq != seq) continue;  // a stale ack of an earlier batch
     if (nlh->nlmsg_type == NLMSG_DONE) return true;
     if (nlh->nlmsg_type == NLMSG_ERROR) {
