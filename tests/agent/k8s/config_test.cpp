@@ -108,7 +108,9 @@ TEST(ConfigTest, KubeconfigRejectsServerWithoutHostOrPortNumber) {
   for (const char* server : {"https://", "https://:6443", "https://[]:6443", "https://api:",
                              "https://api:http", "https://api:70000", "https://[fd00::1]:"}) {
     auto path = d.write(
-        "config", std::string("clusters: [{name: c, cluster: {server: '") + server + "'}}]\n");
+        "config", std::string("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+                              "clusters:\n- name: c\n  cluster:\n    server: '") +
+                      server + "'\n");
     auto c = kubeconfigConfig(path);
     ASSERT_FALSE(c) << server << " gave host '" << c->host << "' port '" << c->port << "'";
     EXPECT_NE(c.error().str().find(server), std::string::npos) << c.error().str();
