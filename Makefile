@@ -4,7 +4,8 @@
 #   make test   deps + build (warnings are errors) + ctest, an ASan+UBSan build of
 #               the unit tests, a clang-format check and clang-tidy
 #   make bench  Google Benchmark programs (results are reported, never asserted)
-#   make fuzz   libFuzzer targets (clang), 60 s each
+#   make fuzz   libFuzzer targets (clang), FUZZ_SECONDS (60) each, one at a time; every
+#               target's committed corpus also replays in `make test` (ctest -L fuzz_replay)
 
 SHELL := /bin/bash
 JOBS ?= 2
@@ -18,6 +19,8 @@ CMAKE_FLAGS ?=
 PALISADE := $(BUILD)/agent/palisade
 EXAMPLES := deploy/examples
 UNIT_TESTS := base_tests policy_tests datapath_tests agent_tests
+# tests/fuzz/<stem>.cpp: a libFuzzer binary <stem> in the fuzz build, <stem>_replay elsewhere.
+FUZZ_TARGETS := $(basename $(notdir $(wildcard tests/fuzz/*_fuzz.cpp)))
 FORMAT_FILES = $(shell find policy datapath agent tests -name '*.cpp' -o -name '*.h' 2>/dev/null | sort)
 
 .PHONY: all deps configure build test unit-test asan-test format-check tidy demo bench fuzz clean
@@ -56,6 +59,10 @@ asan-test: deps
 	  echo "== $$bin (ASan+UBSan)"; \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 $$bin --gtest_brief=1; \
 	done
+	@# The fuzz corpora too: seconds, and ASan sees what the normal build's replay cannot.
+	cmake --build $(ASAN_BUILD) -j$(JOBS) --target $(addsuffix _replay,$(FUZZ_TARGETS))
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest -L fuzz_replay --output-on-failure -j$(JOBS)
 
 # Reports every file clang-format would change; fatal unless FORMAT_STRICT=0.
 format-check:
@@ -114,7 +121,7 @@ bench: deps
 fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DPALISADE_FUZZ=ON -DPALISADE_BENCH=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
-	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target $(FUZZ_TARGETS)
 	@set -e; found=0; \
 	for f in $$(find $(FUZZ_BUILD)/tests/fuzz -maxdepth 1 -type f -name '*_fuzz' | sort); do \
 	  found=1; stem=$$(basename $$f); corpus=tests/fuzz/corpus/$$stem; \

@@ -77,6 +77,15 @@ YAML::Node findNamed(const YAML::Node& list, const std::string& name, const char
   return YAML::Node();
 }
 
+// 1..65535 in decimal: what the client will connect to.
+bool isPortNumber(const std::string& port) {
+  if (port.empty() || port.size() > 5) return false;
+  for (char ch : port)
+    if (ch < '0' || ch > '9') return false;
+  const int n = std::stoi(port);
+  return n >= 1 && n <= 65535;
+}
+
 // `*-data` (base64) wins over the file form, as in client-go; relative paths
 // are relative to the kubeconfig's directory.
 Result<std::string> dataOrFile(const YAML::Node& n, const std::string& data_key,
@@ -138,6 +147,8 @@ Result<ClusterConfig> kubeconfigConfig(const std::string& path) {
     } else {
       c.host = hostport;
     }
+    if (c.host.empty()) return fail("no host in server " + server);
+    if (!isPortNumber(c.port)) return fail("bad port in server " + server);
     auto ca = dataOrFile(cluster, "certificate-authority-data", "certificate-authority", base);
     if (!ca) return ca.error().context("kubeconfig " + path);
     c.ca_pem = std::move(ca.value());

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "datapath/nft/netlink_replies.h"
 #include "datapath/nft/transport.h"
 
 namespace palisade::datapath::nft {
@@ -16,24 +17,6 @@ struct SocketCloser {
   void operator()(mnl_socket* s) const { mnl_socket_close(s); }
 };
 using SocketPtr = std::unique_ptr<mnl_socket, SocketCloser>;
-
-/// The kernel's extended ack text (NLMSGERR_ATTR_MSG), if any.
-std::string extAckMessage(const nlmsghdr* nlh) {
-  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return "";
-  const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-  size_t off = sizeof(nlmsgerr);
-  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) off += err->msg.nlmsg_len - sizeof(nlmsghdr);
-  const char* base = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + off;
-  int len = static_cast<int>(nlh->nlmsg_len) - static_cast<int>(MNL_NLMSG_HDRLEN + off);
-  const auto* attr = reinterpret_cast<const nlattr*>(base);
-  while (len > 0 && mnl_attr_ok(attr, len)) {
-    if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG) return mnl_attr_get_str(attr);
-    attr = mnl_attr_next(attr);
-    len = static_cast<int>(nlh->nlmsg_len) - static_cast<int>(reinterpret_cast<const char*>(attr) -
-                                                              reinterpret_cast<const char*>(nlh));
-  }
-  return "";
-}
 
 class MnlTransport final : public Transport {
  public:
@@ -60,15 +43,7 @@ class MnlTransport final : public Transport {
         if (errno == EINTR) continue;
         return Error(errno, "reading batch acks");
       }
-      const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data());
-      int len = static_cast<int>(n);
-      while (mnl_nlmsg_ok(nlh, len)) {
-        if (nlh->nlmsg_type == NLMSG_ERROR) {
-          const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-          acks.push_back(Ack{err->msg.nlmsg_seq, -err->error, extAckMessage(nlh)});
-        }
-        nlh = mnl_nlmsg_next(nlh, &len);
-      }
+      parseBatchAcks({buf_.data(), size_t(n)}, acks);
     }
     return acks;
   }
@@ -84,24 +59,9 @@ class MnlTransport final : public Transport {
         if (errno == EINTR) continue;
         return Error(errno, "reading reply");
       }
-      const auto* nlh = reinterpret_cast<const nlmsghdr*>(buf_.data());
-      int len = static_cast<int>(n);
-      while (mnl_nlmsg_ok(nlh, len)) {
-        if (nlh->nlmsg_seq != req->nlmsg_seq) {  // a stale ack of an earlier batch
-          nlh = mnl_nlmsg_next(nlh, &len);
-          continue;
-        }
-        if (nlh->nlmsg_type == NLMSG_DONE) return out;
-        if (nlh->nlmsg_type == NLMSG_ERROR) {
-          const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-          if (err->error == 0) return out;
-          return Error(-err->error, "request");
-        }
-        const auto* p = reinterpret_cast<const uint8_t*>(nlh);
-        out.emplace_back(p, p + nlh->nlmsg_len);
-        if (!(nlh->nlmsg_flags & NLM_F_MULTI)) return out;
-        nlh = mnl_nlmsg_next(nlh, &len);
-      }
+      auto complete = collectReplies({buf_.data(), size_t(n)}, req->nlmsg_seq, out);
+      if (!complete) return complete.error();
+      if (*complete) return out;
     }
   }
 

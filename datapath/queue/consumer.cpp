@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "datapath/netlink_walk.h"
 #include "datapath/queue/decision_guard.h"
 #include "datapath/queue/hold_table.h"
 #include "datapath/queue/mnl_socket.h"
@@ -124,8 +125,8 @@ class Consumer::Impl : public std::enable_shared_from_this<Consumer::Impl> {
       }
       for (int i = 0; i < got; ++i) {
         int len = static_cast<int>(msgs_[i].msg_len);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(iov_[i].iov_base);
-             mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(iov_[i].iov_base); nlmsgWithin(nlh, len);
+             nlh = mnl_nlmsg_next(nlh, &len)) {
           if (auto p = parsePacketMessage(nlh)) handle(*p);
           // NLMSG_ERROR: a verdict for an id the kernel no longer has (ENOENT): nothing to do.
         }
@@ -330,7 +331,7 @@ Status bindQueue(const MnlSocket& nl, const QueueConfig& c,
       return Error::fromErrno(errno, "reading the bind ack");
     }
     int len = static_cast<int>(n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); nlmsgWithin(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_type != NLMSG_ERROR) {
         // A packet queued between the bind and the configuration ack: kept

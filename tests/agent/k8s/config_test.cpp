@@ -101,6 +101,22 @@ TEST(ConfigTest, KubeconfigRejectsPlainHttp) {
   EXPECT_FALSE(kubeconfigConfig(path));
 }
 
+// Found by kubeconfig_fuzz: a server without host or with a port that is no
+// number was accepted, and the client would have connected to "" or port "".
+TEST(ConfigTest, KubeconfigRejectsServerWithoutHostOrPortNumber) {
+  TempDir d;
+  for (const char* server : {"https://", "https://:6443", "https://[]:6443", "https://api:",
+                             "https://api:http", "https://api:70000", "https://[fd00::1]:"}) {
+    auto path = d.write(
+        "config", std::string("current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+                              "clusters:\n- name: c\n  cluster:\n    server: '") +
+                      server + "'\n");
+    auto c = kubeconfigConfig(path);
+    ASSERT_FALSE(c) << server << " gave host '" << c->host << "' port '" << c->port << "'";
+    EXPECT_NE(c.error().str().find(server), std::string::npos) << c.error().str();
+  }
+}
+
 TEST(ConfigTest, TokenSourceRereadsAfterMaxAgeAndInvalidate) {
   TempDir d;
   auto file = d.write("token", "one");
