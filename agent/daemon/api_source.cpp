@@ -112,6 +112,9 @@ void renderReflectorMetrics(const std::vector<std::unique_ptr<k8s::Reflector>>& 
          [](const k8s::ReflectorStats& s) { return s.errors.load(); });
   simple("palisade_api_decode_errors_total", "Malformed events or objects skipped.",
          [](const k8s::ReflectorStats& s) { return s.decode_errors.load(); });
+  simple("palisade_api_oversized_total",
+         "LIST pages or watch events over their size limit (pages shrink, events relist).",
+         [](const k8s::ReflectorStats& s) { return s.oversized.load(); });
   simple("palisade_api_throttled_total", "429 answers.",
          [](const k8s::ReflectorStats& s) { return s.throttled.load(); });
   metricHeader(out, "palisade_api_synced", "gauge", "1 once the resource's first list completed.");

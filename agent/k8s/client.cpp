@@ -1,5 +1,9 @@
 #include "agent/k8s/client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -40,6 +44,22 @@ namespace {
 
 Error netError(const error_code& ec, std::string_view what) {
   return Error(0, std::string(what) + ": " + ec.message());
+}
+
+// Returns 0 or the errno of the option that failed.
+int setKeepalive(int fd, const ClientOptions& o) {
+  auto set = [fd](int level, int name, int value) {
+    return ::setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : errno;
+  };
+  const auto user_timeout =
+      std::chrono::milliseconds(o.keepalive_idle + o.keepalive_interval * o.keepalive_probes);
+  for (int err : {set(SOL_SOCKET, SO_KEEPALIVE, 1),
+                  set(IPPROTO_TCP, TCP_KEEPIDLE, int(o.keepalive_idle.count())),
+                  set(IPPROTO_TCP, TCP_KEEPINTVL, int(o.keepalive_interval.count())),
+                  set(IPPROTO_TCP, TCP_KEEPCNT, o.keepalive_probes),
+                  set(IPPROTO_TCP, TCP_USER_TIMEOUT, int(user_timeout.count()))})
+    if (err != 0) return err;
+  return 0;
 }
 
 bool isAddress(const std::string& host) {
@@ -87,7 +107,14 @@ void ApiClient::cancel() {
   });
 }
 
-void ApiClient::reset() { impl_->cancelled = false; }
+void ApiClient::reset() {
+  // A cancel()'s close may still be queued: run it now, so it cannot close
+  // the next request's connection, and start that request afresh.
+  impl_->ioc.restart();
+  impl_->ioc.poll();
+  close();
+  impl_->cancelled = false;
+}
 
 void ApiClient::close() {
   if (impl_->stream) {
@@ -98,12 +125,21 @@ void ApiClient::close() {
   impl_->buffer.clear();
 }
 
-Result<ResponseHead> ApiClient::get(const std::string& target, std::string& body) {
+Result<ResponseHead> ApiClient::get(const std::string& target, std::string& body, size_t max_body) {
   body.clear();
-  return get(target, [&](std::string_view piece) {
+  bool over = false;
+  auto head = get(target, [&](std::string_view piece) {
+    if (body.size() + piece.size() > max_body) {
+      over = true;
+      return false;
+    }
     body.append(piece);
     return true;
   });
+  if (head && over)
+    return Error(EMSGSIZE, "GET " + target + ": response body over the limit of " +
+                               std::to_string(max_body) + " bytes");
+  return head;
 }
 
 Result<ResponseHead> ApiClient::get(const std::string& target, const BodySink& sink,
@@ -115,6 +151,13 @@ Result<ResponseHead> ApiClient::get(const std::string& target, const BodySink& s
   if (read_timeout.count() == 0) read_timeout = options_.read_timeout;
   const std::string where = "GET https://" + config_.host + ":" + config_.port + target;
   error_code ec;
+  // Runs the started operation; a cancel() that came before or during it
+  // fails the step even when the operation itself succeeded (its close found
+  // no socket to close yet, e.g. while resolving).
+  auto step = [&] {
+    s.drive();
+    if (!ec && s.cancelled) ec = net::error::operation_aborted;
+  };
 
   bool fresh = false;
   if (!s.stream) {
@@ -126,23 +169,26 @@ Result<ResponseHead> ApiClient::get(const std::string& target, const BodySink& s
                              ec = e;
                              endpoints = std::move(r);
                            });
-    s.drive();
+    step();
     if (ec) return netError(ec, where + ": resolving");
     s.stream.emplace(s.ioc, s.ctx);
     auto& layer = beast::get_lowest_layer(*s.stream);
     layer.expires_after(options_.connect_timeout);
     layer.async_connect(endpoints, [&](error_code e, const tcp::endpoint&) { ec = e; });
-    s.drive();
-    if (!ec && s.cancelled) ec = net::error::operation_aborted;
+    step();
     if (ec) {
       close();
       return netError(ec, where + ": connecting");
+    }
+    if (int err = setKeepalive(layer.socket().native_handle(), options_); err != 0) {
+      close();
+      return Error(err, where + ": setting TCP keepalive");
     }
     if (!isAddress(config_.host))
       SSL_set_tlsext_host_name(s.stream->native_handle(), config_.host.c_str());
     layer.expires_after(options_.connect_timeout);
     s.stream->async_handshake(ssl::stream_base::client, [&](error_code e) { ec = e; });
-    s.drive();
+    step();
     if (ec) {
       close();
       return netError(ec, where + ": TLS handshake");
@@ -160,7 +206,7 @@ Result<ResponseHead> ApiClient::get(const std::string& target, const BodySink& s
   req.keep_alive(true);
   beast::get_lowest_layer(*s.stream).expires_after(options_.read_timeout);
   http::async_write(*s.stream, req, [&](error_code e, size_t) { ec = e; });
-  s.drive();
+  step();
   if (ec) {
     close();
     // A kept-alive connection the server closed meanwhile: retry once fresh.
@@ -172,7 +218,7 @@ Result<ResponseHead> ApiClient::get(const std::string& target, const BodySink& s
   parser.body_limit(boost::none);
   beast::get_lowest_layer(*s.stream).expires_after(read_timeout);
   http::async_read_header(*s.stream, s.buffer, parser, [&](error_code e, size_t) { ec = e; });
-  s.drive();
+  step();
   if (ec) {
     close();
     if (!fresh && !s.cancelled && ec == http::error::end_of_stream)

@@ -7,9 +7,12 @@
 // thread can abort it. The server certificate must chain to the cluster CA
 // and match the host name or address. The connection is kept alive between
 // requests (LIST pages) and reopened when the server or a timeout closed it.
+// TCP keepalive notices a peer that vanished without a FIN or RST (a lost
+// node, an expired NAT or conntrack entry) even while the watch deadline runs.
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,6 +25,14 @@ namespace palisade::agent::k8s {
 struct ClientOptions {
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds read_timeout{30000};  // per read; watches pass their own
+  /// Keepalive probes start after this much silence, repeat every interval,
+  /// and the connection is dropped after `keepalive_probes` unanswered ones:
+  /// 30 + 3 x 10 = 60 s, within two bookmark intervals (ReflectorOptions). The
+  /// same total bounds unacknowledged data (TCP_USER_TIMEOUT), so a request
+  /// written into a dead connection fails as fast.
+  std::chrono::seconds keepalive_idle{30};
+  std::chrono::seconds keepalive_interval{10};
+  int keepalive_probes = 3;
   std::string user_agent = "palisade-agent";
 };
 
@@ -49,12 +60,17 @@ class ApiClient {
   Result<ResponseHead> get(const std::string& target, const BodySink& sink,
                            std::chrono::milliseconds read_timeout = {},
                            ResponseHead* head_out = nullptr);
-  /// GET with the whole body collected into `body`.
-  Result<ResponseHead> get(const std::string& target, std::string& body);
+  /// GET with the whole body collected into `body`; a body over `max_body`
+  /// bytes is an EMSGSIZE error (the connection is closed, `body` partial).
+  Result<ResponseHead> get(const std::string& target, std::string& body,
+                           size_t max_body = std::numeric_limits<size_t>::max());
 
   /// Aborts the operation in progress (from any thread) and makes every later
   /// call fail until reset().
   void cancel();
+  /// Undoes cancel(); the next request opens a fresh connection. Call it on
+  /// the thread that makes the requests, ordered after the cancel() it
+  /// answers (the reflector orders both under its mutex).
   void reset();
   /// Closes the connection (the next request reconnects).
   void close();

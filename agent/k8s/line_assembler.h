@@ -4,6 +4,7 @@
 // handed out in a buffer padded for simdjson, so it parses without a copy.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -12,7 +13,9 @@ namespace palisade::agent::k8s {
 
 class LineAssembler {
  public:
-  explicit LineAssembler(size_t max_line = 256u << 20) : max_line_(max_line) {}
+  /// `max_line` bounds one line and so the buffer (the reflector passes
+  /// kMaxWatchEventBytes).
+  explicit LineAssembler(size_t max_line) : max_line_(max_line) {}
 
   /// Feeds a piece; calls `on_line(const char* data, size_t len)` for each
   /// complete non-empty line (data has SIMDJSON_PADDING readable bytes after
@@ -42,8 +45,9 @@ class LineAssembler {
 
  private:
   void append(const char* p, size_t n) {
-    if (len_ + n + simdjson::SIMDJSON_PADDING > buf_.size())
-      buf_.resize((len_ + n + simdjson::SIMDJSON_PADDING) * 2);
+    const size_t need = len_ + n + simdjson::SIMDJSON_PADDING;
+    // Doubling amortises the copies; the cap keeps the buffer within the limit.
+    if (need > buf_.size()) buf_.resize(std::min(need * 2, max_line_ + simdjson::SIMDJSON_PADDING));
     std::memcpy(buf_.data() + len_, p, n);
     len_ += n;
   }

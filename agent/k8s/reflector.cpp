@@ -1,5 +1,6 @@
 #include "agent/k8s/reflector.h"
 
+#include <cerrno>
 #include <charconv>
 
 #include "agent/k8s/line_assembler.h"
@@ -9,6 +10,15 @@ namespace palisade::agent::k8s {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+// A watch the server accepted and kept open this long, even with nothing to
+// say, shows the server and our resourceVersion were good: what follows is a
+// new fault, recovered from with a fresh backoff. Shorter-lived watches (the
+// server closing or failing them at once) keep backing off, so a broken
+// server is not hammered.
+constexpr auto kHealthyWatch = 1s;
+// A non-200 watch answer is a Status object; more than this is not one.
+constexpr size_t kMaxErrorBodyBytes = 64u << 10;
 
 const char* eventTypeName(EventType t) {
   switch (t) {
@@ -62,8 +72,14 @@ Reflector::Reflector(Resource resource, ClusterConfig config, std::shared_ptr<To
       callbacks_(std::move(callbacks)),
       options_(options),
       client_(std::make_unique<ApiClient>(std::move(config), std::move(tokens),
-                                          std::move(client_options))) {
-  if (options_.idle_timeout.count() == 0) options_.idle_timeout = options_.watch_timeout * 2 + 30s;
+                                          std::move(client_options))),
+      // The parser keeps the capacity of the largest document it has seen:
+      // bounding it bounds the reflector's memory (see kMaxListPageBytes).
+      parser_(std::max(options.max_page_bytes, options.max_event_bytes)),
+      backoff_(options.backoff_initial, options.backoff_max, options.jitter, rng_()),
+      page_size_(std::max<size_t>(1, options.page_size)) {
+  // Two bookmark intervals of silence: one missed bookmark is tolerated.
+  if (options_.idle_timeout.count() == 0) options_.idle_timeout = options_.bookmark_interval * 2;
 }
 
 Reflector::~Reflector() { stop(); }
@@ -72,6 +88,7 @@ void Reflector::start() {
   {
     std::lock_guard lock(mu_);
     stopping_ = false;
+    client_->reset();  // a stop() before left it cancelled
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -80,19 +97,24 @@ void Reflector::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    client_->cancel();
   }
   cv_.notify_all();
-  client_->cancel();
   if (thread_.joinable()) thread_.join();
 }
 
 void Reflector::relist() {
+  // The flag and the cancel are set under mu_, and run() takes the flag and
+  // resets the client under mu_, so a reset always follows the cancel it
+  // answers. They used to be set apart (flag, notify, then cancel outside the
+  // lock): a SIGHUP during a backoff woke run(), which reset the client before
+  // the cancel landed, and every later request failed "cancelled" for good.
   {
     std::lock_guard lock(mu_);
     relist_requested_ = true;
+    client_->cancel();
   }
   cv_.notify_all();
-  client_->cancel();
 }
 
 std::string Reflector::resourceVersion() const {
@@ -106,21 +128,12 @@ bool Reflector::sleepFor(std::chrono::milliseconds d) {
   return !stopping_;
 }
 
-std::chrono::milliseconds Reflector::nextBackoff() {
-  backoff_ = backoff_.count() == 0 ? options_.backoff_initial
-                                   : std::min(backoff_ * 2, options_.backoff_max);
-  std::uniform_real_distribution<double> u(0.0, options_.jitter);
-  // Jitter spreads the reconnects of thousands of agents after an API outage.
-  return std::chrono::milliseconds(
-      static_cast<int64_t>(static_cast<double>(backoff_.count()) * (1.0 + u(rng_))));
-}
-
 std::string Reflector::query(bool watch, bool streaming_list, const std::string& cont) const {
   std::string q = resource_.path + "?";
   if (!resource_.field_selector.empty())
     q += "fieldSelector=" + urlEncode(resource_.field_selector) + "&";
   if (!watch) {
-    q += "limit=" + std::to_string(options_.page_size);
+    q += "limit=" + std::to_string(page_size_);
     if (!cont.empty()) q += "&continue=" + urlEncode(cont);
     return q;
   }
@@ -139,6 +152,15 @@ std::string Reflector::query(bool watch, bool streaming_list, const std::string&
   return q;
 }
 
+// Recovery must not degrade across faults. The backoff used to be reset only
+// by a completed paginated LIST or by a watch ending cleanly at timeoutSeconds
+// (5-10 min), and the 410 count only by the latter. A watch that had run for
+// minutes and was then dropped therefore doubled the backoff left by the
+// previous fault, and with streaming lists (where a relist is a watch, so no
+// LIST ever reset it) each fault waited twice as long as the one before:
+// 0.8 s, 1.6 s, 3.2 s, 6.4 s... until, after an API server replacement, every
+// reflector slept 30-45 s before relisting. Now a healthy watch (see
+// kHealthyWatch) resets both, so every fault starts from backoff_initial.
 void Reflector::run() {
   bool need_list = true;
   int consecutive_expired = 0;
@@ -155,13 +177,13 @@ void Reflector::run() {
     }
     bool streaming = options_.streaming != StreamingList::Off && !streaming_disabled_;
     Attempt a;
-    auto started = Clock::now();
-    uint64_t events_before = stats_.added + stats_.modified + stats_.deleted + stats_.bookmarks;
     if (need_list && !streaming) {
       a = list();
       if (a.outcome == Outcome::Ok) {
         need_list = false;
-        backoff_ = 0ms;
+        // Not while 410s repeat: a list whose version expires at once must
+        // keep backing off until a watch holds.
+        if (consecutive_expired == 0) backoff_.reset();
         continue;
       }
     } else {
@@ -170,28 +192,31 @@ void Reflector::run() {
       a = watch(streaming_list);
       if (streaming_list && initial_done_) need_list = false;
     }
-    bool progressed =
-        stats_.added + stats_.modified + stats_.deleted + stats_.bookmarks > events_before;
+    if (a.healthy) {
+      backoff_.reset();
+      consecutive_expired = 0;
+      consecutive_unauthorized = 0;
+    }
     switch (a.outcome) {
       case Outcome::Ok:
       case Outcome::Ended:
-        consecutive_expired = 0;
         consecutive_unauthorized = 0;
         // A watch the server closes at once, with nothing sent, must not spin.
-        if (!progressed && Clock::now() - started < 1s) {
-          if (!sleepFor(nextBackoff())) return;
-        } else {
-          backoff_ = 0ms;
-        }
+        if (!a.healthy && !sleepFor(backoff_.next())) return;
         break;
       case Outcome::Expired:
         need_list = true;
-        if (++consecutive_expired > 1 && !sleepFor(nextBackoff())) return;
+        if (++consecutive_expired > 1 && !sleepFor(backoff_.next())) return;
+        break;
+      case Outcome::TooLarge:
+        // The relist may meet the same object: never without a backoff.
+        need_list = true;
+        if (!sleepFor(backoff_.next())) return;
         break;
       case Outcome::Unauthorized:
         client_->tokens().invalidate();
         // A rotated token is picked up at once; a revoked one backs off.
-        if (++consecutive_unauthorized > 1 && !sleepFor(nextBackoff())) return;
+        if (++consecutive_unauthorized > 1 && !sleepFor(backoff_.next())) return;
         break;
       case Outcome::Unsupported:
         streaming_disabled_ = true;
@@ -200,8 +225,10 @@ void Reflector::run() {
                 {{"resource", resource_.name}});
         break;
       case Outcome::Retry: {
-        auto wait = std::max(a.wait, nextBackoff());
-        if (a.wait.count() > 0) wait = a.wait;
+        // The backoff advances either way; Retry-After replaces its wait, with
+        // the same jitter so that agents told "1" do not all return together.
+        auto wait = backoff_.next();
+        if (a.wait.count() > 0) wait = backoff_.jittered(a.wait);
         if (!sleepFor(wait)) return;
         break;
       }
@@ -253,12 +280,32 @@ Reflector::Attempt Reflector::classify(const Result<ResponseHead>& head, const s
 }
 
 Reflector::Attempt Reflector::list() {
-  seen_.clear();
   std::string cont;
   std::string body;
   std::string rv;
-  do {
-    auto head = client_->get(query(false, false, cont), body);
+  seen_.clear();
+  while (true) {
+    auto head = client_->get(query(false, false, cont), body, options_.max_page_bytes);
+    if (!head && head.error().code() == EMSGSIZE) {
+      ++stats_.errors;
+      ++stats_.oversized;
+      if (page_size_ == 1) {
+        logWarn("LIST page of one object over the size limit; retrying after a backoff",
+                {{"resource", resource_.name},
+                 {"limit_bytes", options_.max_page_bytes},
+                 {"error", head.error().str()}});
+        return {Outcome::Retry};
+      }
+      // Smaller pages, from the start: a continue token belongs to its limit.
+      page_size_ = std::max<size_t>(1, page_size_ / 2);
+      logWarn("LIST page over the size limit, restarting the list with smaller pages",
+              {{"resource", resource_.name},
+               {"limit_bytes", options_.max_page_bytes},
+               {"page_size", page_size_}});
+      seen_.clear();
+      cont.clear();
+      continue;
+    }
     if (!head || head->status != 200) return classify(head, body, false);
     simdjson::dom::element doc;
     if (auto err = parser_.parse(body).get(doc)) {
@@ -296,9 +343,12 @@ Reflector::Attempt Reflector::list() {
     } else {
       cont.clear();
     }
-    std::lock_guard lock(mu_);
-    if (stopping_) return {Outcome::Stopped};
-  } while (!cont.empty());
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return {Outcome::Stopped};
+    }
+    if (cont.empty()) break;
+  }
   {
     std::lock_guard lock(mu_);
     rv_ = rv;
@@ -334,7 +384,8 @@ Reflector::Attempt Reflector::watch(bool streaming_list) {
   ++stats_.watches;
   bool initial = streaming_list;
   if (streaming_list) seen_.clear();
-  LineAssembler lines;
+  LineAssembler lines(options_.max_event_bytes);
+  const uint64_t events_before = stats_.added + stats_.modified + stats_.deleted + stats_.bookmarks;
   std::optional<Attempt> result;
   ResponseHead head_seen;
   std::string error_body;
@@ -344,31 +395,44 @@ Reflector::Attempt Reflector::watch(bool streaming_list) {
       [&](std::string_view piece) {
         if (head_seen.status != 200) {
           error_body.append(piece);
-          return error_body.size() < (1u << 20);
+          return error_body.size() < kMaxErrorBodyBytes;
         }
         bool ok = lines.feed(piece, [&](const char* data, size_t len) {
           if (!result) result = onEvent(data, len, initial);
         });
         if (!ok) {
-          ++stats_.decode_errors;
-          logWarn("watch event too large, restarting watch", {{"resource", resource_.name}});
-          result = Attempt{Outcome::Retry};
+          // Rewatching would meet the same event again: relist instead.
+          ++stats_.errors;
+          ++stats_.oversized;
+          logWarn("watch event over the size limit, relisting after a backoff",
+                  {{"resource", resource_.name}, {"limit_bytes", options_.max_event_bytes}});
+          result = Attempt{Outcome::TooLarge};
         }
         if (initial && Clock::now() - started > options_.streaming_sync_timeout)
           result = Attempt{Outcome::Unsupported};
         return !result.has_value();
       },
       options_.idle_timeout, &head_seen);
+  const bool progressed =
+      stats_.added + stats_.modified + stats_.deleted + stats_.bookmarks > events_before;
+  const bool healthy =
+      head_seen.status == 200 && (progressed || Clock::now() - started >= kHealthyWatch);
+  Attempt a;
   if (result) {
     client_->close();
     if (result->outcome == Outcome::Expired) ++stats_.expired;
-    return *result;
+    a = *result;
+  } else if (!head || head->status != 200) {
+    a = classify(head, error_body, streaming_list);
+  } else if (initial) {
+    // The server ended the stream cleanly (timeoutSeconds). A streaming list
+    // that ended before its initial-events-end bookmark was not understood.
+    a = {Outcome::Unsupported};
+  } else {
+    a = {Outcome::Ended};
   }
-  if (!head || head->status != 200) return classify(head, error_body, streaming_list);
-  // The server ended the stream cleanly (timeoutSeconds). A streaming list
-  // that ended before its initial-events-end bookmark was not understood.
-  if (initial) return {Outcome::Unsupported};
-  return {Outcome::Ended};
+  a.healthy = healthy;
+  return a;
 }
 
 std::optional<Reflector::Attempt> Reflector::onEvent(const char* data, size_t len, bool& initial) {

@@ -14,6 +14,13 @@
 // After every complete (re)list, objects that were known but are gone are
 // reported removed and on_synced runs. A malformed event is counted, logged
 // with its kind/name and skipped: it never stops the watch.
+//
+// Failures back off exponentially (with jitter, Retry-After included); the
+// backoff and the 410 count start over once a watch has proved healthy, so
+// each fault is recovered from as if it were the first. A watch silent for
+// two bookmark intervals is taken for dead and reopened; a LIST page or watch
+// event over its size limit is an error the reflector recovers from (smaller
+// pages, or a relist after a backoff) instead of a memory blow-up.
 #include <simdjson.h>
 
 #include <atomic>
@@ -27,6 +34,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "agent/k8s/backoff.h"
 #include "agent/k8s/client.h"
 
 namespace palisade::agent::k8s {
@@ -43,14 +51,38 @@ const char* eventTypeName(EventType t);
 
 enum class StreamingList { Auto, Off, On };
 
+// Size limits, chosen for the DaemonSet's 512 MiB memory limit
+// (deploy/daemonset.yaml). Six reflectors can each hold one document at once:
+// the body, its simdjson parse (up to ~14x the document: tape 8 B, structural
+// index 4 B and strings 1.7 B per input byte, worst case) and the line buffer.
+// At 3 MiB that is 6 x ~50 MiB = 300 MiB in the worst case (~15 MiB each for
+// real objects), leaving room for the cluster state and the rulesets.
+//
+// One watch event is one object: etcd refuses requests over 1.5 MiB
+// (--max-request-bytes), and the JSON rendering of a stored protobuf object can
+// be about twice its size, so 3 MiB fits any object the server can hold.
+inline constexpr size_t kMaxWatchEventBytes = 3u << 20;
+// One LIST page: a page over the limit halves page_size and restarts the list,
+// so the limit bounds memory without refusing a large cluster.
+inline constexpr size_t kMaxListPageBytes = 3u << 20;
+
 struct ReflectorOptions {
   size_t page_size = 500;
   std::chrono::milliseconds backoff_initial{800};
   std::chrono::milliseconds backoff_max{30000};
-  double jitter = 0.5;                        // each wait is backoff * [1, 1 + jitter)
-  std::chrono::seconds watch_timeout{300};    // timeoutSeconds, randomised in [t, 2t)
-  std::chrono::milliseconds idle_timeout{0};  // 0: watch_timeout * 2 + 30 s
+  double jitter = 0.5;                      // each wait is backoff * [1, 1 + jitter)
+  std::chrono::seconds watch_timeout{300};  // timeoutSeconds, randomised in [t, 2t)
+  /// How often the server sends a BOOKMARK on a quiet watch. The API server's
+  /// watch cache sends one to every allowWatchBookmarks watcher about once a
+  /// minute; the watch read deadline derives from it.
+  std::chrono::milliseconds bookmark_interval{60000};
+  /// A watch silent this long is taken for dead and reopened from the last
+  /// version (0: two bookmark intervals). A false alarm on a server that sends
+  /// no bookmarks costs one cheap rewatch, never a relist.
+  std::chrono::milliseconds idle_timeout{0};
   std::chrono::milliseconds retry_after_max{60000};
+  size_t max_event_bytes = kMaxWatchEventBytes;
+  size_t max_page_bytes = kMaxListPageBytes;
   StreamingList streaming = StreamingList::Auto;
   /// A streaming list that has not reached initial-events-end after this long
   /// is treated as unsupported (an old server ignoring sendInitialEvents).
@@ -77,6 +109,7 @@ struct ReflectorStats {
   std::atomic<uint64_t> expired{0};        // 410s
   std::atomic<uint64_t> throttled{0};      // 429s
   std::atomic<uint64_t> unauthorized{0};   // 401s
+  std::atomic<uint64_t> oversized{0};      // LIST pages or watch events over their limit
   std::atomic<bool> synced{false};
   std::atomic<bool> streaming{false};  // the last list was a streaming list
 };
@@ -91,7 +124,7 @@ class Reflector {
   void start();
   /// Stops and joins (aborts a request in progress).
   void stop();
-  /// Forces a relist (SIGHUP): the current watch is dropped.
+  /// Forces a relist (SIGHUP): the current watch, or the backoff, is cut short.
   void relist();
 
   const Resource& resource() const { return resource_; }
@@ -99,10 +132,22 @@ class Reflector {
   std::string resourceVersion() const;
 
  private:
-  enum class Outcome { Ok, Expired, Ended, Retry, Unauthorized, Unsupported, Stopped };
+  enum class Outcome {
+    Ok,
+    Expired,
+    Ended,
+    Retry,
+    Unauthorized,
+    Unsupported,
+    TooLarge,  // an event over max_event_bytes: relist after a backoff
+    Stopped
+  };
   struct Attempt {
     Outcome outcome = Outcome::Retry;
     std::chrono::milliseconds wait{0};  // Retry-After, when given
+    /// The watch was accepted and then delivered events or bookmarks, or stayed
+    /// open a while: the server and our version were good at that point.
+    bool healthy = false;
   };
 
   void run();
@@ -113,7 +158,6 @@ class Reflector {
   std::optional<Attempt> onEvent(const char* data, size_t len, bool& initial);
   void finishList();
   bool sleepFor(std::chrono::milliseconds d);
-  std::chrono::milliseconds nextBackoff();
   std::string query(bool watch, bool streaming_list, const std::string& cont) const;
 
   Resource resource_;
@@ -132,8 +176,9 @@ class Reflector {
 
   std::unordered_set<std::string> known_;  // "ns/name" of every live object
   std::unordered_set<std::string> seen_;   // during a (re)list
-  std::chrono::milliseconds backoff_{0};
   std::mt19937_64 rng_{std::random_device{}()};
+  Backoff backoff_;
+  size_t page_size_;  // options_.page_size, halved while pages exceed max_page_bytes
   bool streaming_disabled_ = false;
   bool initial_done_ = false;  // the last watch completed a streaming list
 };

@@ -138,7 +138,7 @@ TEST(ConfigTest, TokenSourceRereadsAfterMaxAgeAndInvalidate) {
 }
 
 TEST(LineAssemblerTest, ReassemblesLinesAcrossPieces) {
-  LineAssembler la;
+  LineAssembler la(1 << 20);
   std::vector<std::string> lines;
   auto on = [&](const char* p, size_t n) { lines.emplace_back(p, n); };
   std::string stream = "{\"a\":1}\n{\"b\":2}\r\n\n{\"c\":3}\n{\"d\"";

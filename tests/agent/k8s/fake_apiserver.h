@@ -6,8 +6,12 @@
 //   GET <path>?watch=1&resourceVersion=  chunked watch stream (events split at
 //                                        random byte boundaries when asked)
 //   ...&sendInitialEvents=true           streaming list (or 422 when disabled)
-// Knobs: bookmarks, in-stream and HTTP 410, compaction, dropped connections,
-// clean stream ends, scripted failures (429 + Retry-After, 5xx), token rotation.
+// Knobs: bookmarks (one-off or periodic, as the watch cache sends them),
+// in-stream and HTTP 410, compaction, dropped connections, clean stream ends,
+// scripted failures (429 + Retry-After, 5xx), token rotation, a paused server
+// (accepts connections, answers nothing), and a fresh server taking over the
+// objects of an old one with resourceVersions moved on (an API server
+// replaced: every old version gets 410).
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -151,6 +155,45 @@ class FakeApiServer {
     log_[path].push_back({++rv_, "RAW", gone()});
     compacted_ = rv_;
     cv_.notify_all();
+  }
+  /// History compacted for every path: a watch from any version up to now gets
+  /// an in-stream 410 when it (re)connects; watches already open go on.
+  void compact() {
+    std::lock_guard lock(mu_);
+    compacted_ = ++rv_;
+  }
+  /// A wedged server: connections are accepted, but no request is answered and
+  /// open watches send nothing until resume().
+  void pause() {
+    std::lock_guard lock(mu_);
+    paused_ = true;
+  }
+  void resume() {
+    {
+      std::lock_guard lock(mu_);
+      paused_ = false;
+    }
+    cv_.notify_all();
+  }
+  /// Each open watch gets a BOOKMARK at the current version after this much
+  /// silence (0: only the bookmarks bookmark() sends).
+  void setBookmarkInterval(std::chrono::milliseconds d) {
+    std::lock_guard lock(mu_);
+    bookmark_interval_ = d;
+  }
+  /// Takes over `old`'s objects and settings (call before start(), with `old`
+  /// stopped), as a replacement API server restored from the same etcd whose
+  /// versions have moved on by `rv_jump`: the event history is gone, so every
+  /// watch from an old version gets 410.
+  void takeOver(const FakeApiServer& old, uint64_t rv_jump) {
+    std::scoped_lock lock(mu_, old.mu_);
+    objects_ = old.objects_;
+    token_ = old.token_;
+    streaming_lists_ = old.streaming_lists_.load();
+    bookmark_interval_ = old.bookmark_interval_;
+    rv_ = old.rv_ + rv_jump;
+    compacted_ = rv_;
+    log_.clear();
   }
   /// The next `n` watch requests for `path` get HTTP 410.
   void expireHttpNext(const std::string& path, int n) {
@@ -304,6 +347,8 @@ class FakeApiServer {
     std::string path = target.substr(0, target.find('?'));
     bool watch = param(target, "watch") == "1";
     std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !paused_ || stopping_; });
+    if (stopping_) return false;
     requests_.push_back({target, auth, std::chrono::steady_clock::now()});
     auto reply = [&](int code, const std::string& body, const std::string& retry_after = "") {
       Response res{static_cast<http::status>(code), 11};
@@ -398,8 +443,14 @@ class FakeApiServer {
     if (expired) pending += gone() + "\n";
     if (!pending.empty()) send(pending);
     bool clean_end = expired;
+    auto last_sent = std::chrono::steady_clock::now();
     lock.lock();
     while (!ec && !expired) {
+      if (paused_ && !stopping_ && drop_gen_ == drop_gen) {
+        cv_.wait_for(lock, std::chrono::milliseconds(50));
+        last_sent = std::chrono::steady_clock::now();
+        continue;
+      }
       std::string out;
       for (auto& e : log_[path]) {
         if (e.rv <= from) continue;
@@ -410,7 +461,17 @@ class FakeApiServer {
           out += "{\"type\":\"" + e.type + "\",\"object\":" + e.json + "}\n";
         if (e.json == gone()) expired = true;
       }
+      auto now = std::chrono::steady_clock::now();
+      if (out.empty() && bookmark_interval_.count() > 0 && now - last_sent >= bookmark_interval_) {
+        // Every event of this path up to rv_ has been sent: rv_ is safe to resume from.
+        from = std::max(from, rv_);
+        out =
+            "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Bookmark\",\"apiVersion\":\"v1\","
+            "\"metadata\":{\"resourceVersion\":\"" +
+            std::to_string(from) + "\"}}}\n";
+      }
       if (!out.empty()) {
+        last_sent = now;
         lock.unlock();
         send(out);
         lock.lock();
@@ -441,6 +502,8 @@ class FakeApiServer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool paused_ = false;
+  std::chrono::milliseconds bookmark_interval_{0};
   std::set<int> conn_fds_;
   std::list<std::thread> conn_threads_;
   std::vector<Request> requests_;

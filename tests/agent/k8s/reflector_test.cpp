@@ -361,6 +361,43 @@ TEST_F(ReflectorTest, RelistOnRequest) {
   EXPECT_EQ(rec_.count(), 1u);
 }
 
+// SIGHUPs landing in backoffs (and between them) must never leave the
+// reflector cancelled: relist() used to cancel after waking the reflector,
+// which could reset the client first and then fail every request for good.
+TEST_F(ReflectorTest, RelistDuringBackoffNeverLeavesTheReflectorCancelled) {
+  addPod("p0", "a");
+  server_.failNext(kPods, 503, "", 40);
+  start();
+  for (int i = 0; i < 200; ++i) {
+    reflector_->relist();
+    std::this_thread::sleep_for(std::chrono::microseconds(100 + 37 * (i % 50)));
+  }
+  ASSERT_TRUE(eventually([&] { return rec_.syncs() >= 1 && server_.activeWatches() == 1; }));
+  addPod("p1", "b");
+  ASSERT_TRUE(eventually([&] { return rec_.app("web/p1") == "b"; }));
+}
+
+// A watch event over the limit relists (after a backoff) instead of rewatching
+// into the same event; a LIST page over the limit shrinks the page size.
+TEST_F(ReflectorTest, OversizedEventsAndPagesAreRecoveredFrom) {
+  for (int i = 0; i < 6; ++i) addPod("p" + std::to_string(i), "a");
+  auto o = fastOptions();
+  o.page_size = 6;
+  o.max_page_bytes = 2500;  // about three pods
+  o.max_event_bytes = 2000;
+  start(o);
+  ASSERT_TRUE(eventually([&] { return rec_.syncs() == 1; }));
+  EXPECT_EQ(rec_.count(), 6u);
+  EXPECT_GE(reflector_->stats().oversized, 1u);
+  EXPECT_GE(server_.countRequests("limit=3"), 1u);
+  ASSERT_TRUE(eventually([&] { return server_.activeWatches() == 1; }));
+  server_.rawEvent(kPods,
+                   "{\"type\":\"ADDED\",\"object\":{\"x\":\"" + std::string(3000, 'x') + "\"}}");
+  ASSERT_TRUE(eventually([&] { return reflector_->stats().relists >= 1; }));
+  addPod("p9", "b");
+  ASSERT_TRUE(eventually([&] { return rec_.app("web/p9") == "b"; }));
+}
+
 TEST_F(ReflectorTest, StopsPromptlyDuringBackoff) {
   server_.failNext(kPods, 503, "", 100);
   auto o = fastOptions();
