@@ -225,6 +225,7 @@ HttpServerStats HttpServer::stats() const {
 
 void renderHttpServerMetrics(const std::vector<const HttpServer*>& servers, std::string& out) {
   std::vector<std::pair<std::string, HttpServerStats>> all;
+  all.reserve(servers.size());
   for (const HttpServer* s : servers) all.emplace_back(s->name(), s->stats());
   auto label = [](const std::string& name) { return "{listener=\"" + name + "\""; };
   metricHeader(out, "palisade_http_connections_total", "counter",

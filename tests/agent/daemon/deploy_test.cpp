@@ -54,7 +54,7 @@ TEST(DeployTest, DaemonSetArgsAreAgentFlags) {
     EXPECT_TRUE(tolerates_all);
     for (const auto& c : spec["containers"]) {
       for (const auto& a : c["args"]) {
-        std::string arg = a.as<std::string>();
+        auto arg = a.as<std::string>();
         ASSERT_EQ(arg.rfind("--", 0), 0u) << arg;
         std::string name = arg.substr(0, arg.find('='));
         EXPECT_NE(std::find(names.begin(), names.end(), name), names.end())
@@ -144,13 +144,13 @@ std::vector<std::string> expandedArgs(const YAML::Node& container) {
       {"spec.nodeName", "node-1"}, {"status.podIP", "10.0.0.5"}, {"status.hostIP", "10.0.0.5"}};
   std::map<std::string, std::string> env;
   for (const auto& e : container["env"]) {
-    std::string path = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
+    auto path = e["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>();
     EXPECT_TRUE(example.count(path)) << "env " << e["name"] << " from " << path;
     env["$(" + e["name"].as<std::string>() + ")"] = example.count(path) ? example.at(path) : "";
   }
   std::vector<std::string> args;
   for (const auto& a : container["args"]) {
-    std::string arg = a.as<std::string>();
+    auto arg = a.as<std::string>();
     for (size_t at = arg.find("$("); at != std::string::npos; at = arg.find("$(", at)) {
       std::string ref = arg.substr(at, arg.find(')', at) + 1 - at);
       EXPECT_TRUE(env.count(ref)) << arg << " uses " << ref << ", which the container does not set";
@@ -270,7 +270,7 @@ std::set<std::string> splitList(const std::string& cell) {
 
 TEST(DeployTest, PodIsHardenedWithExactlyTheDocumentedCapabilities) {
   const auto a = agentPod();
-  std::string seccomp = a.spec["securityContext"]["seccompProfile"]["type"].as<std::string>("");
+  auto seccomp = a.spec["securityContext"]["seccompProfile"]["type"].as<std::string>("");
   if (a.container["securityContext"]["seccompProfile"])
     seccomp = a.container["securityContext"]["seccompProfile"]["type"].as<std::string>();
   EXPECT_EQ(seccomp, "RuntimeDefault");
