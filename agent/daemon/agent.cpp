@@ -201,29 +201,37 @@ int runAgent(const AgentFlags& flags) {
     }
   }
 
-  HttpServer http;
-  http.handle("/metrics", [&] {
+  // /metrics where the operator says (Prometheus); health and /status on
+  // loopback only (validateFlags), so that neither pods on the node network
+  // nor a flood of scrapes can fail the kubelet's probes.
+  HttpServer metrics_http({.name = "metrics"});
+  HttpServer health_http({.name = "health"});
+  metrics_http.handle("/metrics", [&] {
     return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
   });
-  http.handle("/healthz", [&] {
+  health_http.handle("/healthz", [&] {
     return reconciler.healthy() ? HttpReply{200, "text/plain", "ok\n"}
                                 : HttpReply{503, "text/plain", "reconcile loop stuck\n"};
   });
-  http.handle("/readyz", [&] {
+  health_http.handle("/readyz", [&] {
     return reconciler.ready() ? HttpReply{200, "text/plain", "ok\n"}
                               : HttpReply{503, "text/plain", "first full sync not done\n"};
   });
-  http.handle("/status", [&] {
+  health_http.handle("/status", [&] {
     return HttpReply{200, "application/json", statusJson(flags, reconciler, metrics, api.get())};
   });
-  if (!flags.metrics_addr.empty()) {
-    if (auto s = http.start(flags.metrics_addr); !s) {
-      logError("cannot serve metrics", {{"error", s.error().str()}});
+  metrics.addCollector([&](std::string& out) {
+    renderHttpServerMetrics({&metrics_http, &health_http}, out);
+  });
+  for (auto [server, addr] : {std::pair{&metrics_http, &flags.metrics_addr},
+                              std::pair{&health_http, &flags.health_addr}}) {
+    if (addr->empty()) continue;
+    if (auto s = server->start(*addr); !s) {
+      logError("cannot listen", {{"error", s.error().str()}});
       return 1;
     }
-    logInfo("serving metrics and health", {{"addr", flags.metrics_addr}, {"port", http.port()}});
+    logInfo("listening", {{"listener", server->name()}, {"addr", *addr}, {"port", server->port()}});
   }
-
   while (true) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) continue;
@@ -239,7 +247,8 @@ int runAgent(const AgentFlags& flags) {
   }
   if (api) api->stop();
   if (files) files->stop();
-  http.stop();
+  metrics_http.stop();
+  health_http.stop();
   reconciler.stop();
   return 0;
 }

@@ -1,9 +1,74 @@
 #include "agent/daemon/flags.h"
 
-#include "agent/daemon/metrics.h"
+#include "agent/daemon/http_server.h"
 #include "proto/base/version.h"
 
 namespace palisade::agent {
+
+namespace {
+
+/// "off" becomes "" (that listener off): CLI11 takes no empty value.
+bool off(std::string& addr) {
+  if (addr == "off") addr.clear();
+  return addr.empty();
+}
+
+/// host:port as HttpServer takes it, or off.
+CLI::Validator listenAddress() {
+  return CLI::Validator(
+      [](std::string& addr) -> std::string {
+        std::string host;
+        uint16_t port = 0;
+        if (off(addr) || parseListenAddress(addr, host, port)) return "";
+        return "not HOST:PORT with an IP address (\"10.0.0.5:9640\", \"[fd00::5]:9640\", "
+               "\":9640\" for every address) or off";
+      },
+      "HOST:PORT");
+}
+
+/// listenAddress, and the host must be loopback: anything on the node
+/// network, pods included, could otherwise read /status and fail the probes.
+CLI::Validator loopbackAddress() {
+  return CLI::Validator(
+      [](std::string& addr) -> std::string {
+        std::string host;
+        uint16_t port = 0;
+        if (off(addr)) return "";
+        if (!parseListenAddress(addr, host, port))
+          return "not HOST:PORT with a loopback IP address (\"127.0.0.1:9641\", "
+                 "\"[::1]:9641\") or off";
+        if (!isLoopbackAddress(host))
+          return addr + " listens on " + host +
+                 ", not on loopback: /healthz, /readyz and /status are served on "
+                 "127.0.0.0/8 or ::1 only (the kubelet probes a hostNetwork pod at 127.0.0.1); "
+                 "use --metrics-addr for an address other hosts reach";
+        return "";
+      },
+      "LOOPBACK:PORT");
+}
+
+}  // namespace
+
+const std::vector<std::string>& queueOnlyFlags() {
+  static const std::vector<std::string> kFlags = {"--queue-first",  "--pending-timeout",
+                                                  "--pending-fail", "--userspace-mode",
+                                                  "--fail-open",    "--fail-closed"};
+  return kFlags;
+}
+
+Status validateFlags(const CLI::App& app, const AgentFlags& f) {
+  if (f.queue_count == 0) {
+    for (const std::string& name : queueOnlyFlags())
+      if (app.count(name) > 0)
+        return Error(EINVAL, name +
+                                 " needs the packet queue (--queue-count > 0), and "
+                                 "--queue-count is 0");
+  }
+  if (!f.metrics_addr.empty() && f.metrics_addr == f.health_addr)
+    return Error(EINVAL, "--metrics-addr and --health-addr are both " + f.metrics_addr +
+                             ": /metrics and the health endpoints need listeners of their own");
+  return okStatus();
+}
 
 void addFlags(CLI::App& app, AgentFlags& f) {
   app.description("palisade-agent: enforces Kubernetes NetworkPolicy on this node with nftables.");
@@ -14,7 +79,15 @@ void addFlags(CLI::App& app, AgentFlags& f) {
                  "standalone mode: read objects from this directory, reloaded on change");
   app.add_option("--node", f.node, "this node's name")->envname("NODE_NAME");
   app.add_option("--state-dir", f.state_dir, "checkpoint directory")->capture_default_str();
-  app.add_option("--metrics-addr", f.metrics_addr, "address for /metrics, /healthz, /readyz")
+  app.add_option("--metrics-addr", f.metrics_addr,
+                 "HOST:PORT for /metrics (Prometheus); the DaemonSet passes the node's IP; "
+                 "off: no listener")
+      ->transform(listenAddress())
+      ->capture_default_str();
+  app.add_option("--health-addr", f.health_addr,
+                 "loopback HOST:PORT for /healthz, /readyz and /status (the kubelet's probes); "
+                 "off: no listener")
+      ->transform(loopbackAddress())
       ->capture_default_str();
   app.add_option("--log-format", f.log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}))
@@ -43,7 +116,8 @@ void addFlags(CLI::App& app, AgentFlags& f) {
       ->capture_default_str();
   app.add_option("--queue-count", f.queue_count,
                  "NFQUEUE queues for the packet-queue fallback (pending pods, untranslated "
-                 "Service traffic, user-space mode), spread across CPUs; 0 = off")
+                 "Service traffic, user-space mode), spread across CPUs; 0 = off (a pod the "
+                 "agent does not know yet then passes the base chain)")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
   app.add_option("--queue-first", f.queue_first, "first NFQUEUE queue number")
@@ -73,6 +147,9 @@ void addFlags(CLI::App& app, AgentFlags& f) {
         throw CLI::Success();
       },
       "print every flag name and exit");
+  app.final_callback([&app, &f] {
+    if (auto s = validateFlags(app, f); !s) throw CLI::ValidationError(s.error().message());
+  });
 }
 
 std::vector<std::string> agentFlagNames() {
