@@ -173,9 +173,9 @@ template <class F>
 void inside(const std::string& ns, F f) {
   Fd self(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   Fd there(open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC));
-  if (self.fd < 0 || there.fd < 0 || setns(there.fd, CLONE_NEWNET) != 0) std::abort();
+  if (!self || !there || setns(there.get(), CLONE_NEWNET) != 0) std::abort();
   f();
-  if (setns(self.fd, CLONE_NEWNET) != 0) std::abort();
+  if (setns(self.get(), CLONE_NEWNET) != 0) std::abort();
 }
 
 void BM_NewTcpConnections(benchmark::State& st) {
@@ -188,15 +188,15 @@ void BM_NewTcpConnections(benchmark::State& st) {
   Fd listener;
   inside(l.topo.pods[1], [&] { listener = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); });
   int one = 1;
-  setsockopt(listener.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in any = palisade::testing::addr4("0.0.0.0", kPort);
-  bind(listener.fd, reinterpret_cast<sockaddr*>(&any), sizeof any);
-  listen(listener.fd, 1024);
+  bind(listener.get(), reinterpret_cast<sockaddr*>(&any), sizeof any);
+  listen(listener.get(), 1024);
   std::atomic<bool> stop{false};
   std::thread server([&] {
     while (!stop.load(std::memory_order_relaxed)) {
-      if (!palisade::testing::readable(listener.fd, 50)) continue;
-      int c = accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (!palisade::testing::readable(listener.get(), 50)) continue;
+      int c = accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
       if (c >= 0) close(c);
     }
   });

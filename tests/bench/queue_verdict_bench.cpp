@@ -45,6 +45,7 @@
 #include "datapath/queue/nfq_messages.h"
 #include "datapath/queue/packet.h"
 #include "tests/datapath/ruleset_builder.h"
+#include "tests/kernel/io_loop.h"
 #include "tests/kernel/netns_fixture.h"
 
 namespace palisade::datapath::queue {
@@ -61,16 +62,7 @@ class AcceptAll : public Decider {
   Decision decide(const QueuedPacket&, Explain) override { return {Verdict::Accept, ""}; }
 };
 
-struct Loop {
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
-  std::thread th{[this] { io.run(); }};
-  ~Loop() {
-    work.reset();
-    io.stop();
-    th.join();
-  }
-};
+using palisade::testing::IoLoop;
 
 /// Two pods behind a node whose table queues (or not) every new connection.
 struct Bench {
@@ -243,9 +235,9 @@ void BM_QueueVerdictThroughput(benchmark::State& state) {
   Decider& decider = real_decider ? static_cast<Decider&>(ruleset_decider) : accept_all;
   Fd sink = palisade::testing::socketIn(bench.topo.pods[1], SOCK_DGRAM);
   sockaddr_in any = palisade::testing::addr4("0.0.0.0", 9999);
-  bind(sink.fd, reinterpret_cast<sockaddr*>(&any), sizeof any);
+  bind(sink.get(), reinterpret_cast<sockaddr*>(&any), sizeof any);
   int big = 64 << 20;
-  setsockopt(sink.fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  setsockopt(sink.get(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
   double seconds = 0, cpu = 0;
   uint64_t verdicts = 0, lost = 0, dropped = 0;
   for (auto _ : state) {
@@ -263,7 +255,7 @@ void BM_QueueVerdictThroughput(benchmark::State& state) {
       sockaddr_in dst = palisade::testing::addr4(bench.topo.pod_ip[1], 9999);
       char payload[64] = {};
       for (uint64_t i = 0; i < kPackets; ++i)
-        sendto(s.fd, payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+        sendto(s.get(), payload, sizeof payload, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
       return 0;
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the last ones queued
@@ -314,12 +306,12 @@ Rtts roundTrips(const Bench& b, int n) {
   for (int p : {1, 2}) {
     servers.push_back(palisade::testing::socketIn(b.topo.pods[p], SOCK_DGRAM));
     sockaddr_in any = palisade::testing::addr4("0.0.0.0", 7777);
-    bind(servers.back().fd, reinterpret_cast<sockaddr*>(&any), sizeof any);
+    bind(servers.back().get(), reinterpret_cast<sockaddr*>(&any), sizeof any);
   }
   std::atomic<bool> stop{false};
   std::vector<std::thread> echo;
   for (const Fd& srv : servers)
-    echo.emplace_back([&stop, fd = srv.fd] {
+    echo.emplace_back([&stop, fd = srv.get()] {
       char buf[64];
       while (!stop) {
         if (!palisade::testing::readable(fd, 50)) continue;
@@ -338,12 +330,12 @@ Rtts roundTrips(const Bench& b, int n) {
       // established conntrack entry and skip the queue.
       Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
       sockaddr_in src = palisade::testing::addr4("0.0.0.0", uint16_t(20000 + i));
-      bind(s.fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
+      bind(s.get(), reinterpret_cast<sockaddr*>(&src), sizeof src);
       char buf[8] = "ping";
       auto t0 = Clock::now();
-      sendto(s.fd, buf, 4, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
-      if (!palisade::testing::readable(s.fd, 1000)) continue;  // lost: not a sample
-      recv(s.fd, buf, sizeof buf, 0);
+      sendto(s.get(), buf, 4, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+      if (!palisade::testing::readable(s.get(), 1000)) continue;  // lost: not a sample
+      recv(s.get(), buf, sizeof buf, 0);
       (queued ? r.queued : r.plain)
           .push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
@@ -368,7 +360,7 @@ void BM_QueueFirstPacketLatency(benchmark::State& state) {
     Bench b(true, /*pod_a_known=*/false);  // only pod 2's connections are queued
     if (!b.error.empty()) return state.SkipWithError(b.error.c_str());
     AcceptAll decider;
-    Loop loop;
+    IoLoop loop;
     auto c = inNetns(b.topo.node, [&] { return Consumer::start(loop.io, decider, {}); });
     if (!c.ok()) return state.SkipWithError(c.error().str().c_str());
     r = roundTrips(b, kSamples);

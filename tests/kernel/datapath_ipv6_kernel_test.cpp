@@ -39,23 +39,23 @@ Fd socket6(const std::string& ns, int type, int proto = 0) {
 Fd tcpListen6(const std::string& ns, uint16_t port) {
   Fd s = socket6(ns, SOCK_STREAM);
   int one = 1;
-  setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in6 a = addr6("::", port);
-  bind(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  listen(s.fd, 64);
+  bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+  listen(s.get(), 64);
   return s;
 }
 
 Conn6 tcpConnect6(const std::string& ns, const std::string& dst, uint16_t port, int timeout_ms) {
   Fd s = socket6(ns, SOCK_STREAM | SOCK_NONBLOCK);
   sockaddr_in6 a = addr6(dst, port);
-  if (connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS)
+  if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS)
     return Conn6::Other;
-  pollfd p{s.fd, POLLOUT, 0};
+  pollfd p{s.get(), POLLOUT, 0};
   if (poll(&p, 1, timeout_ms) <= 0) return Conn6::Timeout;
   int err = 0;
   socklen_t len = sizeof err;
-  getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &len);
   if (err == ECONNREFUSED) return Conn6::Refused;
   return err == 0 ? Conn6::Ok : Conn6::Other;
 }
@@ -191,18 +191,18 @@ bool forwardedSolicitationArrives(const std::string& from_ns, const std::string&
   Fd rx = socket6(to_ns, SOCK_RAW, IPPROTO_ICMPV6);
   Fd tx = socket6(from_ns, SOCK_RAW, IPPROTO_ICMPV6);
   int hops = 255;
-  setsockopt(tx.fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops);
+  setsockopt(tx.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof hops);
   nd_neighbor_solicit ns{};
   ns.nd_ns_type = ND_NEIGHBOR_SOLICIT;
   inet_pton(AF_INET6, marker.c_str(), &ns.nd_ns_target);
   sockaddr_in6 dst = addr6(to_ip, 0);
-  sendto(tx.fd, &ns, sizeof ns, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+  sendto(tx.get(), &ns, sizeof ns, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
   in6_addr want{};
   inet_pton(AF_INET6, marker.c_str(), &want);
   // The receiver also sees the node's own discovery traffic: match the marker.
-  while (palisade::testing::readable(rx.fd, 500)) {
+  while (palisade::testing::readable(rx.get(), 500)) {
     nd_neighbor_solicit got{};
-    if (recv(rx.fd, &got, sizeof got, 0) == static_cast<ssize_t>(sizeof got) &&
+    if (recv(rx.get(), &got, sizeof got, 0) == static_cast<ssize_t>(sizeof got) &&
         got.nd_ns_type == ND_NEIGHBOR_SOLICIT &&
         std::memcmp(&got.nd_ns_target, &want, sizeof want) == 0)
       return true;

@@ -123,8 +123,8 @@ TEST_F(DatapathKernel, PolicyChangeAffectsNewConnectionsOnly) {
   Fd l = tcpListen(t.pods[1], 80);
   Fd conn;
   ASSERT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 300, &conn), Conn::Ok);
-  ASSERT_TRUE(palisade::testing::readable(l.fd, 300));
-  Fd accepted(accept(l.fd, nullptr, nullptr));
+  ASSERT_TRUE(palisade::testing::readable(l.get(), 300));
+  Fd accepted(accept(l.get(), nullptr, nullptr));
 
   // a leaves the allowed peers (a relabel): elements only.
   ir::Ruleset next = s.b.rs;
@@ -134,10 +134,10 @@ TEST_F(DatapathKernel, PolicyChangeAffectsNewConnectionsOnly) {
   EXPECT_TRUE(r->elements_only) << r->summary;
   EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80), Conn::Timeout);
   // The established connection keeps working.
-  ASSERT_EQ(write(conn.fd, "hello", 5), 5);
-  ASSERT_TRUE(palisade::testing::readable(accepted.fd, 300));
+  ASSERT_EQ(write(conn.get(), "hello", 5), 5);
+  ASSERT_TRUE(palisade::testing::readable(accepted.get(), 300));
   char buf[8];
-  EXPECT_EQ(read(accepted.fd, buf, sizeof buf), 5);
+  EXPECT_EQ(read(accepted.get(), buf, sizeof buf), 5);
 
   // And back.
   ASSERT_TRUE(prog->sync(s.b.rs).ok());

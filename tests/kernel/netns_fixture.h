@@ -26,6 +26,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "proto/base/fd.h"
+
 namespace palisade::testing {
 
 inline std::string shell(const std::string& cmd, int* rc = nullptr) {
@@ -110,19 +112,8 @@ auto inNetns(const std::string& ns, F f) -> std::invoke_result_t<F> {
   return std::move(*result);
 }
 
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  explicit Fd(int f) : fd(f) {}
-  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd, o.fd);
-    return *this;
-  }
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
+/// The production descriptor owner (proto/base/fd.h); `.get()` for the number.
+using Fd = palisade::Fd;
 
 inline sockaddr_in addr4(const std::string& ip, uint16_t port) {
   sockaddr_in a{};
@@ -139,10 +130,10 @@ inline Fd socketIn(const std::string& ns, int type) {
 inline Fd tcpListen(const std::string& ns, uint16_t port) {
   Fd s = socketIn(ns, SOCK_STREAM);
   int one = 1;
-  setsockopt(s.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a = addr4("0.0.0.0", port);
-  bind(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  listen(s.fd, 64);
+  bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+  listen(s.get(), 64);
   return s;
 }
 
@@ -154,13 +145,13 @@ inline Conn tcpConnect(const std::string& ns, const std::string& dst, uint16_t p
                        int timeout_ms = 300, Fd* out = nullptr) {
   Fd s = socketIn(ns, SOCK_STREAM | SOCK_NONBLOCK);
   sockaddr_in a = addr4(dst, port);
-  if (connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS)
+  if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS)
     return Conn::Other;
-  pollfd p{s.fd, POLLOUT, 0};
+  pollfd p{s.get(), POLLOUT, 0};
   if (poll(&p, 1, timeout_ms) <= 0) return Conn::Timeout;
   int err = 0;
   socklen_t len = sizeof err;
-  getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &len);
   if (err == ECONNREFUSED) return Conn::Refused;
   if (err != 0) return Conn::Other;
   if (out) *out = std::move(s);
@@ -183,18 +174,18 @@ inline UdpResult udpExchange(const std::string& client_ns, const std::string& se
   UdpResult r;
   Fd srv = socketIn(server_ns, SOCK_DGRAM);
   sockaddr_in any = addr4("0.0.0.0", port);
-  bind(srv.fd, reinterpret_cast<sockaddr*>(&any), sizeof any);
+  bind(srv.get(), reinterpret_cast<sockaddr*>(&any), sizeof any);
   Fd cli = socketIn(client_ns, SOCK_DGRAM);
   sockaddr_in a = addr4(dst, port);
-  sendto(cli.fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  if (!readable(srv.fd, timeout_ms)) return r;
+  sendto(cli.get(), "ping", 4, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (!readable(srv.get(), timeout_ms)) return r;
   char buf[16];
   sockaddr_in from{};
   socklen_t flen = sizeof from;
-  recvfrom(srv.fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+  recvfrom(srv.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
   r.request = true;
-  sendto(srv.fd, "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), flen);
-  r.reply = readable(cli.fd, timeout_ms);
+  sendto(srv.get(), "pong", 4, 0, reinterpret_cast<sockaddr*>(&from), flen);
+  r.reply = readable(cli.get(), timeout_ms);
   return r;
 }
 

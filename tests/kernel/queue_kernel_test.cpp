@@ -15,6 +15,7 @@
 #include "datapath/nft/programmer.h"
 #include "datapath/queue/consumer.h"
 #include "tests/datapath/ruleset_builder.h"
+#include "tests/kernel/io_loop.h"
 #include "tests/kernel/netns_fixture.h"
 #include "tests/kernel/queue_support.h"
 
@@ -56,17 +57,7 @@ class ScriptedDecider : public Decider {
   std::atomic<int> calls{0};
 };
 
-/// An io_context on its own thread, like the agent's queue threads.
-struct Loop {
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
-  std::thread th{[this] { io.run(); }};
-  ~Loop() {
-    work.reset();
-    io.stop();
-    th.join();
-  }
-};
+using palisade::testing::IoLoop;
 
 class QueueKernel : public ::testing::Test {
  protected:
@@ -96,7 +87,7 @@ class QueueKernel : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.error().str();
   }
 
-  std::unique_ptr<Consumer> consumer(Loop& loop, ConsumerOptions o) {
+  std::unique_ptr<Consumer> consumer(IoLoop& loop, ConsumerOptions o) {
     auto c = inNetns(topo_->node, [&] { return Consumer::start(loop.io, decider_, o); });
     EXPECT_TRUE(c.ok()) << c.error().str();
     return c.ok() ? std::move(*c) : nullptr;
@@ -111,7 +102,7 @@ class QueueKernel : public ::testing::Test {
 TEST_F(QueueKernel, DecidesAcceptDropHoldAndTimeout) {
   Topology& t = *topo_;
   program(false);
-  Loop loop;
+  IoLoop loop;
   ConsumerOptions o;
   o.hold_timeout = 400ms;
   auto c = consumer(loop, o);
@@ -152,7 +143,7 @@ TEST_F(QueueKernel, DecidesAcceptDropHoldAndTimeout) {
 TEST_F(QueueKernel, ThrowingDecisionGetsTheFailModeAndTheQueueGoesOn) {
   Topology& t = *topo_;
   program(false);
-  Loop loop;
+  IoLoop loop;
   auto c = consumer(loop, {});  // fail closed (the default)
   ASSERT_TRUE(c);
   Fd l80 = tcpListen(t.pods[1], 80), l84 = tcpListen(t.pods[1], 84);
@@ -161,7 +152,7 @@ TEST_F(QueueKernel, ThrowingDecisionGetsTheFailModeAndTheQueueGoesOn) {
   EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 1000), Conn::Ok);
   c.reset();
 
-  Loop open_loop;
+  IoLoop open_loop;
   ConsumerOptions o;
   o.queue.fail_open = true;
   auto open = consumer(open_loop, o);
@@ -173,7 +164,7 @@ TEST_F(QueueKernel, ThrowingDecisionGetsTheFailModeAndTheQueueGoesOn) {
 TEST_F(QueueKernel, TimeoutFailOpenAccepts) {
   Topology& t = *topo_;
   program(false);
-  Loop loop;
+  IoLoop loop;
   ConsumerOptions o;
   o.hold_timeout = 200ms;
   o.hold_fail_open = true;
@@ -194,7 +185,7 @@ TEST_F(QueueKernel, NoConsumerFailClosedDrops) {
   EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 500), Conn::Timeout);
   // A consumer that goes away: fail-closed again.
   {
-    Loop loop;
+    IoLoop loop;
     auto c = consumer(loop, {});
     ASSERT_TRUE(c);
     EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 80, 1000), Conn::Ok);
@@ -209,7 +200,7 @@ TEST_F(QueueKernel, NoConsumerFailOpenBypasses) {
   // Nobody bound: the bypass flag accepts (the decider would have dropped :81).
   EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 81, 1000), Conn::Ok);
   {
-    Loop loop;
+    IoLoop loop;
     auto c = consumer(loop, {});
     ASSERT_TRUE(c);
     EXPECT_EQ(tcpConnect(t.pods[0], t.pod_ip[1], 81, 500), Conn::Timeout);
@@ -223,7 +214,7 @@ TEST_F(QueueKernel, NoConsumerFailOpenBypasses) {
 TEST_F(QueueKernel, PendingPodRuleQueuesOnlyUnknownPodAddresses) {
   Topology& t = *topo_;
   program(false, /*pending_only=*/true, /*b_known=*/false);
-  Loop loop;
+  IoLoop loop;
   auto c = consumer(loop, {});
   ASSERT_TRUE(c);
   Fd l80 = tcpListen(t.pods[1], 80), la = tcpListen(t.pods[0], 80);
@@ -257,7 +248,7 @@ TEST_F(QueueKernel, SocketOverrunIsCountedAsOverflow) {
     Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     sockaddr_in dst = palisade::testing::addr4(t.pod_ip[1], 53);
     for (int i = 0; i < kSent; ++i)
-      sendto(s.fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+      sendto(s.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
     return 0;
   });
   std::this_thread::sleep_for(200ms);
@@ -274,7 +265,7 @@ TEST_F(QueueKernel, SocketOverrunIsCountedAsOverflow) {
 
 TEST_F(QueueKernel, SecondConsumerOnTheSameQueueIsRefused) {
   program(false);
-  Loop loop;
+  IoLoop loop;
   auto c = consumer(loop, {});
   ASSERT_TRUE(c);
   auto again = inNetns(topo_->node, [&] { return Consumer::start(loop.io, decider_, {}); });

@@ -14,6 +14,7 @@
 #include "datapath/nft/programmer.h"
 #include "datapath/queue/consumer.h"
 #include "tests/datapath/ruleset_builder.h"
+#include "tests/kernel/io_loop.h"
 #include "tests/kernel/netns_fixture.h"
 #include "tests/kernel/queue_support.h"
 
@@ -42,16 +43,7 @@ class SlowDecider : public Decider {
   std::atomic<bool> entered{false}, returned{false};
 };
 
-struct Loop {
-  boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
-  std::thread th{[this] { io.run(); }};
-  ~Loop() {
-    work.reset();
-    io.stop();
-    th.join();
-  }
-};
+using palisade::testing::IoLoop;
 
 class QueueShutdown : public ::testing::Test {
  protected:
@@ -83,7 +75,7 @@ class QueueShutdown : public ::testing::Test {
   Fd server(uint16_t port) {
     Fd s = palisade::testing::socketIn(topo_->pods[1], SOCK_DGRAM);
     sockaddr_in any = palisade::testing::addr4("0.0.0.0", port);
-    bind(s.fd, reinterpret_cast<sockaddr*>(&any), sizeof any);
+    bind(s.get(), reinterpret_cast<sockaddr*>(&any), sizeof any);
     return s;
   }
   /// One datagram pod 1 -> pod 2:port, a new flow: queued.
@@ -91,7 +83,7 @@ class QueueShutdown : public ::testing::Test {
     inNetns(topo_->pods[0], [&] {
       Fd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
       sockaddr_in dst = palisade::testing::addr4(topo_->pod_ip[1], port);
-      return sendto(s.fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+      return sendto(s.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
     });
   }
   /// A datagram to :83, now held.
@@ -112,7 +104,7 @@ class QueueShutdown : public ::testing::Test {
 TEST_F(QueueShutdown, StopTwiceRacingTheDestructor) {
   Fd s83 = server(83);
   for (int round = 0; round < 5; ++round) {
-    Loop loop;
+    IoLoop loop;
     ConsumerOptions o;
     o.hold_timeout = 10s;  // only the shutdown answers it
     o.hold_fail_open = true;
@@ -133,9 +125,9 @@ TEST_F(QueueShutdown, StopTwiceRacingTheDestructor) {
     s1.join();
     s2.join();
     c.reset();  // the posted stops may not have run yet: the loop is still running
-    EXPECT_TRUE(palisade::testing::readable(s83.fd, 1000)) << "round " << round;
+    EXPECT_TRUE(palisade::testing::readable(s83.get(), 1000)) << "round " << round;
     char buf[8];
-    while (recv(s83.fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+    while (recv(s83.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
     }
   }
 }
@@ -146,7 +138,7 @@ TEST_F(QueueShutdown, StopTwiceRacingTheDestructor) {
 TEST_F(QueueShutdown, DestructorWaitsForTheRunningDecision) {
   Fd s83 = server(83), s84 = server(84);
   decider_.slow = 2500ms;
-  Loop loop;
+  IoLoop loop;
   ConsumerOptions o;
   o.hold_timeout = 10s;
   o.hold_fail_open = true;
@@ -158,8 +150,8 @@ TEST_F(QueueShutdown, DestructorWaitsForTheRunningDecision) {
   ASSERT_TRUE(decider_.entered);
   c.reset();
   EXPECT_TRUE(decider_.returned);  // the destructor did not return beside a running decision
-  EXPECT_TRUE(palisade::testing::readable(s84.fd, 1000));  // the decision's verdict went out
-  EXPECT_TRUE(palisade::testing::readable(s83.fd, 1000));  // and the fail-open one
+  EXPECT_TRUE(palisade::testing::readable(s84.get(), 1000));  // the decision's verdict went out
+  EXPECT_TRUE(palisade::testing::readable(s83.get(), 1000));  // and the fail-open one
 }
 
 // Nobody runs the io_context any more (it was run, then left): the destructor
@@ -178,7 +170,7 @@ TEST_F(QueueShutdown, DestructorAfterTheLoopIsLeft) {
   auto t0 = std::chrono::steady_clock::now();
   c.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
-  EXPECT_TRUE(palisade::testing::readable(s83.fd, 1000));
+  EXPECT_TRUE(palisade::testing::readable(s83.get(), 1000));
 }
 
 }  // namespace
