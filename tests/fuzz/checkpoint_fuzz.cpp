@@ -77,7 +77,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       return 0;
     }
   }
-  const policy::RulesetEvaluator evaluator(rs);
+  // An invalid ruleset must be an Error here, before any packet is judged.
+  auto created = policy::RulesetEvaluator::create(rs);
+  if (!created) {
+    (void)created.error().str();
+    return 0;
+  }
+  const policy::RulesetEvaluator& evaluator = *created;
   const std::vector<IpAddress> addresses = probeAddresses(rs);
   for (const IpAddress& src : addresses) {
     for (const IpAddress& dst : addresses) {
