@@ -45,6 +45,10 @@ class QueueKernel : public datapath::nft::Kernel {
     prepare();
     return then(inner_->apply(rs, deltas), rs);
   }
+  Result<bool> adoptLive() override { return inner_->adoptLive(); }
+  Result<datapath::nft::RepairReport> repair() override { return inner_->repair(); }
+  Result<uint32_t> generation() override { return inner_->generation(); }
+  uint32_t portId() const override { return inner_->portId(); }
   Result<std::map<std::string, datapath::nft::KernelCounter>> counters() override {
     return inner_->counters();
   }

@@ -173,6 +173,17 @@ class BatchWriter {
     advance();
   }
 
+  /// DELRULE with a chain and no handle: every rule of the chain goes.
+  void flushChain(const std::string& table, const std::string& chain, std::string what) {
+    RulePtr r = makeRule();
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
+    nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+    auto* nlh = header(NFT_MSG_DELRULE, 0, std::move(what));
+    nftnl_rule_nlmsg_build_payload(nlh, r.get());
+    advance();
+  }
+
   void deleteObject(uint16_t type, const std::string& table, const std::string& name,
                     std::string what) {
     auto* nlh = header(type, 0, std::move(what));
@@ -465,19 +476,24 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
 
 }  // namespace
 
+RulePtr buildRule(const std::string& table, const std::string& chain, const RuleModel& m) {
+  RulePtr r = makeRule();
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
+  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
+  lowerRule(r.get(), m);
+  if (!m.comment.empty()) {
+    UdataBufPtr ud(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
+    nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_RULE_COMMENT, m.comment.c_str());
+    nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud.get()),
+                        nftnl_udata_buf_len(ud.get()));
+  }
+  return r;
+}
+
 void BatchWriter::rules(const std::string& table, const ChainModel& c) {
   for (const RuleModel& m : c.rules) {
-    RulePtr r = makeRule();
-    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table.c_str());
-    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, c.name.c_str());
-    nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, NFPROTO_INET);
-    lowerRule(r.get(), m);
-    if (!m.comment.empty()) {
-      UdataBufPtr ud(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
-      nftnl_udata_put_strz(ud.get(), NFTNL_UDATA_RULE_COMMENT, m.comment.c_str());
-      nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud.get()),
-                          nftnl_udata_buf_len(ud.get()));
-    }
+    RulePtr r = buildRule(table, c.name, m);
     auto* nlh = header(NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND,
                        "adding rule to chain " + c.name + " (" + m.origin + ")");
     nftnl_rule_nlmsg_build_payload(nlh, r.get());
@@ -534,6 +550,12 @@ Batch buildDelta(const Delta& d, const BatchOptions& o) {
   for (const auto& c : d.replace_chains) {
     w.deleteObject(NFT_MSG_DELCHAIN, d.table, c.name, "replacing chain " + c.name);
     w.chain(d.table, c);
+    w.rules(d.table, c);
+  }
+  // Chains whose rules drifted: flushed and refilled in place (a program chain
+  // cannot be deleted while the dispatch maps jump to it).
+  for (const auto& c : d.rewrite_chains) {
+    w.flushChain(d.table, c.name, "rewriting the rules of chain " + c.name);
     w.rules(d.table, c);
   }
   // Dispatch: now every target chain exists.

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "datapath/nft/diff.h"
+#include "datapath/nft/handles.h"
 #include "datapath/nft/model.h"
 
 namespace palisade::datapath::nft {
@@ -65,6 +66,10 @@ Batch buildReplace(const TableModel& model, const BatchOptions& options = {});
 Batch buildDelta(const Delta& delta, const BatchOptions& options = {});
 /// Deletes the table (nothing else).
 Batch buildDeleteTable(const std::string& table, const BatchOptions& options = {});
+
+/// One rule as the batch sends it: the rule digest (rule_digest.h) of what we
+/// meant is taken from this, so it is the same lowering, not a second copy.
+RulePtr buildRule(const std::string& table, const std::string& chain, const RuleModel& rule);
 
 /// Key encodings shared with readback (network byte order, nft register layout).
 std::vector<uint8_t> encodeKey(KeyType key, U128 value);

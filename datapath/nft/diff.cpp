@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "datapath/nft/rule_digest.h"
+
 namespace palisade::datapath::nft {
 
 size_t Delta::elementChanges() const {
@@ -20,6 +22,7 @@ std::string Delta::summary() const {
   part(delete_sets.size(), "sets deleted");
   part(add_chains.size(), "chains added");
   part(replace_chains.size(), "chains replaced");
+  part(rewrite_chains.size(), "chains rewritten");
   part(delete_chains.size(), "chains deleted");
   if (table_flags) s += ", table flags";
   return s;
@@ -60,10 +63,17 @@ Delta diff(const TableModel& from, const TableModel& to) {
   }
   for (const auto& [name, c] : to.chains) {
     auto it = from.chains.find(name);
-    if (it == from.chains.end())
+    if (it == from.chains.end()) {
       d.add_chains.push_back(c);
-    else if (!it->second.sameContent(c) || it->second.hook != c.hook)
+      continue;
+    }
+    const ChainModel& old = it->second;
+    // A base chain whose policy someone changed is re-created like a changed one.
+    bool policy_drifted = old.policy && c.hook && *old.policy != kChainPolicyAccept;
+    if (!old.sameContent(c) || old.hook != c.hook || policy_drifted)
       d.replace_chains.push_back(c);
+    else if (old.rule_digests && *old.rule_digests != expectedRuleDigests(to.name, c))
+      d.rewrite_chains.push_back(c);  // read back: flushed, edited or a foreign rule
   }
   for (const auto& [name, c] : from.chains)
     if (!to.chains.count(name)) d.delete_chains.push_back(name);
@@ -106,6 +116,7 @@ void apply(TableModel& m, const Delta& d) {
   for (const auto& n : d.delete_chains) m.chains.erase(n);
   for (const auto& c : d.add_chains) m.chains[c.name] = c;
   for (const auto& c : d.replace_chains) m.chains[c.name] = c;
+  for (const auto& c : d.rewrite_chains) m.chains[c.name] = c;
 }
 
 }  // namespace palisade::datapath::nft

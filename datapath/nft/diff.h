@@ -31,18 +31,20 @@ struct Delta {
   std::vector<SetModel> add_sets;       // with their elements
   std::vector<ChainModel> add_chains;
   std::vector<ChainModel> replace_chains;  // deleted and re-added in the same batch
+  std::vector<ChainModel> rewrite_chains;  // rules drifted (readback): flushed and refilled
   std::vector<ElementDelta> elements;
   std::vector<std::string> delete_chains;
   std::vector<std::string> delete_sets;
 
   bool empty() const {
     return !table_flags && add_sets.empty() && add_chains.empty() && replace_chains.empty() &&
-           elements.empty() && delete_chains.empty() && delete_sets.empty();
+           rewrite_chains.empty() && elements.empty() && delete_chains.empty() &&
+           delete_sets.empty();
   }
   /// True when only set/map elements change (what pod churn must produce).
   bool elementsOnly() const {
     return !table_flags && add_sets.empty() && add_chains.empty() && replace_chains.empty() &&
-           delete_chains.empty() && delete_sets.empty();
+           rewrite_chains.empty() && delete_chains.empty() && delete_sets.empty();
   }
   size_t elementChanges() const;
   std::string summary() const;  // "2 elements, 1 chain added, ..."

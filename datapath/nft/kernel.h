@@ -31,6 +31,16 @@ class Kernel {
     (void)deltas;
     return sync(rs);
   }
+  /// At start: takes a live table as it is (nothing rolled back); false when
+  /// there is no table (after a reboot).
+  virtual Result<bool> adoptLive() = 0;
+  /// Reads the table back and repairs what differs from the last programmed
+  /// revision, in one batch. ENODATA: nothing programmed to compare with.
+  virtual Result<RepairReport> repair() = 0;
+  /// The ruleset generation (moves on every commit of any table).
+  virtual Result<uint32_t> generation() = 0;
+  /// The netlink port whose changes are ours (the table monitor skips them).
+  virtual uint32_t portId() const = 0;
   virtual Result<std::map<std::string, KernelCounter>> counters() = 0;
   /// The packet-queue rules of the next revision (their Service addresses
   /// follow the cluster). A kernel without queue rules ignores them.
@@ -39,6 +49,8 @@ class Kernel {
 
 /// The real datapath: table inet palisade through netlink.
 /// `queue`: the packet-queue rules to render (none by default).
-Result<std::unique_ptr<Kernel>> openNftKernel(DenyAction deny, const QueueRules& queue = {});
+/// `table_flags`: owner|persist where the kernel has both (probe.h), else 0.
+Result<std::unique_ptr<Kernel>> openNftKernel(DenyAction deny, const QueueRules& queue = {},
+                                              uint32_t table_flags = 0);
 
 }  // namespace palisade::datapath::nft

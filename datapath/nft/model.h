@@ -118,11 +118,16 @@ struct ChainModel {
   std::string comment;       // base chains carry their layout hash here (adopt compares it)
   std::vector<RuleModel> rules;
   std::string origin;
+  /// Readback only: the digests of the rules the kernel holds (rule_digest.h)
+  /// and the base chain's policy, so diff can see a flushed or edited chain.
+  std::optional<std::vector<uint64_t>> rule_digests;
+  std::optional<uint32_t> policy;
   /// Same name and same comment means same content: program chains are named by
   /// the hash of their content, base chains carry it in the comment.
   bool sameContent(const ChainModel& o) const { return name == o.name && comment == o.comment; }
 };
 
+constexpr uint32_t kChainPolicyAccept = 1;   // NF_ACCEPT: every base chain's policy
 constexpr uint32_t kTableFlagOwner = 0x2;    // NFT_TABLE_F_OWNER
 constexpr uint32_t kTableFlagPersist = 0x4;  // NFT_TABLE_F_PERSIST (kernel 6.9; header may lack it)
 

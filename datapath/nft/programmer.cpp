@@ -44,7 +44,11 @@ Result<SyncReport> Programmer::send(const Batch& batch, SyncReport report) {
     std::string what = batch.describe(a.seq);
     std::string msg = where + ": " + (what.empty() ? "seq " + std::to_string(a.seq) : what);
     if (!a.message.empty()) msg += " [" + a.message + "]";
-    if (a.error == EPERM) msg += " (needs CAP_NET_ADMIN in this network namespace)";
+    if (a.error == EPERM)
+      msg +=
+          " (needs CAP_NET_ADMIN in this network namespace, and the table must not be owned "
+          "by another process)";
+    forget();  // the kernel is not what we believed: never resend this delta
     return Error(a.error, msg);
   }
   if (!last_acked && batch.messageCount() > 0) {
@@ -57,6 +61,7 @@ Result<SyncReport> Programmer::send(const Batch& batch, SyncReport report) {
 
 void Programmer::programmed(const ir::Ruleset& rs, TableModel model, RenderNames names) {
   current_ = std::move(model);
+  current_rendered_ = true;
   index_ = DeltaIndex::build(rs, std::move(names));
   rendered_queue_ = options_.queue;
   revision_ = rs.revision();
@@ -64,6 +69,7 @@ void Programmer::programmed(const ir::Ruleset& rs, TableModel model, RenderNames
 
 void Programmer::forget() {
   current_.reset();
+  current_rendered_ = false;
   index_.reset();
 }
 
@@ -149,11 +155,65 @@ Result<SyncReport> Programmer::adopt(const ir::Ruleset& rs) {
     return replace(rs);
   }
   current_ = std::move(*kernel->table);
+  current_rendered_ = false;
   index_.reset();  // rebuilt by the sync below, from the ruleset it converges to
   auto r = sync(rs);
+  if (!r) {
+    // The delta from the readback was refused (the kernel moved again, or it
+    // holds something our diff cannot undo): one atomic replace instead.
+    if (options_.log) options_.log("adopting by delta failed (" + r.error().str() + "): replacing");
+    r = replace(rs);
+    if (r) r->full_because = "the delta from the readback was rejected";
+  }
   if (r) r->readback_attempts = kernel->attempts;
   return r;
 }
+
+Result<bool> Programmer::adoptLive() {
+  auto kernel = readTable(*transport_, table_, seq_);
+  if (!kernel) return kernel.error().context("adopting table inet " + table_);
+  if (!kernel->table) return false;
+  forget();
+  const uint32_t held = kernel->table->flags;
+  current_ = std::move(*kernel->table);
+  if (held != options_.table_flags) {
+    Delta d;
+    d.table = table_;
+    d.table_flags = options_.table_flags;
+    SyncReport r;
+    r.summary = "table flags";
+    auto sent = send(buildDelta(d, nextBatch()), r);
+    if (!sent) return sent.error().context("taking over table inet " + table_);
+    current_->flags = options_.table_flags;
+  }
+  return true;
+}
+
+Result<RepairReport> Programmer::repair() {
+  if (!current_ || !current_rendered_)
+    return Error(ENODATA, "table inet " + table_ + ": nothing programmed to compare with");
+  auto kernel = readTable(*transport_, table_, seq_);
+  if (!kernel) return kernel.error().context("checking table inet " + table_);
+  RepairReport out;
+  out.generation = kernel->generation;
+  const bool missing = !kernel->table;
+  Delta d = missing ? Delta{} : diff(*kernel->table, *current_);
+  if (!missing && d.empty()) return out;
+  out.drift = describeDrift(missing ? TableModel{} : *kernel->table, d, missing);
+  SyncReport r;
+  r.elements_only = !missing && d.elementsOnly();
+  r.element_changes = missing ? 0 : d.elementChanges();
+  r.summary = "repaired: " + driftSummary(out.drift);
+  // The model stays what it was: the batch makes the kernel equal to it again.
+  TableModel model = *current_;
+  r.kind = missing ? SyncReport::Kind::Replace : SyncReport::Kind::Delta;
+  auto sent = send(missing ? buildReplace(model, nextBatch()) : buildDelta(d, nextBatch()), r);
+  if (!sent) return sent.error().context("repairing table inet " + table_);
+  out.sync = *sent;
+  return out;
+}
+
+Result<uint32_t> Programmer::generation() { return readGeneration(*transport_, seq_); }
 
 Status Programmer::deleteTable() {
   Batch b = buildDeleteTable(table_, nextBatch());

@@ -12,8 +12,15 @@
 //   ir::RulesetDelta ─renderDelta(current, index)─▶ Delta ─build─▶ Batch ─send─▶ kernel
 //
 // One batch per revision, all or nothing: when the kernel rejects a batch the
-// previous state stays in force, `current` is unchanged and the error names
-// the IR object behind the rejected message. It never touches another table.
+// previous state stays in force and the error names the IR object behind the
+// rejected message. A rejection means the kernel is not what `current` says
+// (someone else changed it, or we are wrong), so `current` is forgotten: the
+// next program reads the table back (adopt) or replaces it, and a stale delta
+// is never sent twice. It never touches another table.
+//
+// Drift (datapath defends itself): repair() reads the table back, diffs it
+// with `current` (rules compared by digest: rule_digest.h) and puts it right
+// in one batch; drift.h names what it found.
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +32,7 @@
 #include "datapath/nft/batch.h"
 #include "datapath/nft/delta_render.h"
 #include "datapath/nft/diff.h"
+#include "datapath/nft/drift.h"
 #include "datapath/nft/readback.h"
 #include "datapath/nft/render.h"
 #include "datapath/nft/transport.h"
@@ -51,6 +59,12 @@ struct SyncReport {
   std::string full_because;    // apply() took the full path: why
 };
 
+struct RepairReport {
+  std::vector<DriftChange> drift;  // empty: the kernel holds what we programmed
+  SyncReport sync;                 // the repair batch, when there was drift
+  uint32_t generation = 0;         // the ruleset generation the check read
+};
+
 class Programmer {
  public:
   Programmer(std::unique_ptr<Transport> transport, ProgrammerOptions options);
@@ -72,6 +86,16 @@ class Programmer {
   /// The queue rules of the next revision (the Service addresses change with
   /// the cluster); programmed by the next sync, adopt or apply.
   void setQueueRules(const QueueRules& rules) { options_.queue = rules; }
+  /// At start: takes a live table as it is (no rule changes; only the table
+  /// flags, so that ownership passes to this process). False when there is no
+  /// table. `current` then holds the readback, which later syncs diff against.
+  Result<bool> adoptLive();
+  /// Checks the kernel's table against the last programmed model and repairs
+  /// what differs in one batch. ENODATA when nothing was programmed yet (or
+  /// the model was forgotten): the caller programs its ruleset (adopt) instead.
+  Result<RepairReport> repair();
+  /// The kernel's ruleset generation (every commit, any table, moves it).
+  Result<uint32_t> generation();
   /// Deletes the table; absent is success.
   Status deleteTable();
   /// Deny counters per program chain.
@@ -92,6 +116,7 @@ class Programmer {
   ProgrammerOptions options_;
   std::string table_ = kTableName;
   std::optional<TableModel> current_;  // what the kernel holds, when known
+  bool current_rendered_ = false;      // current_ came from a ruleset (not only a readback)
   std::optional<DeltaIndex> index_;    // with current_: names and endpoints behind it
   uint64_t revision_ = 0;              // of the ruleset current_ was rendered from
   QueueRules rendered_queue_;          // the queue rules current_ was rendered with

@@ -11,6 +11,7 @@
 
 #include "datapath/nft/batch.h"
 #include "datapath/nft/handles.h"
+#include "datapath/nft/rule_digest.h"
 
 namespace palisade::datapath::nft {
 namespace {
@@ -50,6 +51,8 @@ std::string commentOf(const void* data, uint32_t len) {
   return "";
 }
 
+}  // namespace
+
 Result<uint32_t> readGeneration(Transport& t, uint32_t& seq) {
   auto req = buildRequest(NFT_MSG_GETGEN, NLM_F_ACK, seq++, nullptr);
   auto replies = t.request(req);
@@ -61,6 +64,8 @@ Result<uint32_t> readGeneration(Transport& t, uint32_t& seq) {
   }
   return Error(EPROTO, "reading generation id: no answer");
 }
+
+namespace {
 
 /// Rebuilds intervals from rbtree start/end elements or pipapo key/key_end.
 void collectElements(nftnl_set* s, SetModel& m) {
@@ -144,8 +149,10 @@ Result<ReadbackResult> readOnce(Transport& t, const std::string& table, uint32_t
     if (nftnl_set_nlmsg_parse(reinterpret_cast<const nlmsghdr*>(r.data()), s.get()) != 0) continue;
     const char* tname = nftnl_set_get_str(s.get(), NFTNL_SET_TABLE);
     if (!tname || table != tname) continue;
+    const char* sname = nftnl_set_get_str(s.get(), NFTNL_SET_NAME);
+    if (!sname) continue;  // a set without a name is no answer we can diff
     SetModel sm;
-    sm.name = nftnl_set_get_str(s.get(), NFTNL_SET_NAME);
+    sm.name = sname;
     uint32_t flags = nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS);
     sm.is_map = flags & NFT_SET_MAP;
     auto key = keyTypeOf(nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE),
@@ -182,16 +189,40 @@ Result<ReadbackResult> readOnce(Transport& t, const std::string& table, uint32_t
       continue;
     const char* tname = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_TABLE);
     if (!tname || table != tname) continue;
+    const char* cname = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME);
+    if (!cname) continue;
     ChainModel cm;
-    cm.name = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME);
+    cm.name = cname;
     if (nftnl_chain_is_set(c.get(), NFTNL_CHAIN_HOOKNUM))
       cm.hook = Hook{nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_HOOKNUM),
                      nftnl_chain_get_s32(c.get(), NFTNL_CHAIN_PRIO)};
     uint32_t len = 0;
     const void* ud = nftnl_chain_get_data(c.get(), NFTNL_CHAIN_USERDATA, &len);
     if (ud) cm.comment = commentOf(ud, len);
+    if (cm.hook && nftnl_chain_is_set(c.get(), NFTNL_CHAIN_POLICY))
+      cm.policy = nftnl_chain_get_u32(c.get(), NFTNL_CHAIN_POLICY);
     cm.origin = "kernel";
+    cm.rule_digests.emplace();
     m.chains[cm.name] = std::move(cm);
+  }
+
+  // Rules, as digests (rule_digest.h): one dump for the whole table, in order.
+  RulePtr rfilter = makeRule();
+  nftnl_rule_set_str(rfilter.get(), NFTNL_RULE_TABLE, table.c_str());
+  auto rreq = buildRequest(NFT_MSG_GETRULE, NLM_F_DUMP, seq++, [&](nlmsghdr* nlh) {
+    nftnl_rule_nlmsg_build_payload(nlh, rfilter.get());
+  });
+  auto rreply = t.request(rreq);
+  if (!rreply) return rreply.error().context("listing rules of inet " + table);
+  for (const auto& r : *rreply) {
+    RulePtr rule = makeRule();
+    if (nftnl_rule_nlmsg_parse(reinterpret_cast<const nlmsghdr*>(r.data()), rule.get()) != 0)
+      continue;
+    const char* tname = nftnl_rule_get_str(rule.get(), NFTNL_RULE_TABLE);
+    const char* chain = nftnl_rule_get_str(rule.get(), NFTNL_RULE_CHAIN);
+    if (!tname || !chain || table != tname) continue;
+    auto c = m.chains.find(chain);
+    if (c != m.chains.end()) c->second.rule_digests->push_back(ruleDigest(rule.get()));
   }
   out.table = std::move(m);
   return out;
@@ -232,11 +263,13 @@ Result<std::map<std::string, Counter>> readCounters(Transport& t, const std::str
     if (nftnl_rule_nlmsg_parse(reinterpret_cast<const nlmsghdr*>(r.data()), rule.get()) != 0)
       continue;
     const char* tname = nftnl_rule_get_str(rule.get(), NFTNL_RULE_TABLE);
-    if (!tname || table != tname) continue;
-    std::string chain = nftnl_rule_get_str(rule.get(), NFTNL_RULE_CHAIN);
+    const char* cname = nftnl_rule_get_str(rule.get(), NFTNL_RULE_CHAIN);
+    if (!tname || !cname || table != tname) continue;
+    std::string chain = cname;
     nftnl_expr_iter* it = nftnl_expr_iter_create(rule.get());
     for (nftnl_expr* e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it)) {
-      if (std::strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter") != 0) continue;
+      const char* ename = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+      if (!ename || std::strcmp(ename, "counter") != 0) continue;
       Counter& c = out[chain];
       c.packets += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
       c.bytes += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);

@@ -23,6 +23,9 @@ struct ReadbackResult {
   int attempts = 1;
 };
 
+/// The ruleset generation id (NFT_MSG_GETGEN).
+Result<uint32_t> readGeneration(Transport& t, uint32_t& seq);
+
 Result<ReadbackResult> readTable(Transport& t, const std::string& table, uint32_t& seq);
 
 struct Counter {

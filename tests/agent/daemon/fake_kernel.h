@@ -15,6 +15,13 @@ struct FakeKernelLog {
   ir::Ruleset last;
   std::vector<ir::Ruleset> history;
   std::vector<datapath::nft::QueueRules> queue_rules;  // every setQueueRules()
+  // The table, as far as the reconcile loop can tell: present (a live table
+  // to adopt at start), its drift (what the next repair() finds) and repairs.
+  bool table_live = false;
+  int live_adopts = 0, repairs = 0, repair_checks = 0;
+  std::vector<datapath::nft::DriftChange> drift;  // consumed by the next repair()
+  std::atomic<int> repair_fail_next{0};
+  uint32_t generation = 1;
 
   int calls() {
     std::lock_guard lock(mu);
@@ -53,6 +60,31 @@ class FakeKernel : public datapath::nft::Kernel {
     r->from_ir_delta = true;
     return r;
   }
+  Result<bool> adoptLive() override {
+    std::lock_guard lock(log_->mu);
+    if (log_->table_live) ++log_->live_adopts;
+    return log_->table_live;
+  }
+  Result<datapath::nft::RepairReport> repair() override {
+    std::lock_guard lock(log_->mu);
+    ++log_->repair_checks;
+    if (log_->repair_fail_next > 0) {
+      --log_->repair_fail_next;
+      return Error(EBUSY, "scripted repair failure");
+    }
+    if (log_->history.empty()) return Error(ENODATA, "nothing programmed");
+    datapath::nft::RepairReport r;
+    r.generation = log_->generation;
+    r.drift = std::move(log_->drift);
+    log_->drift.clear();
+    if (!r.drift.empty()) ++log_->repairs;
+    return r;
+  }
+  Result<uint32_t> generation() override {
+    std::lock_guard lock(log_->mu);
+    return log_->generation;
+  }
+  uint32_t portId() const override { return 4242; }
   Result<std::map<std::string, datapath::nft::KernelCounter>> counters() override {
     return std::map<std::string, datapath::nft::KernelCounter>{{"prog_1", {3, 180}}};
   }
@@ -69,6 +101,8 @@ class FakeKernel : public datapath::nft::Kernel {
     }
     std::lock_guard lock(log_->mu);
     (adopt ? log_->adopts : log_->syncs)++;
+    log_->table_live = true;
+    ++log_->generation;
     log_->last = rs;
     log_->history.push_back(rs);
     datapath::nft::SyncReport r;

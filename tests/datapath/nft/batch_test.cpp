@@ -277,9 +277,15 @@ TEST(NftProgrammer, ErrorAckNamesTheIrObject) {
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find("(program 1 rule 0, policy shop/allow-db): EINVAL"), std::string::npos) << msg;
-  // The previous state is still what we believe the kernel holds.
-  ASSERT_TRUE(prog.current().has_value());
-  EXPECT_TRUE(diff(before, *prog.current()).empty());
+  // A rejection means the kernel is not what we believed: the model is
+  // forgotten, and the next program is a full resynchronisation, never the
+  // same stale delta again.
+  EXPECT_FALSE(prog.current().has_value());
+  f->script = nullptr;
+  auto again = prog.sync(rs);
+  ASSERT_TRUE(again.ok()) << again.error().str();
+  EXPECT_EQ(again->kind, SyncReport::Kind::Replace);
+  EXPECT_FALSE(diff(before, *prog.current()).empty());
 
   // EPERM says what is missing.
   f->script = [](const std::vector<const nlmsghdr*>& msgs) {
