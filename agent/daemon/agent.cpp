@@ -12,6 +12,7 @@
 #include "agent/daemon/reconciler.h"
 #include "agent/queue/queue_kernel.h"
 #include "agent/queue/queue_service.h"
+#include "datapath/nft/monitor.h"
 #include "datapath/nft/probe.h"
 #include "palisade/v1/status.pb.h"
 #include "proto/base/log.h"
@@ -127,10 +128,30 @@ int runAgent(const AgentFlags& flags) {
     }
     packet_queue = std::move(*started);
   }
+  // The table flags: owner (no other process may change or delete the table
+  // while we run) with persist (it outlives us for the next agent to take
+  // over). Without both, drift repair alone defends the table.
+  auto features = datapath::nft::probeFeatures();
+  if (!features) {
+    logError("cannot probe the kernel's nftables features", {{"error", features.error().str()}});
+    return 1;
+  }
+  const uint32_t table_flags = flags.table_ownership == "off" ? 0 : features->tableFlags();
+  logInfo("kernel features", {{"summary", features->summary()}});
+  if (flags.table_ownership == "off")
+    logWarn(
+        "--table-ownership=off: other processes can change table inet palisade; drift "
+        "repair restores it");
+  else if (!table_flags)
+    logWarn(
+        "table inet palisade cannot be made tamper-proof on this kernel (needs the owner and "
+        "persist flags, Linux 6.9+): another process can change it; drift repair restores it",
+        {{"owner", features->table_owner ? "yes" : "no"},
+         {"persist", features->table_persist ? "yes" : "no"}});
   auto kernel =
       datapath::nft::openNftKernel(flags.deny_action == "reject" ? datapath::nft::DenyAction::Reject
                                                                  : datapath::nft::DenyAction::Drop,
-                                   queue_rules);
+                                   queue_rules, table_flags);
   if (!kernel) {
     logError("cannot open the datapath", {{"error", kernel.error().str()}});
     return 1;
@@ -149,6 +170,9 @@ int runAgent(const AgentFlags& flags) {
   }
 
   Metrics metrics;
+  metrics.defence.table_owner = (table_flags & datapath::nft::kTableFlagOwner) ? 1 : 0;
+  metrics.defence.table_persist = (table_flags & datapath::nft::kTableFlagPersist) ? 1 : 0;
+  const uint32_t own_port = kernel.value()->portId();
   if (packet_queue)
     metrics.addCollector([q = packet_queue.get()](std::string& out) { q->renderMetrics(out); });
   ReconcilerOptions ropts;
@@ -172,9 +196,21 @@ int runAgent(const AgentFlags& flags) {
     for (const auto& w : watchedResources(flags.node))
       ropts.required_resources.insert(w.resource.name);
   }
+  ropts.drift_check_interval = secondsFlag(flags.drift_check_interval);
   Reconciler reconciler(ropts, std::move(kernel.value()), metrics);
   reconciler.restoreCheckpoint();
   reconciler.start();
+  // Changes to our table by anyone else: read back and repaired by the loop.
+  auto monitor = datapath::nft::TableMonitor::start(
+      datapath::nft::kTableName, own_port, [&reconciler, &metrics](const std::string& what) {
+        ++metrics.defence.foreign_changes;
+        reconciler.driftSuspected(what);
+      });
+  if (!monitor) {
+    logError("cannot listen to nftables events", {{"error", monitor.error().str()}});
+    reconciler.stop();
+    return 1;
+  }
 
   std::unique_ptr<ApiSource> api;
   std::unique_ptr<ManifestSource> files;
@@ -215,7 +251,7 @@ int runAgent(const AgentFlags& flags) {
   });
   health_http.handle("/readyz", [&] {
     return reconciler.ready() ? HttpReply{200, "text/plain", "ok\n"}
-                              : HttpReply{503, "text/plain", "first full sync not done\n"};
+                              : HttpReply{503, "text/plain", reconciler.notReadyReason() + "\n"};
   });
   health_http.handle("/status", [&] {
     return HttpReply{200, "application/json", statusJson(flags, reconciler, metrics, api.get())};
@@ -249,6 +285,7 @@ int runAgent(const AgentFlags& flags) {
   if (files) files->stop();
   metrics_http.stop();
   health_http.stop();
+  monitor->reset();  // before the loop it reports to
   reconciler.stop();
   return 0;
 }

@@ -114,6 +114,17 @@ void addFlags(CLI::App& app, AgentFlags& f) {
       ->capture_default_str();
   app.add_option("--watch-timeout", f.watch_timeout, "watch timeoutSeconds (randomised up to 2x)")
       ->capture_default_str();
+  app.add_option("--drift-check-interval", f.drift_check_interval,
+                 "seconds between looks at the nftables generation, the safety net behind the "
+                 "change events (0 = events only)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--table-ownership", f.table_ownership,
+                 "auto: create table inet palisade with the kernel's owner and persist flags "
+                 "where it has both, so no other process can change or delete it; off: leave "
+                 "it editable (e.g. for nft tracing rules; drift repair still undoes changes)")
+      ->check(CLI::IsMember({"auto", "off"}))
+      ->capture_default_str();
   app.add_option("--queue-count", f.queue_count,
                  "NFQUEUE queues for the packet-queue fallback (pending pods, untranslated "
                  "Service traffic, user-space mode), spread across CPUs; 0 = off (a pod the "

@@ -31,6 +31,8 @@ struct AgentFlags {
   double backoff_initial = 0.8;
   double backoff_max = 30;
   int watch_timeout = 300;
+  double drift_check_interval = 10;      // seconds; 0 = only the change events
+  std::string table_ownership = "auto";  // auto: owner+persist where the kernel has them; off
   // The packet queue (NFQUEUE fallback, agent/queue); --queue-count 0 turns it off.
   int queue_count = 1;         // queues, one consumer thread each
   int queue_first = 0;         // first queue number

@@ -111,6 +111,8 @@ std::string Metrics::render() const {
   metricHeader(out, "palisade_manifest_reloads_total", "counter", "Standalone manifest reloads.");
   out += "palisade_manifest_reloads_total " + std::to_string(manifest_reloads) + "\n";
 
+  defence.render(out);
+
   std::lock_guard lock(mu_);
   metricHeader(out, "palisade_ruleset_revision", "gauge", "Revision of the programmed ruleset.");
   out += "palisade_ruleset_revision " + std::to_string(size_.revision) + "\n";

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/daemon/defence_metrics.h"
+
 namespace palisade::agent {
 
 /// A cumulative histogram with fixed bounds (seconds).
@@ -46,6 +48,7 @@ class Metrics {
   std::atomic<uint64_t> resyncs{0};
   std::atomic<uint64_t> manifest_reloads{0};
   std::atomic<bool> ready{false};
+  DefenceMetrics defence;  // drift and repair (defence_metrics.h)
 
   void setRulesetSize(const RulesetSize& size);
   RulesetSize rulesetSize() const;

@@ -1,6 +1,7 @@
 #include "agent/daemon/reconciler.h"
 
 #include "agent/daemon/checkpoint.h"
+#include "datapath/nft/drift.h"
 #include "proto/base/log.h"
 #include "proto/base/version.h"
 
@@ -33,14 +34,32 @@ Reconciler::Reconciler(ReconcilerOptions options, std::unique_ptr<datapath::nft:
 Reconciler::~Reconciler() { stop(); }
 
 void Reconciler::restoreCheckpoint() {
-  if (options_.state_dir.empty()) return;
+  // A live table is what the kernel enforces now, and it is never older than
+  // the checkpoint (written at most every checkpoint_interval after it):
+  // converging it to the checkpoint would remove what the previous agent
+  // programmed since then. It is taken as it is; the first full sync converges it.
+  auto live = kernel_->adoptLive();
+  if (!live) {
+    ++metrics_.kernel_batch_errors;
+    logError("reading the kernel table at start failed; leaving the kernel as it is",
+             {{"error", live.error().str()}});
+    return;
+  }
+  if (*live) {
+    logInfo("live table adopted as it is; the first full sync converges it");
+    return;
+  }
+  if (options_.state_dir.empty()) {
+    logInfo("no table and no state dir: nothing is enforced until the first full sync");
+    return;
+  }
   auto cp = readCheckpoint(options_.state_dir);
   if (!cp) {
     logWarn("ignoring checkpoint", {{"error", cp.error().str()}});
     return;
   }
   if (!cp->has_value()) {
-    logInfo("no checkpoint: the kernel is left as it is until the first full sync");
+    logInfo("no table and no checkpoint: nothing is enforced until the first full sync");
     return;
   }
   const auto& rs = (*cp)->ruleset();
@@ -49,18 +68,22 @@ void Reconciler::restoreCheckpoint() {
             {{"checkpoint_node", (*cp)->node()}, {"node", options_.node}});
     return;
   }
-  auto r = kernel_->adopt(rs);
+  // The table is gone (a reboot): the checkpoint is the newest enforcement
+  // there is, in force until every resource has synced.
+  auto r = kernel_->sync(rs);
   if (!r) {
     ++metrics_.kernel_batch_errors;
-    logError("adopting the checkpoint failed", {{"error", r.error().str()}});
+    logError("programming the checkpoint failed", {{"error", r.error().str()}});
     return;
   }
   adopted_ = true;
   programmed_revision_ = rs.revision();
   metrics_.setRulesetSize(measureRuleset(rs));
-  logInfo(
-      "adopted kernel table against checkpoint",
-      {{"revision", rs.revision()}, {"summary", r->summary}, {"endpoints", rs.endpoints_size()}});
+  logInfo("no table (reboot?): checkpoint programmed until the API answers",
+          {{"revision", rs.revision()},
+           {"written_by", (*cp)->agent_version()},
+           {"written_unix_ms", (*cp)->written_unix_ms()},
+           {"endpoints", rs.endpoints_size()}});
 }
 
 void Reconciler::start() {
@@ -134,6 +157,22 @@ void Reconciler::resync() {
   push(std::move(c));
 }
 
+void Reconciler::driftSuspected(std::string what) {
+  Change c;
+  c.op = Change::Op::Drift;
+  c.name = std::move(what);
+  c.at = Clock::now();
+  push(std::move(c));
+}
+
+std::string Reconciler::notReadyReason() const {
+  if (!metrics_.ready) return "first full sync not done";
+  if (metrics_.defence.kernel_in_sync) return "";
+  std::lock_guard lock(mu_);
+  return "the kernel differs from the ruleset in force and could not be repaired yet: " +
+         last_error_;
+}
+
 bool Reconciler::healthy() const { return nowMs() - heartbeat_ms_ < options_.stuck_after.count(); }
 
 std::string Reconciler::lastError() const {
@@ -160,6 +199,45 @@ void Reconciler::applyToState(Change& c) {
     policy::removeFrom(state_, c.kind, c.ns, c.name);
 }
 
+void Reconciler::applyChange(Change& c, bool full, bool& changed, Clock::time_point& oldest) {
+  switch (c.op) {
+    case Change::Op::Synced:
+      if (synced_.insert(c.name).second) logInfo("resource synced", {{"resource", c.name}});
+      break;
+    case Change::Op::Drift:
+      drift_pending_ = true;
+      if (!drift_why_.empty()) drift_why_ += "; ";
+      drift_why_ += c.name;
+      break;
+    case Change::Op::Replace:
+      compiler_.reset();
+      state_ = policy::ClusterState::fromManifests(*c.manifests);
+      all_synced_ = true;
+      changed = true;
+      break;
+    case Change::Op::Resync:
+      ++metrics_.resyncs;
+      force_adopt_ = true;
+      changed = true;
+      break;
+    case Change::Op::Upsert:
+    case Change::Op::Remove:
+      if (c.object && options_.admit) options_.admit(*c.object);
+      changed = true;
+      oldest = std::min(oldest, c.at);
+      // Pod changes become set-element deltas when nothing else forces a
+      // recompile; otherwise every write goes straight to the state.
+      if (!full && compiler_ && c.kind == policy::kindId<policy::Pod>()) {
+        pending_deltas_.push_back(c.op == Change::Op::Upsert
+                                      ? compiler_->upsertPod(std::get<policy::Pod>(*c.object))
+                                      : compiler_->removePod(c.ns, c.name));
+      } else {
+        applyToState(c);
+      }
+      break;
+  }
+}
+
 bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest) {
   bool full = false;
   bool changed = false;
@@ -170,35 +248,29 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
       full = true;
   }
   for (auto& c : batch) {
-    switch (c.op) {
-      case Change::Op::Synced:
-        if (synced_.insert(c.name).second) logInfo("resource synced", {{"resource", c.name}});
-        break;
-      case Change::Op::Replace:
-        compiler_.reset();
-        state_ = policy::ClusterState::fromManifests(*c.manifests);
-        all_synced_ = true;
-        changed = true;
-        break;
-      case Change::Op::Resync:
-        ++metrics_.resyncs;
-        force_adopt_ = true;
-        changed = true;
-        break;
-      case Change::Op::Upsert:
-      case Change::Op::Remove:
-        changed = true;
-        oldest = std::min(oldest, c.at);
-        // Pod changes become set-element deltas when nothing else forces a
-        // recompile; otherwise every write goes straight to the state.
-        if (!full && compiler_ && c.kind == policy::kindId<policy::Pod>()) {
-          pending_deltas_.push_back(c.op == Change::Op::Upsert
-                                        ? compiler_->upsertPod(std::get<policy::Pod>(*c.object))
-                                        : compiler_->removePod(c.ns, c.name));
-        } else {
-          applyToState(c);
-        }
-        break;
+    // One change that throws costs only itself: the rest of the batch (a
+    // Synced among them) still lands, and the compiler, which may be halfway
+    // through it, recompiles from the state below.
+    try {
+      applyChange(c, full, changed, oldest);
+    } catch (const std::exception& e) {
+      ++metrics_.objects_rejected;
+      recompile_needed_ = true;
+      changed = true;
+      std::string ns = c.ns, name = c.name;
+      if (c.object)
+        std::visit(
+            [&](const auto& o) {
+              ns = o.meta.namespace_;
+              name = o.meta.name;
+            },
+            *c.object);
+      const bool object_change = c.op == Change::Op::Upsert || c.op == Change::Op::Remove;
+      logError("applying a change failed; it is skipped",
+               {{"kind", object_change ? std::string(policy::kindInfo(c.kind).name) : "-"},
+                {"namespace", ns},
+                {"name", name},
+                {"error", e.what()}});
     }
   }
   if (!all_synced_) {
@@ -214,9 +286,11 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
   if (!compiler_) {
     compiler_ = std::make_unique<policy::IncrementalCompiler>(state_, options_.node);
     deltas_cover_changes_ = false;
-  } else if (full) {
+    recompile_needed_ = false;
+  } else if (full || recompile_needed_) {
     compiler_->recompile();
     deltas_cover_changes_ = false;
+    recompile_needed_ = false;
   }
   return changed;
 }
@@ -237,14 +311,11 @@ void Reconciler::program(Clock::time_point oldest) {
   deltas_cover_changes_ = r.ok();
   if (!r) {
     ++metrics_.kernel_batch_errors;
-    {
-      std::lock_guard lock(mu_);
-      last_error_ = r.error().str();
-    }
-    logError("programming the kernel failed; the previous ruleset stays in force",
-             {{"revision", rs.revision()}, {"error", r.error().str()}});
-    dirty_ = true;
-    retry_at_ = Clock::now() + options_.retry_interval;
+    logError(
+        "programming the kernel failed; the previous ruleset stays in force, the retry "
+        "reads the table back",
+        {{"revision", rs.revision()}, {"error", r.error().str()}});
+    kernelDiffers(r.error().str());
     return;
   }
   auto acked = Clock::now();
@@ -256,6 +327,9 @@ void Reconciler::program(Clock::time_point oldest) {
     std::lock_guard lock(mu_);
     last_error_.clear();
   }
+  metrics_.defence.kernel_in_sync = true;
+  // Our own commit moved the generation: the periodic check starts from here.
+  if (auto g = kernel_->generation(); g) checked_generation_ = *g;
   switch (r->kind) {
     case datapath::nft::SyncReport::Kind::Unchanged:
       ++metrics_.syncs_unchanged;
@@ -285,12 +359,75 @@ void Reconciler::program(Clock::time_point oldest) {
   maybeCheckpoint(false);
 }
 
+void Reconciler::kernelDiffers(const std::string& error) {
+  {
+    std::lock_guard lock(mu_);
+    last_error_ = error;
+  }
+  metrics_.defence.kernel_in_sync = false;
+  // What the kernel holds is unknown now: the retry reads it back (adopt) and
+  // resynchronises with one batch, whatever a stale model would have sent.
+  force_adopt_ = true;
+  dirty_ = true;
+  retry_at_ = Clock::now() + options_.retry_interval;
+}
+
+void Reconciler::checkDrift(const std::string& why) {
+  if (!adopted_ || !compiler_) {
+    // Nothing of ours programmed yet (a live table adopted as it is, waiting
+    // for the API): the first full sync reads the table back anyway.
+    logWarn("the kernel table changed before the first full sync; that sync converges it",
+            {{"change", why}});
+    return;
+  }
+  ++metrics_.defence.drift_checks;
+  auto r = kernel_->repair();
+  if (!r) {
+    if (r.error().code() != ENODATA) ++metrics_.defence.repair_errors;
+    logError("repairing the kernel table failed; resynchronising",
+             {{"change", why}, {"error", r.error().str()}});
+    kernelDiffers(r.error().str());
+    return;
+  }
+  checked_generation_ = r->generation;
+  if (r->drift.empty()) {
+    logDebug("table checked: as programmed", {{"change", why}});
+    return;
+  }
+  ++metrics_.defence.drift_detected;
+  for (const auto& d : r->drift) metrics_.defence.repaired(d.cause);
+  metrics_.defence.last_repair_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count();
+  metrics_.defence.kernel_in_sync = true;
+  if (auto g = kernel_->generation(); g) checked_generation_ = *g;
+  logWarn("the kernel table drifted; repaired in one batch",
+          {{"change", why},
+           {"found", datapath::nft::driftSummary(r->drift)},
+           {"messages", r->sync.messages}});
+}
+
+void Reconciler::maybeCheckGeneration() {
+  if (options_.drift_check_interval.count() <= 0 || !adopted_ || dirty_) return;
+  auto now = Clock::now();
+  if (now - last_generation_check_ < options_.drift_check_interval) return;
+  last_generation_check_ = now;
+  auto g = kernel_->generation();
+  if (!g) {
+    logDebug("reading the ruleset generation failed", {{"error", g.error().str()}});
+    return;
+  }
+  if (checked_generation_ && *g == *checked_generation_) return;
+  // Some commit since our last look (any table's): compare ours with the model.
+  checkDrift("ruleset generation moved to " + std::to_string(*g));
+}
+
 void Reconciler::maybeCheckpoint(bool force) {
   if (!checkpoint_pending_ || options_.state_dir.empty() || !compiler_) return;
   auto now = Clock::now();
   if (!force && now - last_checkpoint_ < options_.checkpoint_interval) return;
   palisade::agent::v1::Checkpoint cp;
-  cp.set_format(1);
+  cp.set_format(kCheckpointFormat);
   cp.set_node(options_.node);
   cp.set_agent_version(version());
   cp.set_written_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -299,12 +436,14 @@ void Reconciler::maybeCheckpoint(bool force) {
   *cp.mutable_ruleset() = compiler_->ruleset();
   auto w = writeCheckpoint(options_.state_dir, cp);
   last_checkpoint_ = now;
-  checkpoint_pending_ = false;
   if (w) {
+    checkpoint_pending_ = false;
     ++metrics_.checkpoint_writes;
   } else {
+    // Still pending: retried after checkpoint_interval (a full disk frees up,
+    // a read-only remount is fixed) until one lands.
     ++metrics_.checkpoint_errors;
-    logWarn("writing the checkpoint failed", {{"error", w.error().str()}});
+    logWarn("writing the checkpoint failed; will retry", {{"error", w.error().str()}});
   }
 }
 
@@ -327,7 +466,9 @@ void Reconciler::run() {
     std::deque<Change> batch;
     {
       std::unique_lock lock(mu_);
-      auto wait = 500ms;
+      std::chrono::milliseconds wait = 500ms;
+      if (adopted_ && options_.drift_check_interval.count() > 0)
+        wait = std::min(wait, options_.drift_check_interval);
       if (retry_at_)
         wait = std::min<std::chrono::milliseconds>(
             wait, std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -346,6 +487,14 @@ void Reconciler::run() {
         program(oldest);
         pending_since_ = dirty_ ? std::optional(oldest) : std::nullopt;
       }
+      if (drift_pending_) {
+        std::string why = std::move(drift_why_);
+        drift_pending_ = false;
+        drift_why_.clear();
+        // A program just ran (or is due): it already converged the kernel.
+        if (!dirty_) checkDrift(why);
+      }
+      maybeCheckGeneration();
       maybeCheckpoint(false);
       refreshCounters();
     } catch (const std::exception& e) {

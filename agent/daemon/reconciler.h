@@ -16,9 +16,15 @@
 //                        metrics (event → ack), checkpoint (rate-limited, atomic)
 //
 // Until every resource has completed its first list, nothing is programmed:
-// the kernel keeps whatever it had (the previous agent's table, or the
-// checkpoint adopted at start). A rejected batch leaves the previous ruleset
-// in force and is retried.
+// the kernel keeps whatever it had (the previous agent's table, adopted as it
+// is, or after a reboot the checkpoint). A rejected batch leaves the previous
+// ruleset in force; the retry reads the table back and resynchronises
+// (adopt), never resending the rejected delta.
+//
+// Drift (DESIGN §11): the table monitor's events (driftSuspected) and a
+// periodic look at the ruleset generation make the loop read the table back
+// and repair any difference in one batch. ready() is false while the kernel
+// differs from what the loop believes is in force and cannot be repaired.
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -51,10 +57,17 @@ struct ReconcilerOptions {
   std::chrono::milliseconds retry_interval{1000};      // after a rejected batch
   std::chrono::milliseconds counters_interval{10000};  // nft deny counters → metrics
   std::chrono::milliseconds stuck_after{120000};       // /healthz fails past this
+  /// The safety net behind the monitor: this often the ruleset generation is
+  /// read, and when another commit moved it the table is checked (0: never).
+  std::chrono::milliseconds drift_check_interval{10000};
   /// Before each revision goes to the kernel, on the reconcile thread, with
   /// the state it was compiled from (the packet queue stages its Service
   /// table here: queue_kernel.h).
   std::function<void(const policy::ClusterState&)> before_program;
+  /// Runs on each object before it enters the state; an exception rejects
+  /// that object alone (logged, counted in objects_rejected). The agent sets
+  /// none; tests use it to inject a fault.
+  std::function<void(const policy::AnyObject&)> admit;
 };
 
 class Reconciler {
@@ -63,8 +76,10 @@ class Reconciler {
              Metrics& metrics);
   ~Reconciler();
 
-  /// Adopts the kernel table against the checkpoint, when there is one: the
-  /// enforcement of the last run is back (or kept) before any API access.
+  /// At start, before any API access: a live table is adopted as it is (it is
+  /// never older than the checkpoint, so nothing is rolled back); only when
+  /// the table is gone (a reboot) is the checkpoint programmed, and it stays
+  /// in force until every resource has synced.
   void restoreCheckpoint();
   void start();
   /// Stops the loop, writes a pending checkpoint. The kernel table stays.
@@ -79,8 +94,14 @@ class Reconciler {
   void replaceAll(policy::ManifestSet set);
   /// Recompiles everything and re-adopts the kernel table (SIGHUP).
   void resync();
+  /// Someone else may have changed the table (the monitor's description):
+  /// read it back and repair it.
+  void driftSuspected(std::string what);
 
-  bool ready() const { return metrics_.ready; }
+  /// Programmed once, and the kernel holds what we believe is in force.
+  bool ready() const { return metrics_.ready && metrics_.defence.kernel_in_sync; }
+  /// Why ready() is false ("" when it is true).
+  std::string notReadyReason() const;
   bool healthy() const;
   /// Blocks until the queue is empty and the result programmed (tests).
   bool waitIdle(std::chrono::milliseconds limit);
@@ -89,7 +110,7 @@ class Reconciler {
 
  private:
   struct Change {
-    enum class Op { Upsert, Remove, Synced, Replace, Resync };
+    enum class Op { Upsert, Remove, Synced, Replace, Resync, Drift };
     Op op = Op::Upsert;
     policy::KindId kind{};
     std::optional<policy::AnyObject> object;
@@ -103,7 +124,12 @@ class Reconciler {
   // Applies one batch; returns true when the ruleset must be programmed.
   bool applyBatch(std::deque<Change>& batch, Clock::time_point& oldest);
   void applyToState(Change& c);
+  void applyChange(Change& c, bool full, bool& changed, Clock::time_point& oldest);
   void program(Clock::time_point oldest);
+  /// Reads the table back and repairs drift; `why` names what prompted it.
+  void checkDrift(const std::string& why);
+  void maybeCheckGeneration();
+  void kernelDiffers(const std::string& error);
   void maybeCheckpoint(bool force);
   void refreshCounters();
 
@@ -138,6 +164,11 @@ class Reconciler {
   bool checkpoint_pending_ = false;
   Clock::time_point last_checkpoint_{};
   Clock::time_point last_counters_{};
+  bool drift_pending_ = false;  // a Drift change arrived: check after this batch
+  std::string drift_why_;
+  std::optional<uint32_t> checked_generation_;  // after our last commit or check
+  Clock::time_point last_generation_check_{};
+  bool recompile_needed_ = false;  // a change threw: the compiler may be mid-change
 };
 
 /// Ruleset size figures (metrics, status).

@@ -154,13 +154,16 @@ TEST_F(ReconcilerTest, PodChangesReachTheKernelAsDeltasEverythingElseAsFullSyncs
   EXPECT_EQ(log->syncs, 1);
   EXPECT_EQ(log->applies, applies);
 
-  // A rejected delta batch: the retry is a full sync (the kernel kept the old
-  // revision, later deltas would not start there), then deltas again.
+  // A rejected delta batch: the retry reads the table back and resynchronises
+  // (adopt; the kernel is not what we believed, later deltas would not start
+  // there), then deltas again.
+  const int adopts = log->adopts;
   log->fail_next = 1;
   rec->upsert(pod("web", "d", "a", "10.1.0.4"));
   ASSERT_TRUE(rec->waitIdle(2s));
-  for (int i = 0; i < 100 && log->syncs < 2; ++i) std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(log->syncs, 2);
+  for (int i = 0; i < 100 && log->adopts == adopts; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(log->adopts, adopts + 1);
+  EXPECT_EQ(log->syncs, 1);
   EXPECT_EQ(log->applies, applies);
   ASSERT_NE(log->endpoint(log->lastRuleset(), "web", "d"), nullptr);
   rec->upsert(pod("web", "e", "a", "10.1.0.5"));
@@ -197,7 +200,8 @@ TEST_F(ReconcilerTest, CheckpointWrittenThenAdoptedOnRestart) {
   EXPECT_EQ((*cp)->ruleset().endpoints_size(), 1);
   EXPECT_GE(metrics.checkpoint_writes, 1u);
 
-  // A new agent without API access: adopts the checkpoint, programs nothing new.
+  // After a reboot (no table) and without API access: the checkpoint is
+  // programmed and stays in force; nothing else is.
   auto log2 = std::make_shared<FakeKernelLog>();
   ReconcilerOptions o;
   o.node = "node-1";
@@ -208,9 +212,176 @@ TEST_F(ReconcilerTest, CheckpointWrittenThenAdoptedOnRestart) {
   again.start();
   std::this_thread::sleep_for(50ms);
   again.stop();
-  EXPECT_EQ(log2->adopts, 1);
-  EXPECT_EQ(log2->syncs, 0);
+  EXPECT_EQ(log2->live_adopts, 0);
+  EXPECT_EQ(log2->adopts, 0);
+  EXPECT_EQ(log2->syncs, 1);
   EXPECT_EQ(log2->last.endpoints_size(), 1);
+}
+
+TEST_F(ReconcilerTest, RestartWithALiveTableNeverRollsItBack) {
+  // The previous agent wrote a checkpoint with one pod, then programmed a
+  // second and died before its next checkpoint.
+  make({"pods"});
+  rec->start();
+  rec->upsert(pod("web", "a", "a", "10.1.0.1"));
+  rec->synced("pods");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  rec->stop();
+  ASSERT_TRUE(readCheckpoint(dir).ok());
+
+  auto live = std::make_shared<FakeKernelLog>();
+  live->table_live = true;  // the table the previous agent left, newer than the checkpoint
+  ReconcilerOptions o;
+  o.node = "node-1";
+  o.state_dir = dir;
+  o.required_resources = {"pods"};
+  Metrics restarted;  // a new process: not ready until its own first full sync
+  Reconciler again(o, std::make_unique<FakeKernel>(live), restarted);
+  again.restoreCheckpoint();
+  again.start();
+  std::this_thread::sleep_for(50ms);
+  // Taken as it is: the stale checkpoint is not programmed over it.
+  EXPECT_EQ(live->live_adopts, 1);
+  EXPECT_EQ(live->calls(), 0);
+  EXPECT_FALSE(again.ready());
+  // The API answers: the first full sync converges the live table (adopt).
+  again.upsert(pod("web", "a", "a", "10.1.0.1"));
+  again.upsert(pod("web", "b", "a", "10.1.0.2"));
+  again.synced("pods");
+  ASSERT_TRUE(again.waitIdle(2s));
+  again.stop();
+  EXPECT_EQ(live->adopts, 1);
+  EXPECT_EQ(live->lastRuleset().endpoints_size(), 2);
+}
+
+TEST_F(ReconcilerTest, CheckpointWithABadChecksumIsIgnored) {
+  make({"pods"});
+  rec->start();
+  rec->upsert(pod("web", "a", "a", "10.1.0.1"));
+  rec->synced("pods");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  rec->stop();
+  // Flip one byte inside the ruleset data.
+  std::string bytes;
+  {
+    std::ifstream in(checkpointPath(dir), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_GT(bytes.size(), 40u);
+  bytes[bytes.size() / 2] ^= 0x20;
+  { std::ofstream(checkpointPath(dir), std::ios::binary) << bytes; }
+  auto cp = readCheckpoint(dir);
+  ASSERT_FALSE(cp.ok());
+  EXPECT_NE(cp.error().str().find("corrupt checkpoint"), std::string::npos) << cp.error().str();
+
+  auto fresh = std::make_shared<FakeKernelLog>();
+  ReconcilerOptions o;
+  o.node = "node-1";
+  o.state_dir = dir;
+  Reconciler again(o, std::make_unique<FakeKernel>(fresh), metrics);
+  again.restoreCheckpoint();
+  EXPECT_EQ(fresh->calls(), 0);
+}
+
+TEST_F(ReconcilerTest, FailedCheckpointWriteIsRetried) {
+  // The state dir's path is taken by a file: writes fail until it is removed.
+  { std::ofstream(dir) << "in the way"; }
+  make({"pods"});
+  rec->start();
+  rec->upsert(pod("web", "a", "a", "10.1.0.1"));
+  rec->synced("pods");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  for (int i = 0; i < 100 && metrics.checkpoint_errors == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_GE(metrics.checkpoint_errors, 1u);
+  EXPECT_EQ(metrics.checkpoint_writes, 0u);
+  std::filesystem::remove(dir);
+  // No new change: the pending checkpoint is written by the retry alone.
+  for (int i = 0; i < 200 && metrics.checkpoint_writes == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(metrics.checkpoint_writes, 1u);
+  auto cp = readCheckpoint(dir);
+  ASSERT_TRUE(cp.ok() && cp->has_value());
+  EXPECT_EQ((*cp)->ruleset().endpoints_size(), 1);
+}
+
+TEST_F(ReconcilerTest, DriftIsRepairedCountedAndGatesReadiness) {
+  make({"pods"});
+  rec->start();
+  rec->upsert(pod("web", "a", "a", "10.1.0.1"));
+  rec->synced("pods");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  ASSERT_TRUE(rec->ready());
+  {
+    std::lock_guard lock(log->mu);
+    log->drift = {{"chain_flushed", "chain p_1: rules changed (0 in the kernel, 2 ours)"}};
+  }
+  rec->driftSuspected("nft (pid 7): deleted a rule of chain p_1");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  EXPECT_EQ(log->repairs, 1);
+  EXPECT_EQ(metrics.defence.drift_detected, 1u);
+  EXPECT_GT(metrics.defence.last_repair_unix_ms, 0);
+  EXPECT_NE(metrics.render().find(R"(palisade_drift_repairs_total{cause="chain_flushed"} 1)"),
+            std::string::npos);
+  EXPECT_TRUE(rec->ready());
+
+  // A repair the kernel refuses: not ready until the resynchronisation (an
+  // adopt, reading the table back) lands; then ready again by itself.
+  const int adopts = log->adopts;
+  log->repair_fail_next = 1;
+  log->fail_next = 1;  // and the first resync fails too
+  rec->driftSuspected("nft (pid 8): deleted table palisade");
+  for (int i = 0; i < 100 && rec->ready(); ++i) std::this_thread::sleep_for(2ms);
+  EXPECT_FALSE(rec->ready());
+  EXPECT_NE(rec->notReadyReason().find("could not be repaired"), std::string::npos);
+  for (int i = 0; i < 200 && !rec->ready(); ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(rec->ready()) << rec->notReadyReason();
+  EXPECT_EQ(log->adopts, adopts + 1);
+  EXPECT_EQ(metrics.defence.repair_errors, 1u);
+}
+
+TEST_F(ReconcilerTest, GenerationMovedByAnotherCommitTriggersACheck) {
+  ReconcilerOptions o;
+  o.node = "node-1";
+  o.required_resources = {"pods"};
+  o.drift_check_interval = 10ms;
+  rec = std::make_unique<Reconciler>(o, std::make_unique<FakeKernel>(log), metrics);
+  rec->start();
+  rec->upsert(pod("web", "a", "a", "10.1.0.1"));
+  rec->synced("pods");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  std::this_thread::sleep_for(50ms);
+  const int checks = log->repair_checks;
+  EXPECT_EQ(checks, 0);  // only our own commit so far
+  {
+    std::lock_guard lock(log->mu);
+    ++log->generation;  // someone else committed
+    log->drift = {{"element_removed", "1 elements missing from peers_1"}};
+  }
+  for (int i = 0; i < 200 && log->repairs == 0; ++i) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(log->repairs, 1);
+}
+
+TEST_F(ReconcilerTest, AChangeThatThrowsLosesNoOtherChangeOfItsBatch) {
+  ReconcilerOptions o;
+  o.node = "node-1";
+  o.required_resources = {"pods"};
+  o.admit = [](const policy::AnyObject& object) {
+    if (const auto* p = std::get_if<policy::Pod>(&object); p && p->meta.name == "bad")
+      throw std::runtime_error("broken invariant");
+  };
+  rec = std::make_unique<Reconciler>(o, std::make_unique<FakeKernel>(log), metrics);
+  // Queued before the loop starts: one batch.
+  rec->upsert(pod("web", "a", "a", "10.1.0.1"));
+  rec->upsert(pod("web", "bad", "a", "10.1.0.2"));
+  rec->upsert(pod("web", "c", "a", "10.1.0.3"));
+  rec->synced("pods");
+  rec->start();
+  ASSERT_TRUE(rec->waitIdle(2s));
+  EXPECT_TRUE(rec->ready());
+  auto rs = log->lastRuleset();
+  EXPECT_NE(log->endpoint(rs, "web", "a"), nullptr);
+  EXPECT_EQ(log->endpoint(rs, "web", "bad"), nullptr);
+  EXPECT_NE(log->endpoint(rs, "web", "c"), nullptr);
+  EXPECT_EQ(metrics.objects_rejected, 1u);
 }
 
 TEST_F(ReconcilerTest, CorruptCheckpointIsIgnored) {
