@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "datapath/nft/elements.h"
 #include "datapath/nft/handles.h"
@@ -137,11 +138,14 @@ class BatchWriter {
     b_.size_ += NLMSG_ALIGN(nlh->nlmsg_len);
   }
 
-  void table(const std::string& name, uint32_t flags, uint16_t type, std::string what) {
+  /// `flags` empty: a NEWTABLE that only makes sure the table exists (the
+  /// kernel leaves an existing table's flags alone when none are given).
+  void table(const std::string& name, std::optional<uint32_t> flags, uint16_t type,
+             std::string what) {
     TablePtr t = makeTable();
     nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, name.c_str());
     nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, NFPROTO_INET);
-    if (type == NFT_MSG_NEWTABLE) nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, flags);
+    if (type == NFT_MSG_NEWTABLE && flags) nftnl_table_set_u32(t.get(), NFTNL_TABLE_FLAGS, *flags);
     auto* nlh = header(type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0, std::move(what));
     nftnl_table_nlmsg_build_payload(nlh, t.get());
     advance();
@@ -519,8 +523,11 @@ void addEverything(BatchWriter& w, const TableModel& m) {
 
 Batch buildReplace(const TableModel& m, const BatchOptions& o) {
   BatchWriter w(o);
-  // add + delete makes the delete succeed whether or not the table exists.
-  w.table(m.name, m.flags, NFT_MSG_NEWTABLE, "adding table inet " + m.name);
+  // add + delete makes the delete succeed whether or not the table exists;
+  // the first add names no flags, since the owner and persist flags of a live
+  // table cannot change in place (a table left by another agent, --table-
+  // ownership changed): the delete and the second add change them atomically.
+  w.table(m.name, std::nullopt, NFT_MSG_NEWTABLE, "adding table inet " + m.name);
   w.table(m.name, 0, NFT_MSG_DELTABLE, "replacing table inet " + m.name);
   w.table(m.name, m.flags, NFT_MSG_NEWTABLE, "adding table inet " + m.name);
   addEverything(w, m);

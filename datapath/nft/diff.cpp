@@ -34,6 +34,12 @@ void diffRanges(const std::vector<Range>& from, const std::vector<Range>& to,
   std::set_difference(from.begin(), from.end(), to.begin(), to.end(), std::back_inserter(remove));
 }
 
+bool tableFlagsUpdatable(uint32_t from, uint32_t to) {
+  constexpr uint32_t kPinned = kTableFlagOwner | kTableFlagPersist;
+  if (((from ^ to) & kPinned) == 0) return true;
+  return (from & kPinned) == kTableFlagPersist && (to & kPinned) == kPinned;
+}
+
 Delta diff(const TableModel& from, const TableModel& to) {
   Delta d;
   d.table = to.name;

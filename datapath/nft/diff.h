@@ -54,6 +54,12 @@ struct Delta {
 /// key type or kind (never produced by render) are deleted and re-added.
 Delta diff(const TableModel& from, const TableModel& to);
 
+/// Whether the kernel can change a live table's flags from `from` to `to` in
+/// place. It refuses any change of the owner or persist flag, except taking
+/// over an orphan (persist, its owner gone) as its new owner; such a change
+/// needs the table deleted and re-created in one batch.
+bool tableFlagsUpdatable(uint32_t from, uint32_t to);
+
 /// Applies `delta` to `model` (the model of what the kernel holds after the batch).
 void apply(TableModel& model, const Delta& delta);
 

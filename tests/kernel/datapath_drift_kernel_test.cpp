@@ -228,6 +228,43 @@ TEST(DatapathOwnership, AnotherProcessCannotDeleteAnOwnedTable) {
   EXPECT_TRUE(next->deleteTable().ok());
 }
 
+// The owner and persist flags of a live table cannot change in place: a table
+// left without them (palisade apply, an older agent) or one left owned while
+// the next agent runs with --table-ownership=off is re-created, atomically,
+// with the flags asked for, and denied traffic stays denied throughout.
+TEST(DatapathOwnership, OwnershipChangesReCreateTheTableInOneBatch) {
+  std::string why = palisade::testing::kernelTestsUnavailable();
+  if (!why.empty()) GTEST_SKIP() << why;
+  auto f = probeFeatures();
+  ASSERT_TRUE(f.ok()) << f.error().str();
+  if (!f->tableFlags()) GTEST_SKIP() << "kernel lacks owner+persist: " << f->summary();
+  Topology t(3);
+  Isolated s(t);
+  Fd l = tcpListen(t.pods[1], 81);
+  ProgrammerOptions owned, open;
+  owned.table_flags = f->tableFlags();
+  // Unflagged → owned, then orphaned → unflagged, then → owned again.
+  for (const ProgrammerOptions* o : {&open, &owned, &open, &owned}) {
+    auto prog = programmerIn(t.node, *o);
+    ASSERT_TRUE(prog);
+    auto live = prog->adoptLive();
+    ASSERT_TRUE(live.ok()) << live.error().str();
+    auto r = live.value() ? prog->adopt(s.b.rs) : prog->sync(s.b.rs);
+    ASSERT_TRUE(r.ok()) << r.error().str();
+    EXPECT_EQ(tcpConnect(t.pods[2], t.pod_ip[1], 81), Conn::Timeout);
+    auto check = prog->repair();
+    ASSERT_TRUE(check.ok()) << check.error().str();
+    EXPECT_TRUE(check->drift.empty()) << driftSummary(check->drift);
+    // Another process can flush our chain exactly when we do not own it.
+    const std::string chain = prog->current()->chains.begin()->first;
+    EXPECT_EQ(nft(t.node, "flush chain inet palisade " + chain) == 0, o->table_flags == 0);
+    ASSERT_TRUE(prog->repair().ok());
+  }
+  auto last = programmerIn(t.node, owned);
+  ASSERT_TRUE(last->adoptLive().ok());
+  EXPECT_TRUE(last->deleteTable().ok());
+}
+
 TEST(DatapathMonitor, ReportsForeignChangesNotOurOwn) {
   std::string why = palisade::testing::kernelTestsUnavailable();
   if (!why.empty()) GTEST_SKIP() << why;

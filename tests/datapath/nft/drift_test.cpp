@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "datapath/nft/batch.h"
+#include "datapath/nft/diff.h"
 #include "datapath/nft/monitor.h"
 #include "datapath/nft/render.h"
 #include "datapath/nft/rule_digest.h"
@@ -188,6 +189,18 @@ TEST(NftMonitor, RejectsTruncatedAndForeignSubsystems) {
   auto e = parseTableEvent(h, cut.size());
   ASSERT_TRUE(e);
   EXPECT_EQ(e->table, "palisade");
+}
+
+TEST(TableFlags, OwnerAndPersistChangeInPlaceOnlyToTakeOverAnOrphan) {
+  constexpr uint32_t kOwned = kTableFlagOwner | kTableFlagPersist;
+  EXPECT_TRUE(tableFlagsUpdatable(0, 0));
+  EXPECT_TRUE(tableFlagsUpdatable(kOwned, kOwned));
+  EXPECT_TRUE(tableFlagsUpdatable(kTableFlagPersist, kOwned));  // the orphan taken over
+  EXPECT_TRUE(tableFlagsUpdatable(1, 0));                       // dormant, set by someone else
+  EXPECT_FALSE(tableFlagsUpdatable(0, kOwned));                 // unflagged: re-created
+  EXPECT_FALSE(tableFlagsUpdatable(kTableFlagPersist, 0));      // --table-ownership=off
+  EXPECT_FALSE(tableFlagsUpdatable(kOwned, 0));
+  EXPECT_FALSE(tableFlagsUpdatable(0, kTableFlagOwner));
 }
 
 }  // namespace
