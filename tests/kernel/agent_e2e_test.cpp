@@ -273,6 +273,73 @@ TEST(AgentE2E, PoliciesThroughTheApiReachTheKernel) {
   EXPECT_TRUE(tableExists());  // graceful shutdown leaves enforcement in place
 }
 
+// Restarts never roll the kernel back: the checkpoint (written at most every
+// --checkpoint-interval) is older than the table the killed agent left, and
+// the restarted agent takes the table as it is. Only after a reboot (no table)
+// does the checkpoint go in, and it holds until the API answers.
+TEST(AgentE2E, RestartKeepsTheLiveTableAndARebootProgramsTheCheckpoint) {
+  if (auto why = palisade::testing::kernelTestsUnavailable(); !why.empty()) GTEST_SKIP() << why;
+  if (!std::filesystem::exists(agentBinary())) GTEST_SKIP() << "no " << agentBinary();
+  AgentEnv env(3, "agent-cp");  // 1: db, 2: client, 3: other
+  auto& topo = env.topo;
+  for (auto& a : env.args)
+    if (a == "--checkpoint-interval=0") a = "--checkpoint-interval=3600";
+  env.pod(1, "db", "db");
+  env.pod(2, "client", "client");
+  env.pod(3, "other", "other");
+  env.server.upsert(kPolicies, "web", "db-allow",
+                    palisade::agent::testing::policyJson("web", "db-allow", {{"app", "db"}},
+                                                         {{"app", "client"}}));
+  EchoServer db_echo(palisade::testing::tcpListen(topo.pods[0], 8080));
+  EchoServer client_echo(palisade::testing::tcpListen(topo.pods[1], 8080));
+  auto other_to = [&](int i) {
+    return tcpConnect(topo.pods[2], topo.pod_ip[size_t(i - 1)], 8080, 300) == Conn::Ok;
+  };
+  const auto state = env.tmp / "state";
+  auto checkpointWritten = [&] {
+    return std::filesystem::exists(state) && !std::filesystem::is_empty(state);
+  };
+
+  auto agent = std::make_unique<AgentProcess>(env.node, env.args, env.log);
+  ASSERT_TRUE(eventually([&] { return !other_to(1); })) << shell("tail -50 " + env.log);
+  ASSERT_TRUE(eventually(checkpointWritten));  // the first one is written at once
+  // A change the checkpoint will not hold for an hour: the client isolated.
+  env.server.upsert(
+      kPolicies, "web", "client-deny",
+      palisade::agent::testing::policyJson("web", "client-deny", {{"app", "client"}}));
+  ASSERT_TRUE(eventually([&] { return !other_to(2); })) << shell("tail -50 " + env.log);
+
+  // Killed, API gone, restarted: the live table stays as it is.
+  agent->kill(SIGKILL);
+  env.server.stop();
+  agent = std::make_unique<AgentProcess>(env.node, env.args, env.log);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_FALSE(other_to(2)) << "the restart rolled the kernel back to the checkpoint";
+  EXPECT_FALSE(other_to(1));
+  EXPECT_NE(shell("cat " + env.log).find("live table adopted as it is"), std::string::npos);
+
+  // A reboot: no table. With the API still down, the checkpoint is in force:
+  // db isolated as it was when it was written (the client's isolation came later).
+  agent->kill(SIGKILL);
+  ASSERT_EQ(shell("ip netns exec " + env.node + " nft delete table inet palisade 2>&1; echo $?"),
+            "0\n");
+  ASSERT_TRUE(other_to(1));
+  agent = std::make_unique<AgentProcess>(env.node, env.args, env.log);
+  ASSERT_TRUE(eventually([&] { return env.tableExists() && !other_to(1); }))
+      << shell("tail -50 " + env.log);
+  EXPECT_TRUE(other_to(2));
+  EXPECT_NE(shell("cat " + env.log).find("checkpoint programmed until the API answers"),
+            std::string::npos);
+
+  // The API answers: the first full sync brings the newest state back.
+  palisade::testing::inNetns(env.node, [&] {
+    env.server.start(env.port);
+    return 0;
+  });
+  EXPECT_TRUE(eventually([&] { return !other_to(2); })) << shell("tail -50 " + env.log);
+  EXPECT_FALSE(other_to(1));
+}
+
 // Tampering: another process goes after the table while traffic that the
 // policy denies is probed every few milliseconds. With ownership (this
 // kernel has owner+persist) the kernel refuses the change outright; with
