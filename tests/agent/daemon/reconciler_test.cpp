@@ -65,6 +65,14 @@ struct ReconcilerTest : ::testing::Test {
     o.counters_interval = 0ms;
     rec = std::make_unique<Reconciler>(o, std::make_unique<FakeKernel>(log), metrics);
   }
+  /// The options a restarted agent on the same node and state dir starts with.
+  ReconcilerOptions restartOptions(std::set<std::string> required = {"pods"}) const {
+    ReconcilerOptions o;
+    o.node = "node-1";
+    o.state_dir = dir;
+    o.required_resources = std::move(required);
+    return o;
+  }
   void TearDown() override {
     if (rec) rec->stop();
     std::filesystem::remove_all(dir);
@@ -203,10 +211,7 @@ TEST_F(ReconcilerTest, CheckpointWrittenThenAdoptedOnRestart) {
   // After a reboot (no table) and without API access: the checkpoint is
   // programmed and stays in force; nothing else is.
   auto log2 = std::make_shared<FakeKernelLog>();
-  ReconcilerOptions o;
-  o.node = "node-1";
-  o.state_dir = dir;
-  o.required_resources = {"pods"};
+  ReconcilerOptions o = restartOptions();
   Reconciler again(o, std::make_unique<FakeKernel>(log2), metrics);
   again.restoreCheckpoint();
   again.start();
@@ -231,10 +236,7 @@ TEST_F(ReconcilerTest, RestartWithALiveTableNeverRollsItBack) {
 
   auto live = std::make_shared<FakeKernelLog>();
   live->table_live = true;  // the table the previous agent left, newer than the checkpoint
-  ReconcilerOptions o;
-  o.node = "node-1";
-  o.state_dir = dir;
-  o.required_resources = {"pods"};
+  ReconcilerOptions o = restartOptions();
   Metrics restarted;  // a new process: not ready until its own first full sync
   Reconciler again(o, std::make_unique<FakeKernel>(live), restarted);
   again.restoreCheckpoint();
@@ -275,9 +277,7 @@ TEST_F(ReconcilerTest, CheckpointWithABadChecksumIsIgnored) {
   EXPECT_NE(cp.error().str().find("corrupt checkpoint"), std::string::npos) << cp.error().str();
 
   auto fresh = std::make_shared<FakeKernelLog>();
-  ReconcilerOptions o;
-  o.node = "node-1";
-  o.state_dir = dir;
+  ReconcilerOptions o = restartOptions({});
   Reconciler again(o, std::make_unique<FakeKernel>(fresh), metrics);
   again.restoreCheckpoint();
   EXPECT_EQ(fresh->calls(), 0);
