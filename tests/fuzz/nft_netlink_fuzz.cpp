@@ -294,8 +294,9 @@ class DescribedKernel final : public Transport {
         if (c_.flip()) nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, c_.u8() % 3);
       }
       if (c_.flip()) {
-        auto ud = c_.blob(64);
-        nftnl_chain_set_data(ch.get(), NFTNL_CHAIN_USERDATA, ud.data(), uint32_t(ud.size()));
+        auto ud = c_.blob(64);  // libnftnl asserts on empty data
+        if (!ud.empty())
+          nftnl_chain_set_data(ch.get(), NFTNL_CHAIN_USERDATA, ud.data(), uint32_t(ud.size()));
       }
       nlmsghdr* nlh = header(NFT_MSG_NEWCHAIN);
       nftnl_chain_nlmsg_build_payload(nlh, ch.get());
@@ -384,7 +385,8 @@ class DescribedKernel final : public Transport {
         if (nftnl_expr* e = expression()) nftnl_rule_add_expr(r.get(), e);
       if (c_.flip()) {
         auto ud = c_.blob(64);
-        nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, ud.data(), uint32_t(ud.size()));
+        if (!ud.empty())
+          nftnl_rule_set_data(r.get(), NFTNL_RULE_USERDATA, ud.data(), uint32_t(ud.size()));
       }
       nlmsghdr* nlh = header(NFT_MSG_NEWRULE);
       nftnl_rule_nlmsg_build_payload(nlh, r.get());
