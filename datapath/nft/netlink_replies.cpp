@@ -40,6 +40,13 @@ std::string extAckMessage(const nlmsghdr* nlh, const nlmsgerr* err) {
   return "";
 }
 
+/// The errno an ack carries: the kernel sends 0 or -errno (errno 1..4095);
+/// anything else is a malformed ack, and negating INT_MIN would be undefined.
+int errnoOf(const nlmsgerr* err) {
+  if (err->error <= 0 && err->error >= -4095) return -err->error;
+  return EPROTO;
+}
+
 }  // namespace
 
 void parseBatchAcks(std::span<const uint8_t> buf, std::vector<Ack>& acks) {
@@ -49,7 +56,7 @@ void parseBatchAcks(std::span<const uint8_t> buf, std::vector<Ack>& acks) {
     if (nlh->nlmsg_type != NLMSG_ERROR) continue;
     const nlmsgerr* err = errorOf(nlh);
     if (!err) continue;
-    acks.push_back(Ack{err->msg.nlmsg_seq, -err->error, extAckMessage(nlh, err)});
+    acks.push_back(Ack{err->msg.nlmsg_seq, errnoOf(err), extAckMessage(nlh, err)});
   }
 }
 
@@ -64,7 +71,7 @@ Result<bool> collectReplies(std::span<const uint8_t> buf, uint32_t seq,
       const nlmsgerr* err = errorOf(nlh);
       if (!err) return Error(EPROTO, "request: truncated error message");
       if (err->error == 0) return true;
-      return Error(-err->error, "request");
+      return Error(errnoOf(err), "request");
     }
     const auto* p = reinterpret_cast<const uint8_t*>(nlh);
     out.emplace_back(p, p + nlh->nlmsg_len);

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <linux/netlink.h>
 
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <vector>
 
@@ -64,6 +66,22 @@ TEST(NetlinkRepliesTest, LengthAboveIntMaxEndsTheRead) {
   ASSERT_TRUE(r);
   EXPECT_FALSE(*r);  // nothing complete in this read
   EXPECT_TRUE(out.empty());
+}
+
+// Found by nft_netlink_fuzz (UBSan): an ack with error INT_MIN was negated.
+// The kernel sends 0 or -errno; anything else is a malformed ack, EPROTO.
+TEST(NetlinkRepliesTest, AnErrorOutsideTheErrnoRangeIsEproto) {
+  for (int bad : {INT_MIN, -4096, 1, INT_MAX}) {
+    auto read = errorMessage(9, bad);
+    std::vector<Ack> acks;
+    parseBatchAcks(read, acks);
+    ASSERT_EQ(acks.size(), 1u);
+    EXPECT_EQ(acks[0].error, EPROTO) << bad;
+    std::vector<std::vector<uint8_t>> out;
+    auto r = collectReplies(read, 9, out);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), EPROTO) << bad;
+  }
 }
 
 }  // namespace
