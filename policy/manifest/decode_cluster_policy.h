@@ -6,7 +6,6 @@
 // mapped onto one model (policy/model/cluster_policy.h).
 #include <algorithm>
 #include <string_view>
-#include <tuple>
 
 #include "policy/manifest/decode_common.h"
 #include "policy/model/cluster_policy.h"
@@ -374,13 +373,15 @@ std::optional<ClusterPolicy> decodeClusterPolicyT(const N& root, const ClusterPo
     }
   }
   decodeSubject(*spec, sp, d, ctx, cp.subject);
-  for (auto [key, egress, rules] :
-       {std::tuple{"ingress", false, &cp.ingress}, std::tuple{"egress", true, &cp.egress}}) {
+  // Not a structured binding: clang (and so clang-tidy) cannot capture one before C++20's fix.
+  auto rules = [&](std::string_view key, bool egress, std::vector<ClusterPolicyRule>& out) {
     countedList(*spec, sp, key, d.limits.rules, ctx);
     listOfMaps(*spec, sp, key, ctx, [&](const N& e, const FieldPath& ep) {
-      decodeClusterRule(e, ep, egress, d, ctx, *rules);
+      decodeClusterRule(e, ep, egress, d, ctx, out);
     });
-  }
+  };
+  rules("ingress", false, cp.ingress);
+  rules("egress", true, cp.egress);
   if (ctx.failed()) return std::nullopt;
   return cp;
 }
