@@ -21,7 +21,8 @@ struct Decoded {
 Decoded decode(const std::string& text,
                const ClusterPolicyDialect& d = kClusterNetworkPolicyV1alpha2) {
   Diagnostics diags;
-  DecodeContext ctx(clusterPolicyKindName(d.kind), SourceLocation{"cnp.yaml", 1}, diags);
+  const SourceLocation where{"cnp.yaml", 1};  // the context keeps a reference: not a temporary
+  DecodeContext ctx(clusterPolicyKindName(d.kind), where, diags);
   Decoded out;
   out.policy = decodeClusterPolicyT(YamlNode(YAML::Load(text), 0), d, ctx);
   for (const auto& e : diags) out.errors.push_back(e.format());
