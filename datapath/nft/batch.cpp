@@ -340,10 +340,14 @@ ExprPtr payload(uint32_t base, uint32_t offset, uint32_t len, uint32_t dreg) {
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_PAYLOAD_DREG, dreg);
   return e;
 }
+// Rules are built as the kernel lists them back (rule_digest.h compares the
+// two): a lookup's flags always said, registers by their 128-bit names where
+// one starts.
 ExprPtr lookup(const std::string& set, uint32_t sreg, bool vmap) {
   ExprPtr e = makeExpr("lookup");
   nftnl_expr_set_str(e.get(), NFTNL_EXPR_LOOKUP_SET, set.c_str());
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_SREG, sreg);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_FLAGS, 0);
   if (vmap) nftnl_expr_set_u32(e.get(), NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
   return e;
 }
@@ -391,10 +395,11 @@ void ctStateIn(nftnl_rule* r, uint32_t mask) {
 }
 
 /// `meta l4proto . th dport @set`: two 32-bit registers, one concatenated key.
+/// The first is NFT_REG32_00, which is NFT_REG_1 and listed as such.
 void protoPortLookup(nftnl_rule* r, const std::string& set) {
-  addExpr(r, meta(NFT_META_L4PROTO, NFT_REG32_00));
+  addExpr(r, meta(NFT_META_L4PROTO, NFT_REG_1));
   addExpr(r, payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01));
-  addExpr(r, lookup(set, NFT_REG32_00, false));
+  addExpr(r, lookup(set, NFT_REG_1, false));
 }
 
 void lowerRule(nftnl_rule* r, const RuleModel& m) {

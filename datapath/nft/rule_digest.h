@@ -4,7 +4,9 @@
 // a flushed chain, a foreign rule or an edited one from our own without
 // parsing rules into RuleModels. It covers every expression with its
 // attributes (as libnftnl prints them) and the comment; counter values and
-// handles are state, not meaning, and are left out.
+// handles are state, not meaning, and are left out. It works because batch.cpp
+// builds every rule in the form the kernel lists it (lookup flags said,
+// registers by their 128-bit names where one starts).
 #include <libnftnl/rule.h>
 
 #include <cstdint>
