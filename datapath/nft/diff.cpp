@@ -24,7 +24,8 @@ std::string Delta::summary() const {
   part(replace_chains.size(), "chains replaced");
   part(rewrite_chains.size(), "chains rewritten");
   part(delete_chains.size(), "chains deleted");
-  if (table_flags) s += ", table flags";
+  if (table_flags)
+    s += recreate_table ? ", table re-created (owner/persist flags)" : ", table flags";
   return s;
 }
 
@@ -43,7 +44,10 @@ bool tableFlagsUpdatable(uint32_t from, uint32_t to) {
 Delta diff(const TableModel& from, const TableModel& to) {
   Delta d;
   d.table = to.name;
-  if (from.flags != to.flags) d.table_flags = to.flags;
+  if (from.flags != to.flags) {
+    d.table_flags = to.flags;
+    d.recreate_table = !tableFlagsUpdatable(from.flags, to.flags);
+  }
   for (const auto& [name, s] : to.sets) {
     auto it = from.sets.find(name);
     if (it == from.sets.end() || it->second.key != s.key || it->second.is_map != s.is_map) {

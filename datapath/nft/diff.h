@@ -28,7 +28,10 @@ struct ElementDelta {
 struct Delta {
   std::string table = kTableName;
   std::optional<uint32_t> table_flags;  // set when the table's flags must change
-  std::vector<SetModel> add_sets;       // with their elements
+  // ... in a way the kernel refuses in place (tableFlagsUpdatable): only a
+  // batch that deletes and re-creates the whole table makes this change.
+  bool recreate_table = false;
+  std::vector<SetModel> add_sets;  // with their elements
   std::vector<ChainModel> add_chains;
   std::vector<ChainModel> replace_chains;  // deleted and re-added in the same batch
   std::vector<ChainModel> rewrite_chains;  // rules drifted (readback): flushed and refilled

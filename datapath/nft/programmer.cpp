@@ -94,11 +94,6 @@ Result<SyncReport> Programmer::sync(const ir::Ruleset& rs) {
   auto model = renderModel(rs, &names);
   if (!model) return model.error();
   Delta d = diff(*current_, *model);
-  if (d.table_flags && !tableFlagsUpdatable(current_->flags, *d.table_flags)) {
-    auto r = replace(rs);
-    if (r) r->full_because = "the table's owner/persist flags cannot change in place";
-    return r;
-  }
   SyncReport r;
   r.element_changes = d.elementChanges();
   r.elements_only = d.elementsOnly();
@@ -107,8 +102,8 @@ Result<SyncReport> Programmer::sync(const ir::Ruleset& rs) {
     programmed(rs, std::move(*model), std::move(names));  // origins follow the newest IR
     return r;
   }
-  r.kind = SyncReport::Kind::Delta;
-  Batch b = buildDelta(d, nextBatch());
+  r.kind = d.recreate_table ? SyncReport::Kind::Replace : SyncReport::Kind::Delta;
+  Batch b = d.recreate_table ? buildReplace(*model, nextBatch()) : buildDelta(d, nextBatch());
   auto sent = send(b, r);
   if (sent) programmed(rs, std::move(*model), std::move(names));
   return sent;
@@ -181,22 +176,23 @@ Result<bool> Programmer::adoptLive() {
   forget();
   const uint32_t held = kernel->table->flags;
   current_ = std::move(*kernel->table);
-  if (held != options_.table_flags && !tableFlagsUpdatable(held, options_.table_flags)) {
+  if (held == options_.table_flags) return true;
+  if (!tableFlagsUpdatable(held, options_.table_flags)) {
     // Left as it is: the first full sync re-creates it with our flags, atomically.
     if (options_.log)
       options_.log("table inet " + table_ + " has flags " + std::to_string(held) +
                    ", which cannot become " + std::to_string(options_.table_flags) +
                    " in place: the first full sync re-creates it");
-  } else if (held != options_.table_flags) {
-    Delta d;
-    d.table = table_;
-    d.table_flags = options_.table_flags;
-    SyncReport r;
-    r.summary = "table flags";
-    auto sent = send(buildDelta(d, nextBatch()), r);
-    if (!sent) return sent.error().context("taking over table inet " + table_);
-    current_->flags = options_.table_flags;
+    return true;
   }
+  Delta d;
+  d.table = table_;
+  d.table_flags = options_.table_flags;
+  SyncReport r;
+  r.summary = "table flags";
+  auto sent = send(buildDelta(d, nextBatch()), r);
+  if (!sent) return sent.error().context("taking over table inet " + table_);
+  current_->flags = options_.table_flags;
   return true;
 }
 
@@ -217,8 +213,7 @@ Result<RepairReport> Programmer::repair() {
   r.summary = "repaired: " + driftSummary(out.drift);
   // The model stays what it was: the batch makes the kernel equal to it again.
   TableModel model = *current_;
-  const bool whole =
-      missing || (d.table_flags && !tableFlagsUpdatable(kernel->table->flags, *d.table_flags));
+  const bool whole = missing || d.recreate_table;
   r.kind = whole ? SyncReport::Kind::Replace : SyncReport::Kind::Delta;
   auto sent = send(whole ? buildReplace(model, nextBatch()) : buildDelta(d, nextBatch()), r);
   if (!sent) return sent.error().context("repairing table inet " + table_);

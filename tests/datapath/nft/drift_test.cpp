@@ -201,6 +201,14 @@ TEST(TableFlags, OwnerAndPersistChangeInPlaceOnlyToTakeOverAnOrphan) {
   EXPECT_FALSE(tableFlagsUpdatable(kTableFlagPersist, 0));      // --table-ownership=off
   EXPECT_FALSE(tableFlagsUpdatable(kOwned, 0));
   EXPECT_FALSE(tableFlagsUpdatable(0, kTableFlagOwner));
+  // diff() says which: a flags update, or the whole table.
+  TableModel from, to;
+  to.flags = kOwned;
+  EXPECT_TRUE(diff(from, to).recreate_table);
+  from.flags = kTableFlagPersist;
+  Delta takeover = diff(from, to);
+  EXPECT_EQ(takeover.table_flags, kOwned);
+  EXPECT_FALSE(takeover.recreate_table);
 }
 
 }  // namespace
