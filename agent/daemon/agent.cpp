@@ -202,15 +202,15 @@ int runAgent(const AgentFlags& flags) {
   reconciler.start();
   // Changes to our table by anyone else: read back and repaired by the loop.
   auto monitor = datapath::nft::TableMonitor::start(
-      datapath::nft::kTableName, own_port, [&reconciler, &metrics](const std::string& what) {
-        ++metrics.defence.foreign_changes;
-        reconciler.driftSuspected(what);
-      });
+      datapath::nft::kTableName, own_port,
+      [&reconciler](const std::string& what) { reconciler.driftSuspected(what); });
   if (!monitor) {
     logError("cannot listen to nftables events", {{"error", monitor.error().str()}});
     reconciler.stop();
     return 1;
   }
+  // Rendered only while the HTTP listeners run, which stop before the monitor.
+  metrics.addCollector([m = monitor->get()](std::string& out) { renderMonitorMetrics(*m, out); });
 
   std::unique_ptr<ApiSource> api;
   std::unique_ptr<ManifestSource> files;

@@ -1,6 +1,7 @@
 #include "agent/daemon/defence_metrics.h"
 
 #include "agent/daemon/metrics.h"
+#include "datapath/nft/monitor.h"
 
 namespace palisade::agent {
 
@@ -24,9 +25,6 @@ void DefenceMetrics::render(std::string& out) const {
   metricHeader(out, "palisade_drift_detected_total", "counter",
                "Checks that found the table changed behind the agent's back.");
   out += "palisade_drift_detected_total " + std::to_string(drift_detected) + "\n";
-  metricHeader(out, "palisade_foreign_changes_total", "counter",
-               "nftables commits by other processes that touched the table.");
-  out += "palisade_foreign_changes_total " + std::to_string(foreign_changes) + "\n";
   metricHeader(out, "palisade_drift_repair_errors_total", "counter",
                "Repairs the kernel rejected (retried with a full resync).");
   out += "palisade_drift_repair_errors_total " + std::to_string(repair_errors) + "\n";
@@ -41,6 +39,16 @@ void DefenceMetrics::render(std::string& out) const {
   std::lock_guard lock(mu_);
   for (const auto& [cause, n] : repairs_)
     out += "palisade_drift_repairs_total{cause=\"" + cause + "\"} " + std::to_string(n) + "\n";
+}
+
+void renderMonitorMetrics(const datapath::nft::TableMonitor& monitor, std::string& out) {
+  metricHeader(out, "palisade_foreign_changes_total", "counter",
+               "nftables commits by other processes that touched the table.");
+  out += "palisade_foreign_changes_total " + std::to_string(monitor.foreignChanges()) + "\n";
+  metricHeader(out, "palisade_nft_events_lost_total", "counter",
+               "Reads of nftables events that found some lost (socket overrun); each one "
+               "triggered a check of the table.");
+  out += "palisade_nft_events_lost_total " + std::to_string(monitor.overruns()) + "\n";
 }
 
 }  // namespace palisade::agent

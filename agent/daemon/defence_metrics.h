@@ -8,6 +8,10 @@
 #include <mutex>
 #include <string>
 
+namespace palisade::datapath::nft {
+class TableMonitor;
+}
+
 namespace palisade::agent {
 
 class DefenceMetrics {
@@ -17,7 +21,6 @@ class DefenceMetrics {
   std::atomic<uint64_t> drift_checks{0};        // readbacks compared with the model
   std::atomic<uint64_t> drift_detected{0};      // checks that found a difference
   std::atomic<uint64_t> repair_errors{0};       // repairs the kernel refused
-  std::atomic<uint64_t> foreign_changes{0};     // change events from other processes
   std::atomic<int64_t> last_repair_unix_ms{0};  // 0: never
 
   /// One repaired difference of `cause` (drift.h's causes).
@@ -28,5 +31,9 @@ class DefenceMetrics {
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> repairs_;  // by cause
 };
+
+/// The table monitor's own counts: foreign commits it reported and reads
+/// that lost events (each of those also asked for a check).
+void renderMonitorMetrics(const datapath::nft::TableMonitor& monitor, std::string& out);
 
 }  // namespace palisade::agent

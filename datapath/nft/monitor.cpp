@@ -16,54 +16,44 @@
 #include <cstring>
 #include <vector>
 
+#include "datapath/netlink_walk.h"
+
 namespace palisade::datapath::nft {
 namespace {
 
 // Every nftables object message names its table in attribute 1
 // (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE,
-// NFTA_SET_ELEM_LIST_TABLE, ...), and its chain or set in attribute 2 or 3.
+// NFTA_SET_ELEM_LIST_TABLE, ...); `object` is the attribute that names the
+// chain or set inside it (0: none), `verb` how a log line says the change.
 constexpr uint16_t kAttrTable = 1;
 
-bool isObjectMessage(uint16_t type) {
-  switch (type) {
-    case NFT_MSG_NEWTABLE:
-    case NFT_MSG_DELTABLE:
-    case NFT_MSG_NEWCHAIN:
-    case NFT_MSG_DELCHAIN:
-    case NFT_MSG_NEWRULE:
-    case NFT_MSG_DELRULE:
-    case NFT_MSG_NEWSET:
-    case NFT_MSG_DELSET:
-    case NFT_MSG_NEWSETELEM:
-    case NFT_MSG_DELSETELEM:
-    case NFT_MSG_NEWOBJ:
-    case NFT_MSG_DELOBJ:
-    case NFT_MSG_NEWFLOWTABLE:
-    case NFT_MSG_DELFLOWTABLE:
-      return true;
-    default:
-      return false;
-  }
-}
+struct ObjectMessage {
+  uint16_t type;
+  uint16_t object;
+  const char* verb;
+};
 
-/// The attribute that names the object inside the table, by message type.
-uint16_t objectAttr(uint16_t type) {
-  switch (type) {
-    case NFT_MSG_NEWCHAIN:
-    case NFT_MSG_DELCHAIN:
-      return NFTA_CHAIN_NAME;
-    case NFT_MSG_NEWRULE:
-    case NFT_MSG_DELRULE:
-      return NFTA_RULE_CHAIN;
-    case NFT_MSG_NEWSET:
-    case NFT_MSG_DELSET:
-      return NFTA_SET_NAME;
-    case NFT_MSG_NEWSETELEM:
-    case NFT_MSG_DELSETELEM:
-      return NFTA_SET_ELEM_LIST_SET;
-    default:
-      return 0;
-  }
+constexpr ObjectMessage kObjectMessages[] = {
+    {NFT_MSG_NEWTABLE, 0, "changed table"},
+    {NFT_MSG_DELTABLE, 0, "deleted table"},
+    {NFT_MSG_NEWCHAIN, NFTA_CHAIN_NAME, "added chain"},
+    {NFT_MSG_DELCHAIN, NFTA_CHAIN_NAME, "deleted chain"},
+    {NFT_MSG_NEWRULE, NFTA_RULE_CHAIN, "added a rule to chain"},
+    {NFT_MSG_DELRULE, NFTA_RULE_CHAIN, "deleted a rule of chain"},
+    {NFT_MSG_NEWSET, NFTA_SET_NAME, "added set"},
+    {NFT_MSG_DELSET, NFTA_SET_NAME, "deleted set"},
+    {NFT_MSG_NEWSETELEM, NFTA_SET_ELEM_LIST_SET, "added elements to set"},
+    {NFT_MSG_DELSETELEM, NFTA_SET_ELEM_LIST_SET, "deleted elements of set"},
+    {NFT_MSG_NEWOBJ, 0, "changed an object of table"},
+    {NFT_MSG_DELOBJ, 0, "deleted an object of table"},
+    {NFT_MSG_NEWFLOWTABLE, 0, "changed a flowtable of table"},
+    {NFT_MSG_DELFLOWTABLE, 0, "deleted a flowtable of table"},
+};
+
+const ObjectMessage* objectMessage(uint16_t type) {
+  for (const auto& m : kObjectMessages)
+    if (m.type == type) return &m;
+  return nullptr;
 }
 
 std::string stringAttr(const nlattr* a) {
@@ -100,9 +90,9 @@ std::optional<TableEvent> parseTableEvent(const nlmsghdr* nlh, size_t len) {
   e.port = nlh->nlmsg_pid;
   const auto* gen = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
   const bool newgen = e.type == NFT_MSG_NEWGEN;
-  if (!newgen && (!isObjectMessage(e.type) || gen->nfgen_family != NFPROTO_INET))
-    return std::nullopt;
-  const uint16_t object = objectAttr(e.type);
+  const ObjectMessage* m = objectMessage(e.type);
+  if (!newgen && (!m || gen->nfgen_family != NFPROTO_INET)) return std::nullopt;
+  const uint16_t object = m ? m->object : 0;
   const auto* a = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(nfgenmsg)));
   const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
   for (; mnl_attr_ok(a, static_cast<int>(tail - reinterpret_cast<const char*>(a)));
@@ -123,39 +113,19 @@ std::optional<TableEvent> parseTableEvent(const nlmsghdr* nlh, size_t len) {
 }
 
 std::string describeEvent(const TableEvent& e) {
-  switch (e.type) {
-    case NFT_MSG_NEWTABLE:
-      return "changed table " + e.table;
-    case NFT_MSG_DELTABLE:
-      return "deleted table " + e.table;
-    case NFT_MSG_NEWCHAIN:
-      return "added chain " + e.object;
-    case NFT_MSG_DELCHAIN:
-      return "deleted chain " + e.object;
-    case NFT_MSG_NEWRULE:
-      return "added a rule to chain " + e.object;
-    case NFT_MSG_DELRULE:
-      return "deleted a rule of chain " + e.object;
-    case NFT_MSG_NEWSET:
-      return "added set " + e.object;
-    case NFT_MSG_DELSET:
-      return "deleted set " + e.object;
-    case NFT_MSG_NEWSETELEM:
-      return "added elements to set " + e.object;
-    case NFT_MSG_DELSETELEM:
-      return "deleted elements of set " + e.object;
-    case NFT_MSG_NEWGEN:
-      return "new generation " + std::to_string(e.generation);
-    default:
-      return "changed an object of table " + e.table;
-  }
+  if (e.type == NFT_MSG_NEWGEN) return "new generation " + std::to_string(e.generation);
+  const ObjectMessage* m = objectMessage(e.type);
+  if (!m) return "changed an object of table " + e.table;
+  return std::string(m->verb) + " " + (m->object ? e.object : e.table);
 }
 
-Result<std::unique_ptr<TableMonitor>> TableMonitor::start(std::string table, uint32_t own_port,
-                                                          OnChange on_change) {
+Result<Fd> openTableEventSocket(std::optional<uint32_t> drop_port) {
   Fd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER));
   if (!sock) return Error(errno, "opening the nftables monitor socket");
-  if (auto f = dropOwnEvents(sock.get(), own_port); !f) return f.error();
+  // The filter goes on before the socket joins the group, so no event of
+  // that port is ever queued.
+  if (drop_port)
+    if (auto f = dropOwnEvents(sock.get(), *drop_port); !f) return f.error();
   // Room for a burst of foreign events (a flush of a big set is one event per element).
   int rcvbuf = 8 << 20;
   if (setsockopt(sock.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
@@ -167,10 +137,17 @@ Result<std::unique_ptr<TableMonitor>> TableMonitor::start(std::string table, uin
   int group = NFNLGRP_NFTABLES;
   if (setsockopt(sock.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) != 0)
     return Error(errno, "joining the nftables event group (needs CAP_NET_ADMIN)");
+  return sock;
+}
+
+Result<std::unique_ptr<TableMonitor>> TableMonitor::start(std::string table, uint32_t own_port,
+                                                          OnChange on_change) {
+  auto sock = openTableEventSocket(own_port);
+  if (!sock) return sock.error();
   Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return Error(errno, "eventfd for the nftables monitor");
   return std::unique_ptr<TableMonitor>(
-      new TableMonitor(std::move(table), std::move(sock), std::move(wake), std::move(on_change)));
+      new TableMonitor(std::move(table), std::move(*sock), std::move(wake), std::move(on_change)));
 }
 
 TableMonitor::TableMonitor(std::string table, Fd sock, Fd wake, OnChange on_change)
@@ -218,7 +195,7 @@ void TableMonitor::run() {
         break;  // EAGAIN: drained
       }
       int left = static_cast<int>(got);
-      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, left);
+      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buf.data()); nlmsgWithin(nlh, left);
            nlh = mnl_nlmsg_next(nlh, &left)) {
         auto e = parseTableEvent(nlh, size_t(left));
         if (!e) continue;

@@ -39,8 +39,13 @@ struct TableEvent {
 /// Parses one netlink message of the nftables group; nullopt for anything
 /// else (other subsystems, other families, truncated messages).
 std::optional<TableEvent> parseTableEvent(const nlmsghdr* nlh, size_t len);
-/// "deleted chain c_1a2b" / "added rule to chain input" / "new generation".
+/// "deleted chain c_1a2b" / "added a rule to chain input" / "new generation 7".
 std::string describeEvent(const TableEvent& e);
+
+/// A non-blocking socket on the nftables event group, in the calling
+/// thread's network namespace, with room for bursts; the events of
+/// `drop_port`'s commits are dropped in the kernel.
+Result<Fd> openTableEventSocket(std::optional<uint32_t> drop_port = std::nullopt);
 
 class TableMonitor {
  public:
@@ -54,8 +59,8 @@ class TableMonitor {
   TableMonitor(const TableMonitor&) = delete;
   TableMonitor& operator=(const TableMonitor&) = delete;
 
-  uint64_t foreignChanges() const { return foreign_changes_; }
-  uint64_t overruns() const { return overruns_; }
+  uint64_t foreignChanges() const { return foreign_changes_; }  // foreign commits reported
+  uint64_t overruns() const { return overruns_; }               // reads that lost events (ENOBUFS)
 
  private:
   TableMonitor(std::string table, Fd sock, Fd wake, OnChange on_change);

@@ -6,7 +6,6 @@
 // (its NEWGEN), seen on a netlink socket of the bench's own.
 // Usage: drift_repair_bench [pods] [tries]   (root: runs in a private netns)
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -15,10 +14,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "agent/daemon/reconciler.h"
+#include "datapath/netlink_walk.h"
 #include "datapath/nft/batch.h"
 #include "datapath/nft/kernel.h"
 #include "datapath/nft/monitor.h"
@@ -36,13 +37,10 @@ namespace {
 /// A socket on the nftables event group: waits for a commit by `port`.
 class CommitWatcher {
  public:
-  CommitWatcher() : sock_(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)) {
-    sockaddr_nl a{};
-    a.nl_family = AF_NETLINK;
-    (void)::bind(sock_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-    int group = NFNLGRP_NFTABLES, big = 16 << 20;
-    (void)setsockopt(sock_.get(), SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof group);
-    (void)setsockopt(sock_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+  static std::optional<CommitWatcher> open() {
+    auto sock = datapath::nft::openTableEventSocket();
+    if (!sock) return std::nullopt;
+    return CommitWatcher(std::move(*sock));
   }
   /// True when a NEWGEN from `port` arrives within `limit`.
   bool waitCommit(uint32_t port, std::chrono::milliseconds limit) {
@@ -54,8 +52,8 @@ class CommitWatcher {
       ssize_t n = ::recv(sock_.get(), buf.data(), buf.size(), MSG_DONTWAIT);
       if (n <= 0) continue;
       int left = int(n);
-      for (auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); NLMSG_OK(h, unsigned(left));
-           h = NLMSG_NEXT(h, left)) {
+      for (auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); datapath::nlmsgWithin(h, left);
+           h = mnl_nlmsg_next(h, &left)) {
         auto e = datapath::nft::parseTableEvent(h, size_t(left));
         if (e && e->type == NFT_MSG_NEWGEN && e->port == port) return true;
       }
@@ -69,6 +67,7 @@ class CommitWatcher {
   }
 
  private:
+  explicit CommitWatcher(Fd sock) : sock_(std::move(sock)) {}
   Fd sock_;
 };
 
@@ -125,7 +124,9 @@ int main(int argc, char** argv) {
   }
   auto foreign = datapath::nft::openMnlTransport();  // "another process"
   if (!foreign) return 1;
-  CommitWatcher watcher;
+  auto opened = CommitWatcher::open();
+  if (!opened) return 1;
+  CommitWatcher& watcher = *opened;
   uint32_t seq = 1;
 
   auto tamper = [&](const datapath::nft::Batch& b, Figures& f) {
