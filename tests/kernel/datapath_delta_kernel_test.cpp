@@ -11,6 +11,7 @@
 #include "datapath/nft/readback.h"
 #include "tests/datapath/delta_churn.h"
 #include "tests/kernel/netns_fixture.h"
+#include "tests/kernel/programmer_support.h"
 #include "tests/kernel/queue_support.h"
 
 namespace palisade::datapath::nft {
@@ -18,14 +19,8 @@ namespace {
 
 using palisade::testing::inNetns;
 using palisade::testing::NetnsGuard;
+using palisade::testing::programmerIn;
 using palisade::testing::shell;
-
-std::unique_ptr<Programmer> programmerIn(const std::string& ns,
-                                         const ProgrammerOptions& options = {}) {
-  auto t = inNetns(ns, [] { return openMnlTransport(); });
-  if (!t.ok()) return nullptr;
-  return std::make_unique<Programmer>(std::move(*t), options);
-}
 
 /// `nft list table inet palisade`, counters and table flags normalized, its
 /// sets and chains sorted by name: nft lists them in creation order, and a

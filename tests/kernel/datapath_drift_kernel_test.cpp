@@ -17,6 +17,7 @@
 #include "datapath/nft/programmer.h"
 #include "tests/datapath/ruleset_builder.h"
 #include "tests/kernel/netns_fixture.h"
+#include "tests/kernel/programmer_support.h"
 
 namespace palisade::datapath::nft {
 namespace {
@@ -25,17 +26,12 @@ using namespace std::chrono_literals;
 using palisade::testing::Conn;
 using palisade::testing::Fd;
 using palisade::testing::inNetns;
+using palisade::testing::programmerIn;
 using palisade::testing::shell;
 using palisade::testing::tcpConnect;
 using palisade::testing::tcpListen;
 using palisade::testing::Topology;
 using testing::RulesetBuilder;
-
-std::unique_ptr<Programmer> programmerIn(const std::string& ns, ProgrammerOptions o = {}) {
-  auto t = inNetns(ns, [] { return openMnlTransport(); });
-  if (!t.ok()) return nullptr;
-  return std::make_unique<Programmer>(std::move(*t), std::move(o));
-}
 
 std::string listTable(const std::string& ns) {
   std::string out = shell("ip netns exec " + ns + " nft list table inet palisade 2>&1");

@@ -17,6 +17,7 @@
 #include "datapath/nft/text.h"
 #include "tests/datapath/ruleset_builder.h"
 #include "tests/kernel/netns_fixture.h"
+#include "tests/kernel/programmer_support.h"
 
 namespace palisade::datapath::nft {
 namespace {
@@ -24,6 +25,7 @@ namespace {
 using palisade::testing::Conn;
 using palisade::testing::Fd;
 using palisade::testing::inNetns;
+using palisade::testing::programmerIn;
 using palisade::testing::shell;
 using palisade::testing::tcpConnect;
 using palisade::testing::tcpListen;
@@ -36,12 +38,6 @@ using testing::RulesetBuilder;
     std::string why = palisade::testing::kernelTestsUnavailable(); \
     if (!why.empty()) GTEST_SKIP() << why;                         \
   } while (0)
-
-std::unique_ptr<Programmer> programmerIn(const std::string& ns, ProgrammerOptions o = {}) {
-  auto t = inNetns(ns, [] { return openMnlTransport(); });
-  if (!t.ok()) return nullptr;
-  return std::make_unique<Programmer>(std::move(*t), std::move(o));
-}
 
 /// `nft list table inet palisade` with counters and table flags normalized.
 std::string listTable(const std::string& ns) {
