@@ -239,7 +239,9 @@ class BatchWriter {
       ElementMessage m(nlh, table, map);
       size_t first = i;
       for (; i < jumps.size() && m.count() < per; ++i) {
-        if (!m.addJump(key, jumps[i].first, add ? jumps[i].second.chain : kNoChain)) break;
+        if (!m.addJump(key, jumps[i].first, add ? jumps[i].second.chain : kNoChain,
+                       jumps[i].second.go))
+          break;
       }
       m.finish();
       advance();
@@ -357,6 +359,13 @@ ExprPtr verdict(int32_t v) {
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(v));
   return e;
 }
+ExprPtr gotoChain(const std::string& chain) {
+  ExprPtr e = makeExpr("immediate");
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32(e.get(), NFTNL_EXPR_IMM_VERDICT, static_cast<uint32_t>(NFT_GOTO));
+  nftnl_expr_set_str(e.get(), NFTNL_EXPR_IMM_CHAIN, chain.c_str());
+  return e;
+}
 ExprPtr reject(uint32_t type, uint8_t code) {
   ExprPtr e = makeExpr("reject");
   nftnl_expr_set_u32(e.get(), NFTNL_EXPR_REJECT_TYPE, type);
@@ -434,12 +443,21 @@ void lowerRule(nftnl_rule* r, const RuleModel& m) {
       addExpr(r, lookup(m.set, NFT_REG_1, true));
       break;
     case K::AllowReturn:
+    case K::MatchDrop:
+    case K::MatchGoto:
       if (!m.set.empty()) {
         addressLoad(r, m.family, m.addr, NFT_REG_1);
         addExpr(r, lookup(m.set, NFT_REG_1, false));
       }
       if (!m.ports.empty()) protoPortLookup(r, m.ports);
-      addExpr(r, verdict(NFT_RETURN));
+      if (m.kind == K::AllowReturn) {
+        addExpr(r, verdict(NFT_RETURN));
+      } else if (m.kind == K::MatchDrop) {
+        addExpr(r, makeExpr("counter"));
+        addExpr(r, verdict(NF_DROP));
+      } else {
+        addExpr(r, gotoChain(m.target));
+      }
       break;
     case K::DenyDrop:
       addExpr(r, makeExpr("counter"));

@@ -14,8 +14,8 @@ EndpointEntry entryOf(const ir::Endpoint& ep) {
   EndpointEntry e;
   for (uint32_t a : ep.ipv4()) e.v4.push_back(a);
   for (const auto& a : ep.ipv6()) e.v6.push_back(v6Value(a.high(), a.low()));
-  e.ingress_program = ep.ingress_program();
-  e.egress_program = ep.egress_program();
+  e.ingress = directionPrograms(ep, ir::INGRESS);
+  e.egress = directionPrograms(ep, ir::EGRESS);
   e.origin = endpointOrigin(ep);
   return e;
 }
@@ -263,35 +263,45 @@ std::optional<RenderedDelta> renderDelta(const TableModel& model, const DeltaInd
       for (U128 a : e->v6) owner6[a] = &*e;
     }
   }
+  // Every dispatch map of both directions and families: the entry maps and
+  // the cluster tiers' stage maps.
   struct MapSpec {
-    const char* name;
-    bool ingress;
+    std::string name;
+    ir::Direction direction;
+    size_t stage;  // index in stageEntries()
     const std::set<U128>* touched;
     const std::unordered_map<U128, const EndpointEntry*, U128Hash>* owners;
   };
-  for (const MapSpec& m : {MapSpec{"ingress_dispatch_v4", true, &touched4, &owner4},
-                           MapSpec{"ingress_dispatch_v6", true, &touched6, &owner6},
-                           MapSpec{"egress_dispatch_v4", false, &touched4, &owner4},
-                           MapSpec{"egress_dispatch_v6", false, &touched6, &owner6}}) {
+  std::vector<MapSpec> maps;
+  for (ir::Direction dir : {ir::INGRESS, ir::EGRESS}) {
+    const auto stages = stageEntries(dir, {});
+    for (size_t k = 0; k < stages.size(); ++k) {
+      maps.push_back({stages[k].map + "_v4", dir, k, &touched4, &owner4});
+      maps.push_back({stages[k].map + "_v6", dir, k, &touched6, &owner6});
+    }
+  }
+  for (const MapSpec& m : maps) {
     if (m.touched->empty()) continue;
     auto sit = model.sets.find(m.name);
     if (sit == model.sets.end() || !sit->second.is_map)
-      return decline(std::string("map ") + m.name + " not in table");
+      return decline("map " + m.name + " not in table");
     const SetModel& map = sit->second;
     ElementDelta e{map.name, map.key, true, map.origin, {}, {}, {}, {}};
     for (U128 a : *m.touched) {
       std::optional<Jump> want;
       if (auto o = m.owners->find(a); o != m.owners->end()) {
-        uint32_t prog = m.ingress ? o->second->ingress_program : o->second->egress_program;
-        if (prog != 0) {
-          auto c = names->chain.find(prog);
+        const EndpointEntry& owner = *o->second;
+        const StageEntry stage = stageEntries(
+            m.direction, m.direction == ir::INGRESS ? owner.ingress : owner.egress)[m.stage];
+        if (stage.program != 0) {
+          auto c = names->chain.find(stage.program);
           if (c == names->chain.end())
-            return decline(o->second->origin + ": unknown program " + std::to_string(prog));
-          want = Jump{c->second, o->second->origin};
+            return decline(owner.origin + ": unknown program " + std::to_string(stage.program));
+          want = Jump{c->second, owner.origin, stage.go};
         }
       }
       auto have = map.jumps.find(a);
-      const bool same = have != map.jumps.end() && want && have->second.chain == want->chain;
+      const bool same = have != map.jumps.end() && want && have->second == *want;
       if (same) continue;
       if (have != map.jumps.end()) e.remove_jumps.emplace_back(a, have->second);
       if (want) e.add_jumps.emplace_back(a, std::move(*want));

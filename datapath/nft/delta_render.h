@@ -35,7 +35,7 @@ struct U128Hash {
 /// One local endpoint as the dispatch maps hold it.
 struct EndpointEntry {
   std::vector<U128> v4, v6;  // rendered keys
-  uint32_t ingress_program = 0, egress_program = 0;
+  DirectionPrograms ingress, egress;
   std::string origin;  // "pod ns/name"
 };
 

@@ -60,11 +60,11 @@ Delta diff(const TableModel& from, const TableModel& to) {
     if (s.is_map) {
       for (const auto& [k, j] : old.jumps) {
         auto n = s.jumps.find(k);
-        if (n == s.jumps.end() || n->second.chain != j.chain) e.remove_jumps.emplace_back(k, j);
+        if (n == s.jumps.end() || !(n->second == j)) e.remove_jumps.emplace_back(k, j);
       }
       for (const auto& [k, j] : s.jumps) {
         auto o = old.jumps.find(k);
-        if (o == old.jumps.end() || o->second.chain != j.chain) e.add_jumps.emplace_back(k, j);
+        if (o == old.jumps.end() || !(o->second == j)) e.add_jumps.emplace_back(k, j);
       }
     } else {
       diffRanges(old.ranges, s.ranges, e.add_ranges, e.remove_ranges);

@@ -90,7 +90,7 @@ bool ElementMessage::addConcatRange(KeyType key, const Range& r) {
   return true;
 }
 
-bool ElementMessage::addJump(KeyType key, U128 address, const std::string& chain) {
+bool ElementMessage::addJump(KeyType key, U128 address, const std::string& chain, bool go) {
   // DATA { VERDICT { CODE u32, CHAIN "name\0" } }
   size_t data = 3 * MNL_ATTR_HDRLEN + 4 + MNL_ATTR_HDRLEN + MNL_ALIGN(chain.size() + 1);
   if (!fits(kElemHdr + kKeyAttr + (chain.empty() ? 0 : data))) return false;
@@ -100,7 +100,7 @@ bool ElementMessage::addJump(KeyType key, U128 address, const std::string& chain
   if (!chain.empty()) {
     nlattr* d = mnl_attr_nest_start(nlh_, NFTA_SET_ELEM_DATA);
     nlattr* v = mnl_attr_nest_start(nlh_, NFTA_DATA_VERDICT);
-    mnl_attr_put_u32(nlh_, NFTA_VERDICT_CODE, htonl(static_cast<uint32_t>(NFT_JUMP)));
+    mnl_attr_put_u32(nlh_, NFTA_VERDICT_CODE, htonl(static_cast<uint32_t>(go ? NFT_GOTO : NFT_JUMP)));
     mnl_attr_put_strz(nlh_, NFTA_VERDICT_CHAIN, chain.c_str());
     mnl_attr_nest_end(nlh_, v);
     mnl_attr_nest_end(nlh_, d);

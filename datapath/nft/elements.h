@@ -41,7 +41,7 @@ class ElementMessage {
   /// Concatenated interval set (pipapo): one element with KEY and KEY_END.
   bool addConcatRange(KeyType key, const Range& r);
   /// Verdict map: key → jump chain; `chain` empty writes the key only (deletion).
-  bool addJump(KeyType key, U128 address, const std::string& chain);
+  bool addJump(KeyType key, U128 address, const std::string& chain, bool go = false);
 
   /// Closes the element list; the message is complete.
   void finish();

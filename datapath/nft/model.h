@@ -34,11 +34,17 @@ struct Range {
   }
 };
 
-/// A dispatch entry: jump to `chain`; `origin` names the pod (for errors).
+/// A dispatch entry: jump (or, `go`, goto) to `chain`; `origin` names the pod
+/// (for errors). The entry maps jump, so the program's `return` comes back to
+/// the base chain; the cluster tiers' stage maps go to (the stage replaces the
+/// Admin program that Passed, DESIGN.md §8).
 struct Jump {
   std::string chain;
   std::string origin;
-  bool operator==(const Jump& o) const { return chain == o.chain; }  // origin is not state
+  bool go = false;
+  bool operator==(const Jump& o) const {  // origin is not state
+    return chain == o.chain && go == o.go;
+  }
 };
 
 /// An interval set (peers, node addresses, ports) or a verdict map (dispatch).
@@ -82,6 +88,11 @@ struct RuleModel {
     DispatchVmap,              // ip saddr vmap @egress_dispatch_v4
     AllowReturn,               // [ip saddr @peers] [meta l4proto . th dport @ports] return
     DenyDrop,                  // counter drop
+    // The cluster tiers' programs (DESIGN.md §8): Deny drops silently whatever
+    // --deny-action says; Pass, and the end of an Admin program, go on to
+    // the next stage of the direction.
+    MatchDrop,  // [ip saddr @peers] [meta l4proto . th dport @ports] counter drop
+    MatchGoto,  // [ip saddr @peers] [meta l4proto . th dport @ports] goto <target>
     DenyRejectTcp,             // meta l4proto tcp counter reject with tcp reset
     DenyRejectOther,           // counter reject with icmpx admin-prohibited
     // The packet queue (datapath/queue). Each starts `ct state new`: established
@@ -100,9 +111,11 @@ struct RuleModel {
   std::string origin;    // for error messages: "program 3 rule 1, policy x/allow-db"
   std::string unless{};  // QueueUnknown: the address must not be in this set
   QueueTarget queue{};   // Queue*: where the packet goes
+  std::string target{};  // MatchGoto: the chain
   bool operator==(const RuleModel& o) const {
     return kind == o.kind && family == o.family && addr == o.addr && set == o.set &&
-           ports == o.ports && comment == o.comment && unless == o.unless && queue == o.queue;
+           ports == o.ports && comment == o.comment && unless == o.unless && queue == o.queue &&
+           target == o.target;
   }
 };
 

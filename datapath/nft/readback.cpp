@@ -82,7 +82,9 @@ void collectElements(nftnl_set* s, SetModel& m) {
     U128 k = decodeKey(m.key, key, len);
     if (m.is_map) {
       const char* chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
-      m.jumps[k] = Jump{chain ? chain : "", ""};
+      const bool go = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT) &&
+                      int32_t(nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT)) == NFT_GOTO;
+      m.jumps[k] = Jump{chain ? chain : "", "", go};
       continue;
     }
     if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_KEY_END)) {

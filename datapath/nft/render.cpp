@@ -119,22 +119,29 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
     s.origin = is_map ? "dispatch" : "node addresses";
     return s;
   };
-  SetModel& in4 = add_set("ingress_dispatch_v4", KeyType::Ipv4, true);
-  SetModel& in6 = add_set("ingress_dispatch_v6", KeyType::Ipv6, true);
-  SetModel& eg4 = add_set("egress_dispatch_v4", KeyType::Ipv4, true);
-  SetModel& eg6 = add_set("egress_dispatch_v6", KeyType::Ipv6, true);
+  for (ir::Direction dir : {ir::INGRESS, ir::EGRESS}) {
+    for (const StageEntry& stage : stageEntries(dir, {})) {
+      add_set(stage.map + "_v4", KeyType::Ipv4, true);
+      add_set(stage.map + "_v6", KeyType::Ipv6, true);
+    }
+    ChainModel stages = renderStageChain(dir);
+    t.chains[stages.name] = std::move(stages);
+  }
   for (const auto& ep : rs.endpoints()) {
     std::string origin = endpointOrigin(ep);
-    for (auto [prog_id, want, m4, m6] : {std::tuple{ep.ingress_program(), ir::INGRESS, &in4, &in6},
-                                         std::tuple{ep.egress_program(), ir::EGRESS, &eg4, &eg6}}) {
-      if (prog_id == 0) continue;
-      auto it = programs.find(prog_id);
-      if (it == programs.end() || it->second->direction() != want)
-        return Error(EINVAL, origin + ": bad " + directionName(want) + " program " +
-                                 std::to_string(prog_id));
-      Jump j{names.chain[prog_id], origin};
-      for (uint32_t a : ep.ipv4()) m4->jumps.try_emplace(a, j);
-      for (const auto& a : ep.ipv6()) m6->jumps.try_emplace(v6Value(a.high(), a.low()), j);
+    for (ir::Direction dir : {ir::INGRESS, ir::EGRESS}) {
+      for (const StageEntry& stage : stageEntries(dir, directionPrograms(ep, dir))) {
+        if (stage.program == 0) continue;
+        auto it = programs.find(stage.program);
+        if (it == programs.end() || it->second->direction() != dir)
+          return Error(EINVAL, origin + ": bad " + directionName(dir) + " program " +
+                                   std::to_string(stage.program));
+        Jump j{names.chain[stage.program], origin, stage.go};
+        SetModel& m4 = t.sets[stage.map + "_v4"];
+        SetModel& m6 = t.sets[stage.map + "_v6"];
+        for (uint32_t a : ep.ipv4()) m4.jumps.try_emplace(a, j);
+        for (const auto& a : ep.ipv6()) m6.jumps.try_emplace(v6Value(a.high(), a.low()), j);
+      }
     }
   }
   SetModel& n4 = add_set("node_v4", KeyType::Ipv4, false);

@@ -11,8 +11,24 @@ namespace {
 constexpr size_t kCommentMax = 127;  // nft refuses longer comments
 
 std::string provenanceText(const ir::Provenance& p) {
+  if (p.tier() != ir::TIER_NETWORK_POLICY) {
+    // "Admin ClusterNetworkPolicy deny-y egress rule 0 deny-all"
+    return std::string(p.tier() == ir::TIER_ADMIN ? "Admin " : "Baseline ") + p.policy_kind() +
+           " " + p.policy_name() + " " + directionName(p.direction()) + " rule " +
+           std::to_string(p.rule_index()) + (p.rule_name().empty() ? "" : " " + p.rule_name());
+  }
   return p.policy_namespace() + "/" + p.policy_name() + " " + directionName(p.direction()) +
          " rule " + std::to_string(p.rule_index());
+}
+
+/// What a matching rule of a program does, by tier and action.
+RuleModel::Kind matchKind(const ir::Program& prog, const ir::Rule& rule) {
+  if (prog.tier() == ir::TIER_NETWORK_POLICY || rule.action() == ir::ACTION_ACCEPT)
+    return RuleModel::Kind::AllowReturn;
+  if (rule.action() == ir::ACTION_DENY) return RuleModel::Kind::MatchDrop;
+  // Pass: an Admin program goes on to the NetworkPolicy stage; a Baseline
+  // one to the end of the direction (allowed), which is a return.
+  return prog.tier() == ir::TIER_ADMIN ? RuleModel::Kind::MatchGoto : RuleModel::Kind::AllowReturn;
 }
 
 void addDeny(std::vector<RuleModel>& rules, DenyAction deny, const std::string& origin) {
@@ -44,6 +60,7 @@ std::string ruleKey(const RuleModel& r) {
   std::string key = std::to_string(int(r.kind)) + "," + std::to_string(int(r.family)) + "," +
                     std::to_string(int(r.addr)) + "," + r.set + "," + r.ports + "," + r.comment;
   // Queue rules only, so the keys (and chain names) of every other rule stay as they were.
+  if (r.kind == RuleModel::Kind::MatchGoto) key += ",g" + r.target;
   if (r.kind == RuleModel::Kind::QueueUnknown || r.kind == RuleModel::Kind::QueueAddrInSet ||
       r.kind == RuleModel::Kind::QueueServicePort)
     key += "," + r.unless + ",q" + std::to_string(r.queue.first) + "+" +
@@ -138,11 +155,14 @@ Result<ChainModel> renderProgram(const ir::Program& prog, const RenderNames& nam
   bool ingress = prog.direction() == ir::INGRESS;
   Addr peer_addr = ingress ? Addr::Saddr : Addr::Daddr;
   std::string prog_origin = "program " + std::to_string(prog.id());
+  const std::string after_admin = stageChainName(prog.direction());
   ChainModel c;
   for (int i = 0; i < prog.rules_size(); ++i) {
     const auto& rule = prog.rules(i);
     std::string origin = ruleOrigin(prog, i);
     std::string comment = clip(provenanceText(rule.provenance()));
+    const RuleModel::Kind kind = matchKind(prog, rule);
+    const std::string target = kind == RuleModel::Kind::MatchGoto ? after_admin : "";
     std::string pset;
     if (rule.port_set()) {
       auto it = names.port_set.find(rule.port_set());
@@ -151,8 +171,7 @@ Result<ChainModel> renderProgram(const ir::Program& prog, const RenderNames& nam
       pset = it->second;
     }
     if (rule.peer_set() == 0) {
-      c.rules.push_back(
-          {RuleModel::Kind::AllowReturn, Family::Any, peer_addr, "", pset, comment, origin});
+      c.rules.push_back({kind, Family::Any, peer_addr, "", pset, comment, origin, "", {}, target});
       continue;
     }
     auto it = names.peer_set.find(rule.peer_set());
@@ -160,20 +179,71 @@ Result<ChainModel> renderProgram(const ir::Program& prog, const RenderNames& nam
       return Error(EINVAL, origin + ": unknown peer set " + std::to_string(rule.peer_set()));
     const std::string& base = it->second;
     c.rules.push_back(
-        {RuleModel::Kind::AllowReturn, Family::Ip, peer_addr, base + "_v4", pset, comment, origin});
-    c.rules.push_back({RuleModel::Kind::AllowReturn, Family::Ip6, peer_addr, base + "_v6", pset,
-                       comment, origin});
+        {kind, Family::Ip, peer_addr, base + "_v4", pset, comment, origin, "", {}, target});
+    c.rules.push_back(
+        {kind, Family::Ip6, peer_addr, base + "_v6", pset, comment, origin, "", {}, target});
   }
-  addDeny(c.rules, deny, prog_origin + " deny");
-  std::string isolated;
-  for (const auto& ref : prog.isolated_by())
-    isolated += (isolated.empty() ? "" : ", ") + ref.namespace_() + "/" + ref.name();
-  c.comment = clip(std::string(directionName(prog.direction())) + " isolated by " +
-                   (isolated.empty() ? "-" : isolated));
+  std::string policies;
+  for (const auto& ref : prog.isolated_by()) {
+    policies += policies.empty() ? "" : ", ";
+    policies += ref.namespace_().empty() ? ref.name() : ref.namespace_() + "/" + ref.name();
+  }
+  if (policies.empty()) policies = "-";
+  switch (prog.tier()) {
+    case ir::TIER_ADMIN:  // no match: on to the NetworkPolicy stage
+      c.rules.push_back({RuleModel::Kind::MatchGoto, Family::Any, peer_addr, "", "", "",
+                         prog_origin + " end", "", {}, after_admin});
+      c.comment = clip(std::string(directionName(prog.direction())) + " Admin tier: " + policies);
+      break;
+    case ir::TIER_BASELINE:  // no match: the end of the chain returns (allowed)
+      c.comment =
+          clip(std::string(directionName(prog.direction())) + " Baseline tier: " + policies);
+      break;
+    default:
+      addDeny(c.rules, deny, prog_origin + " deny");
+      c.comment = clip(std::string(directionName(prog.direction())) + " isolated by " + policies);
+      break;
+  }
   std::string canon = c.comment + "|";
   for (const auto& r : c.rules) canon += ruleKey(r);
   c.name = std::string(ingress ? "ingress_" : "egress_") + hex12(fnv1a(canon));
   c.origin = prog_origin;
+  return c;
+}
+
+std::string stageChainName(ir::Direction d) {
+  return "after_admin_" + std::string(directionName(d));
+}
+
+DirectionPrograms directionPrograms(const ir::Endpoint& ep, ir::Direction d) {
+  if (d == ir::INGRESS)
+    return {ep.admin_ingress_program(), ep.ingress_program(), ep.baseline_ingress_program()};
+  return {ep.admin_egress_program(), ep.egress_program(), ep.baseline_egress_program()};
+}
+
+std::array<StageEntry, 3> stageEntries(ir::Direction d, const DirectionPrograms& p) {
+  const std::string dir = directionName(d);
+  const uint32_t first = p.admin ? p.admin : p.np ? p.np : p.baseline;
+  return {StageEntry{dir + "_dispatch", first, false},
+          StageEntry{dir + "_np", p.admin && p.np ? p.np : 0, true},
+          StageEntry{dir + "_baseline", p.admin && !p.np ? p.baseline : 0, true}};
+}
+
+ChainModel renderStageChain(ir::Direction d) {
+  const Addr addr = d == ir::INGRESS ? Addr::Daddr : Addr::Saddr;
+  const std::string dir = directionName(d);
+  ChainModel c;
+  c.name = stageChainName(d);
+  c.origin = "the " + dir + " stages after the Admin tier";
+  for (const char* stage : {"_np", "_baseline"}) {
+    for (auto [family, suffix] : {std::pair{Family::Ip, "_v4"}, std::pair{Family::Ip6, "_v6"}}) {
+      c.rules.push_back({RuleModel::Kind::DispatchVmap, family, addr, dir + stage + suffix, "", "",
+                         c.origin});
+    }
+  }
+  std::string canon = "stages|";
+  for (const auto& r : c.rules) canon += ruleKey(r);
+  c.comment = "palisade stages " + hex12(fnv1a(canon));
   return c;
 }
 

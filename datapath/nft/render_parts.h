@@ -4,6 +4,7 @@
 // the same pieces, so an object gets the same name and the same shape whether
 // it came from a full render or from a delta: the kernel must end up exactly
 // where a full render of the same ruleset would put it.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -66,6 +67,31 @@ Result<ChainModel> renderProgram(const ir::Program& prog, const RenderNames& nam
 /// The node's own addresses as the node_v4 / node_v6 sets hold them (v6 with
 /// its prefix), normalized.
 std::pair<std::vector<Range>, std::vector<Range>> nodeAddressRanges(const ir::NodeInfo& node);
+
+/// A local pod's programs for one direction, stage by stage (0 = none).
+struct DirectionPrograms {
+  uint32_t admin = 0, np = 0, baseline = 0;
+  bool operator==(const DirectionPrograms&) const = default;
+};
+DirectionPrograms directionPrograms(const ir::Endpoint& ep, ir::Direction d);
+
+/// One dispatch map of a direction (`map` without its _v4/_v6 suffix) and the
+/// program a pod's entry in it points to (0 = no entry).
+struct StageEntry {
+  std::string map;
+  uint32_t program = 0;
+  bool go = false;  // a goto entry (the stage maps), not a jump
+};
+/// The maps that route one direction through its stages (DESIGN.md §8):
+/// `<dir>_dispatch` jumps to the pod's first stage (Admin, else NetworkPolicy,
+/// else Baseline program), so a program's `return` ends the direction;
+/// `<dir>_np` and `<dir>_baseline` are where `after_admin_<dir>` goes when
+/// the Admin program passes.
+std::array<StageEntry, 3> stageEntries(ir::Direction d, const DirectionPrograms& p);
+/// "after_admin_<dir>": where an Admin program's Pass and its end go.
+std::string stageChainName(ir::Direction d);
+/// That chain: a goto through `<dir>_np`, else `<dir>_baseline`, else return.
+ChainModel renderStageChain(ir::Direction d);
 
 /// "pod ns/name": the origin of a dispatch entry.
 std::string endpointOrigin(const ir::Endpoint& ep);

@@ -119,9 +119,13 @@ std::string ruleText(const RuleModel& r) {
       s = std::string(fam) + " " + addr + " vmap @" + r.set;
       break;
     case K::AllowReturn:
+    case K::MatchDrop:
+    case K::MatchGoto:
       if (!r.set.empty()) s += std::string(fam) + " " + addr + " @" + r.set + " ";
       if (!r.ports.empty()) s += "meta l4proto . th dport @" + r.ports + " ";
-      s += "return";
+      s += r.kind == K::AllowReturn ? "return"
+           : r.kind == K::MatchDrop ? "counter drop"
+                                    : "goto " + r.target;
       break;
     case K::DenyDrop:
       s = "counter drop";
@@ -195,7 +199,8 @@ std::string renderText(const TableModel& t) {
       bool first = true;
       if (s.is_map) {
         for (const auto& [k, j] : s.jumps) {
-          out += (first ? "" : ", ") + formatKey(s.key, k) + " : jump " + j.chain;
+          out += (first ? "" : ", ") + formatKey(s.key, k) + (j.go ? " : goto " : " : jump ") +
+                 j.chain;
           first = false;
         }
       } else {

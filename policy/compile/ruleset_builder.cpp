@@ -54,6 +54,11 @@ void appendKey(std::string& out, const std::vector<uint32_t>& key) {
 
 std::string peerKey(const CompiledPeer& peer, Symbol policy_ns) {
   std::string k;
+  if (peer.node) {
+    k = "D";
+    appendKey(k, peer.node->key());
+    return k;
+  }
   if (peer.block) {
     k = "B";
     for (const Cidr& c : peer.block_cidrs) k += c.toString() + ",";
@@ -72,6 +77,10 @@ std::string peerKey(const CompiledPeer& peer, Symbol policy_ns) {
 }
 
 std::string describePeer(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns) {
+  if (peer.node) {
+    return peer.node->matchesEverything() ? "all nodes"
+                                          : "nodes {" + peer.node->describe(state.symbols()) + "}";
+  }
   if (peer.block) {
     std::string d = "ipBlock " + peer.block->cidr.toString();
     if (!peer.block->except.empty()) {
@@ -268,12 +277,16 @@ void RulesetBuilder::fillEndpoint(PodId id, ir::Endpoint& out) {
     np->set_port(static_cast<uint32_t>(port.port));
   }
   out.set_state(p.ips.empty() ? ir::Endpoint::PENDING : ir::Endpoint::READY);
-  auto [ingress, egress] = programsFor(id);
-  out.set_ingress_program(ingress);
-  out.set_egress_program(egress);
+  const EndpointPrograms programs = programsFor(id);
+  out.set_ingress_program(programs.ingress);
+  out.set_egress_program(programs.egress);
+  out.set_admin_ingress_program(programs.admin_ingress);
+  out.set_admin_egress_program(programs.admin_egress);
+  out.set_baseline_ingress_program(programs.baseline_ingress);
+  out.set_baseline_egress_program(programs.baseline_egress);
 }
 
-std::pair<uint32_t, uint32_t> RulesetBuilder::programsFor(PodId id) {
+RulesetBuilder::EndpointPrograms RulesetBuilder::programsFor(PodId id) {
   const PodRecord& p = state_.pod(id);
   std::vector<PolicyId> ingress, egress;
   for (PolicyId pid : state_.policiesIn(p.namespace_)) {
@@ -287,81 +300,165 @@ std::pair<uint32_t, uint32_t> RulesetBuilder::programsFor(PodId id) {
   };
   std::sort(ingress.begin(), ingress.end(), by_name);
   std::sort(egress.begin(), egress.end(), by_name);
-  return {ingress.empty() ? 0 : programFor(ir::INGRESS, ingress, id),
-          egress.empty() ? 0 : programFor(ir::EGRESS, egress, id)};
+  EndpointPrograms out;
+  out.ingress = ingress.empty() ? 0 : programFor(ir::INGRESS, ingress, id);
+  out.egress = egress.empty() ? 0 : programFor(ir::EGRESS, egress, id);
+  for (Tier tier : {Tier::Admin, Tier::Baseline}) {
+    std::vector<ClusterPolicyId> selecting;  // already in evaluation order
+    for (ClusterPolicyId cid : state_.clusterPoliciesIn(tier)) {
+      if (state_.clusterPolicySelectsPod(state_.clusterPolicy(cid), id)) selecting.push_back(cid);
+    }
+    if (selecting.empty()) continue;
+    const uint32_t in = tierProgramFor(ir::INGRESS, tier, selecting, id);
+    const uint32_t eg = tierProgramFor(ir::EGRESS, tier, selecting, id);
+    (tier == Tier::Admin ? out.admin_ingress : out.baseline_ingress) = in;
+    (tier == Tier::Admin ? out.admin_egress : out.baseline_egress) = eg;
+  }
+  return out;
 }
 
-uint32_t RulesetBuilder::programFor(ir::Direction direction, const std::vector<PolicyId>& isolating,
-                                    PodId target) {
-  std::vector<ir::Rule> rules;
-  for (PolicyId pid : isolating) appendRules(direction, state_.policy(pid), target, rules);
+namespace {
 
-  // The program's identity: direction, who isolates, and the resolved rules.
-  std::string key(1, static_cast<char>(direction));
-  for (PolicyId pid : isolating) {
-    const PolicyRecord& pol = state_.policy(pid);
-    key += state_.str(pol.namespace_);
-    key += '/';
-    key += state_.str(pol.name);
-    key += '\x01';
-  }
+/// The identity of a list of rules, for sharing programs.
+void appendRulesKey(std::string& key, const std::vector<ir::Rule>& rules) {
   for (const ir::Rule& r : rules) {
+    const ir::Provenance& pv = r.provenance();
     key += std::to_string(r.peer_set()) + ":" + std::to_string(r.port_set()) + ":" +
-           r.provenance().policy_name() + ":" + std::to_string(r.provenance().rule_index()) + ";";
+           std::to_string(r.action()) + ":" + pv.policy_kind() + ":" + pv.policy_name() + ":" +
+           std::to_string(pv.rule_index()) + ";";
   }
-  if (auto it = programs_.find(key); it != programs_.end()) return it->second;
+}
 
+ir::Tier toIr(Tier t) { return t == Tier::Admin ? ir::TIER_ADMIN : ir::TIER_BASELINE; }
+
+ir::Action toIr(ClusterRuleAction a) {
+  switch (a) {
+    case ClusterRuleAction::Accept:
+      return ir::ACTION_ACCEPT;
+    case ClusterRuleAction::Deny:
+      return ir::ACTION_DENY;
+    case ClusterRuleAction::Pass:
+      return ir::ACTION_PASS;
+  }
+  return ir::ACTION_DENY;
+}
+
+}  // namespace
+
+uint32_t RulesetBuilder::addProgram(std::string key, ir::Direction direction, ir::Tier tier,
+                                    std::vector<ir::Rule> rules,
+                                    const std::vector<std::pair<Symbol, Symbol>>& isolated_by) {
+  if (auto it = programs_.find(key); it != programs_.end()) return it->second;
   const auto id = static_cast<uint32_t>(ruleset_.programs_size() + 1);
   ir::Program* prog = ruleset_.add_programs();
   prog->set_id(id);
   prog->set_direction(direction);
+  prog->set_tier(tier);
   for (ir::Rule& r : rules) *prog->add_rules() = std::move(r);
-  for (PolicyId pid : isolating) {
-    const PolicyRecord& pol = state_.policy(pid);
+  for (const auto& [ns, name] : isolated_by) {
     auto* ref = prog->add_isolated_by();
-    ref->set_namespace_(std::string(state_.str(pol.namespace_)));
-    ref->set_name(std::string(state_.str(pol.name)));
+    ref->set_namespace_(std::string(state_.str(ns)));
+    ref->set_name(std::string(state_.str(name)));
   }
   programs_.emplace(std::move(key), id);
   return id;
 }
 
-void RulesetBuilder::appendRules(ir::Direction direction, const PolicyRecord& policy, PodId target,
-                                 std::vector<ir::Rule>& out) {
-  const auto& rules = direction == ir::INGRESS ? policy.ingress : policy.egress;
-  for (uint32_t i = 0; i < rules.size(); ++i) {
-    const CompiledRule& rule = rules[i];
-    auto provenance = [&](ir::Rule& r) {
-      auto* pv = r.mutable_provenance();
-      pv->set_policy_namespace(std::string(state_.str(policy.namespace_)));
-      pv->set_policy_name(std::string(state_.str(policy.name)));
-      pv->set_rule_index(i);
-      pv->set_direction(direction);
-    };
-    bool had_named = false;
-    // Ingress named ports resolve against the local endpoint itself; egress
-    // ones against each peer pod (below).
-    const PodRecord* resolve_against = direction == ir::INGRESS ? &state_.pod(target) : nullptr;
-    const std::vector<PortInterval> ports =
-        resolvePorts(state_, rule.ports, resolve_against, &had_named);
-    if (rule.ports.empty() || !ports.empty()) {
-      ir::Rule r;
-      r.set_peer_set(rule.peers.empty() ? 0 : peerSetForRule(policy, rule));
-      r.set_port_set(rule.ports.empty() ? 0 : portSetFor(ports));
-      provenance(r);
-      out.push_back(std::move(r));
+uint32_t RulesetBuilder::programFor(ir::Direction direction, const std::vector<PolicyId>& isolating,
+                                    PodId target) {
+  std::vector<ir::Rule> rules;
+  std::vector<std::pair<Symbol, Symbol>> names;
+  for (PolicyId pid : isolating) {
+    const PolicyRecord& pol = state_.policy(pid);
+    names.emplace_back(pol.namespace_, pol.name);
+    const auto& policy_rules = direction == ir::INGRESS ? pol.ingress : pol.egress;
+    for (uint32_t i = 0; i < policy_rules.size(); ++i) {
+      ir::Provenance pv;
+      pv.set_policy_namespace(std::string(state_.str(pol.namespace_)));
+      pv.set_policy_name(std::string(state_.str(pol.name)));
+      pv.set_rule_index(i);
+      pv.set_direction(direction);
+      appendRule(direction, policy_rules[i], pol.namespace_, target, pv, ir::ACTION_ACCEPT, rules);
     }
-    if (direction == ir::EGRESS && had_named) {
-      const size_t before = out.size();
-      appendNamedEgressRules(policy, rule, i, out);
-      for (size_t k = before; k < out.size(); ++k) provenance(out[k]);
+  }
+  // The program's identity: direction, who isolates, and the resolved rules.
+  std::string key(1, static_cast<char>(direction));
+  for (const auto& [ns, name] : names) {
+    key += state_.str(ns);
+    key += '/';
+    key += state_.str(name);
+    key += '\x01';
+  }
+  appendRulesKey(key, rules);
+  return addProgram(std::move(key), direction, ir::TIER_NETWORK_POLICY, std::move(rules), names);
+}
+
+uint32_t RulesetBuilder::tierProgramFor(ir::Direction direction, Tier tier,
+                                        const std::vector<ClusterPolicyId>& selecting,
+                                        PodId target) {
+  std::vector<ir::Rule> rules;
+  std::vector<std::pair<Symbol, Symbol>> names;
+  for (ClusterPolicyId cid : selecting) {
+    const ClusterPolicyRecord& pol = state_.clusterPolicy(cid);
+    names.emplace_back(0, pol.name);
+    for (const ClusterRuleRecord& rule : direction == ir::INGRESS ? pol.ingress : pol.egress) {
+      if (rule.matches_nothing) continue;
+      ir::Provenance pv;
+      pv.set_policy_name(std::string(state_.str(pol.name)));
+      pv.set_policy_kind(clusterPolicyKindName(pol.kind));
+      pv.set_rule_index(rule.index);
+      pv.set_rule_name(rule.name);
+      pv.set_direction(direction);
+      pv.set_tier(toIr(tier));
+      if (rule.deny_all) {  // fail closed: any peer, any port
+        ir::Rule r;
+        r.set_action(ir::ACTION_DENY);
+        *r.mutable_provenance() = std::move(pv);
+        rules.push_back(std::move(r));
+        continue;
+      }
+      appendRule(direction, rule.match, 0, target, pv, toIr(rule.action), rules);
     }
+  }
+  // No rule for this direction: no program (the tier passes it by).
+  if (rules.empty()) return 0;
+  std::string key = "T" + std::to_string(static_cast<int>(tier)) + std::string(1, char(direction));
+  appendRulesKey(key, rules);
+  return addProgram(std::move(key), direction, toIr(tier), std::move(rules), names);
+}
+
+void RulesetBuilder::appendRule(ir::Direction direction, const CompiledRule& rule, Symbol policy_ns,
+                                PodId target, const ir::Provenance& provenance, ir::Action action,
+                                std::vector<ir::Rule>& out) {
+  auto finish = [&](ir::Rule& r) {
+    *r.mutable_provenance() = provenance;
+    r.set_action(action);
+  };
+  bool had_named = false;
+  // Ingress named ports resolve against the local endpoint itself; egress
+  // ones against each peer pod (below).
+  const PodRecord* resolve_against = direction == ir::INGRESS ? &state_.pod(target) : nullptr;
+  const std::vector<PortInterval> ports =
+      resolvePorts(state_, rule.ports, resolve_against, &had_named);
+  if (rule.ports.empty() || !ports.empty()) {
+    ir::Rule r;
+    r.set_peer_set(rule.peers.empty() ? 0 : peerSetForRule(policy_ns, rule));
+    r.set_port_set(rule.ports.empty() ? 0 : portSetFor(ports));
+    finish(r);
+    out.push_back(std::move(r));
+  }
+  if (direction == ir::EGRESS && had_named) {
+    // One rule becomes several consecutive IR rules with its action, so a
+    // tier's first-match order is kept.
+    const size_t before = out.size();
+    appendNamedEgressRules(policy_ns, rule, provenance.rule_index(), out);
+    for (size_t k = before; k < out.size(); ++k) finish(out[k]);
   }
 }
 
-void RulesetBuilder::appendNamedEgressRules(const PolicyRecord& policy, const CompiledRule& rule,
+void RulesetBuilder::appendNamedEgressRules(Symbol policy_ns, const CompiledRule& rule,
                                             uint32_t rule_index, std::vector<ir::Rule>& out) {
-  const std::string peers = peersKey(state_, rule, policy.namespace_);
+  const std::string peers = peersKey(state_, rule, policy_ns);
   for (const NetworkPolicyPort& entry : rule.ports) {
     if (!entry.port || !entry.port->isNamed()) continue;
     const Symbol name = state_.symbols().find(entry.port->name());
@@ -369,10 +466,10 @@ void RulesetBuilder::appendNamedEgressRules(const PolicyRecord& policy, const Co
     const std::string source_key = peers + entry.port->name() + ":" + protocolName(entry.protocol);
     auto [index, inserted] = named_source_index_.emplace(source_key, named_sources_.size());
     if (inserted) {
-      named_sources_.push_back({policy.namespace_, rule.peers, peers, name, entry.protocol, {}});
+      named_sources_.push_back({policy_ns, rule.peers, peers, name, entry.protocol, {}});
     }
     // Destination pods grouped by the number this name resolves to on them.
-    PeerSetSource probe{policy.namespace_, rule.peers, {}, true, name, entry.protocol, 0};
+    PeerSetSource probe{policy_ns, rule.peers, {}, true, name, entry.protocol, 0};
     for (const CompiledPeer& peer : rule.peers) {
       probe.blocks.insert(probe.blocks.end(), peer.block_cidrs.begin(), peer.block_cidrs.end());
     }
@@ -408,17 +505,22 @@ void RulesetBuilder::appendNamedEgressRules(const PolicyRecord& policy, const Co
   }
 }
 
-uint32_t RulesetBuilder::peerSetForRule(const PolicyRecord& policy, const CompiledRule& rule) {
-  const std::string key = peersKey(state_, rule, policy.namespace_);
+uint32_t RulesetBuilder::peerSetForRule(Symbol policy_ns, const CompiledRule& rule) {
+  const std::string key = peersKey(state_, rule, policy_ns);
   if (auto it = peer_sets_.find(key); it != peer_sets_.end()) return it->second;
   PeerSetSource source;
-  source.policy_ns = policy.namespace_;
+  source.policy_ns = policy_ns;
   source.peers = rule.peers;
   std::string description;
   for (const CompiledPeer& peer : rule.peers) {
     if (!description.empty()) description += " or ";
-    description += describePeer(state_, peer, policy.namespace_);
+    description += describePeer(state_, peer, policy_ns);
     source.blocks.insert(source.blocks.end(), peer.block_cidrs.begin(), peer.block_cidrs.end());
+    // A node peer is its nodes' addresses (a node change recompiles in full).
+    if (peer.node) {
+      for (const IpAddress& a : state_.nodeAddressesSelected(*peer.node))
+        source.blocks.push_back(Cidr::host(a));
+    }
   }
   return addPeerSet(key, std::move(source), std::move(description));
 }

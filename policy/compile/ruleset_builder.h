@@ -84,8 +84,6 @@ class RulesetBuilder {
   /// Is this pod one of the ruleset's endpoints (on the node, not hostNetwork)?
   bool isLocal(const PodRecord& pod) const;
 
-  /// The ingress and egress program ids for one pod (0 = not isolated).
-  std::pair<uint32_t, uint32_t> programsFor(PodId pod);
   /// Fills an Endpoint message for a pod (programs included).
   void fillEndpoint(PodId pod, ir::Endpoint& out);
 
@@ -101,13 +99,29 @@ class RulesetBuilder {
   void rebuildPeerSet(uint32_t id);
 
  private:
+  /// A pod's program ids per stage and direction (0 = none).
+  struct EndpointPrograms {
+    uint32_t ingress = 0, egress = 0;  // NetworkPolicy: 0 = not isolated
+    uint32_t admin_ingress = 0, admin_egress = 0;
+    uint32_t baseline_ingress = 0, baseline_egress = 0;
+  };
+  EndpointPrograms programsFor(PodId pod);
   uint32_t programFor(ir::Direction direction, const std::vector<PolicyId>& isolating,
                       PodId target);
-  void appendRules(ir::Direction direction, const PolicyRecord& policy, PodId target,
-                   std::vector<ir::Rule>& out);
-  void appendNamedEgressRules(const PolicyRecord& policy, const CompiledRule& rule,
-                              uint32_t rule_index, std::vector<ir::Rule>& out);
-  uint32_t peerSetForRule(const PolicyRecord& policy, const CompiledRule& rule);
+  /// The program of one cluster tier for the policies selecting `target`
+  /// (in evaluation order); 0 when they have no rule for `direction`.
+  uint32_t tierProgramFor(ir::Direction direction, Tier tier,
+                          const std::vector<ClusterPolicyId>& selecting, PodId target);
+  uint32_t addProgram(std::string key, ir::Direction direction, ir::Tier tier,
+                      std::vector<ir::Rule> rules,
+                      const std::vector<std::pair<Symbol, Symbol>>& isolated_by);
+  /// One policy rule as IR rules (one, plus one per egress named-port group).
+  void appendRule(ir::Direction direction, const CompiledRule& rule, Symbol policy_ns,
+                  PodId target, const ir::Provenance& provenance, ir::Action action,
+                  std::vector<ir::Rule>& out);
+  void appendNamedEgressRules(Symbol policy_ns, const CompiledRule& rule, uint32_t rule_index,
+                              std::vector<ir::Rule>& out);
+  uint32_t peerSetForRule(Symbol policy_ns, const CompiledRule& rule);
   uint32_t addPeerSet(const std::string& key, PeerSetSource source, std::string description);
   uint32_t portSetFor(const std::vector<PortInterval>& ports);
   void fillNode();

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/model/cluster_policy.h"
 #include "policy/model/objects.h"
 #include "policy/net/ip.h"
 #include "policy/state/cluster_state.h"
@@ -31,23 +32,43 @@ struct RuleRef {
   bool operator==(const RuleRef&) const = default;
 };
 
+/// A rule of a cluster tier (DESIGN.md §8) that matched.
+struct ClusterRuleRef {
+  Tier tier = Tier::Admin;
+  ClusterPolicyKind kind = ClusterPolicyKind::ClusterNetworkPolicy;
+  std::string policy;
+  uint32_t rule_index = 0;
+  std::string rule_name;
+  ClusterRuleAction action = ClusterRuleAction::Deny;
+  bool operator==(const ClusterRuleRef&) const = default;
+  /// `Admin ClusterNetworkPolicy deny-y rule 0 "deny-all" (Deny)`
+  std::string str() const;
+};
+
 /// The outcome of one direction (the source's egress, or the destination's ingress).
 struct DirectionVerdict {
   enum class Outcome {
-    NotIsolated,  // no policy selects the pod for this direction
-    Allowed,      // isolated, and a rule allowed it
-    Denied,       // isolated, no rule matched
+    NotIsolated,  // nothing decided: no NetworkPolicy selects the pod, no tier rule matched
+    Allowed,      // a NetworkPolicy rule or a tier's Accept rule allowed it
+    Denied,       // isolated and no NetworkPolicy rule matched, or a tier's Deny rule
     NotEnforced,  // not a pod this direction is judged on (external address, host)
   };
   Outcome outcome = Outcome::NotIsolated;
   std::vector<PolicyName> isolated_by;  // sorted
   std::vector<RuleRef> allowed_by;      // every rule that matched, sorted
   std::string note;                     // why NotEnforced, etc.
+  /// The Accept or Deny rule of the Admin or Baseline tier that decided
+  /// (then no NetworkPolicy, or no NetworkPolicy selected the pod).
+  std::optional<ClusterRuleRef> decided_by;
+  std::vector<ClusterRuleRef> passed;  // Pass rules taken on the way, in order
 
   bool allows() const { return outcome != Outcome::Denied; }
   /// "not isolated" / "allowed by x/allow-db rule 0" / "denied: isolated by [x/deny-all], no rule
   /// matched"
   std::string describe() const;
+
+ private:
+  std::string describeNetworkPolicy() const;
 };
 
 struct Verdict {

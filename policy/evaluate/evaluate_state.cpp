@@ -44,6 +44,7 @@ bool portMatches(const ClusterState& state, const NetworkPolicyPort& entry,
 
 bool peerMatches(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns,
                  const ResolvedEnd& other) {
+  if (peer.node) return other.address && state.nodeSelectorMatchesAddress(*peer.node, *other.address);
   if (peer.block) {
     if (!other.address) return false;
     return std::any_of(peer.block_cidrs.begin(), peer.block_cidrs.end(),
@@ -52,11 +53,27 @@ bool peerMatches(const ClusterState& state, const CompiledPeer& peer, Symbol pol
   return other.pod && state.peerSelectsPod(peer, policy_ns, *other.pod);
 }
 
-/// One direction judged on `subject` (a pod), the flow's other end `other`,
-/// the destination pod (for named ports) `destination`.
-DirectionVerdict judge(const ClusterState& state, PodId subject, const ResolvedEnd& other,
-                       const std::optional<PodId>& destination, bool ingress, Protocol protocol,
-                       int32_t port) {
+bool ruleMatches(const ClusterState& state, const CompiledRule& rule, Symbol policy_ns,
+                 const ResolvedEnd& other, const std::optional<PodId>& destination,
+                 Protocol protocol, int32_t port) {
+  const bool peer_ok =
+      rule.peers.empty() ||
+      std::any_of(rule.peers.begin(), rule.peers.end(), [&](const CompiledPeer& peer) {
+        return peerMatches(state, peer, policy_ns, other);
+      });
+  if (!peer_ok) return false;
+  return rule.ports.empty() ||
+         std::any_of(rule.ports.begin(), rule.ports.end(), [&](const NetworkPolicyPort& e) {
+           return portMatches(state, e, destination, protocol, port);
+         });
+}
+
+/// The NetworkPolicy stage of one direction judged on `subject` (a pod), the
+/// flow's other end `other`, the destination pod (for named ports) `destination`.
+DirectionVerdict judgeNetworkPolicy(const ClusterState& state, PodId subject,
+                                    const ResolvedEnd& other,
+                                    const std::optional<PodId>& destination, bool ingress,
+                                    Protocol protocol, int32_t port) {
   DirectionVerdict v;
   const PodRecord& p = state.pod(subject);
   for (PolicyId pid : state.policiesIn(p.namespace_)) {
@@ -67,19 +84,8 @@ DirectionVerdict judge(const ClusterState& state, PodId subject, const ResolvedE
     v.isolated_by.push_back(name);
     const auto& rules = ingress ? pol.ingress : pol.egress;
     for (uint32_t i = 0; i < rules.size(); ++i) {
-      const CompiledRule& rule = rules[i];
-      const bool peer_ok =
-          rule.peers.empty() ||
-          std::any_of(rule.peers.begin(), rule.peers.end(), [&](const CompiledPeer& peer) {
-            return peerMatches(state, peer, pol.namespace_, other);
-          });
-      if (!peer_ok) continue;
-      const bool port_ok =
-          rule.ports.empty() ||
-          std::any_of(rule.ports.begin(), rule.ports.end(), [&](const NetworkPolicyPort& e) {
-            return portMatches(state, e, destination, protocol, port);
-          });
-      if (port_ok) v.allowed_by.push_back(RuleRef{name, i});
+      if (ruleMatches(state, rules[i], pol.namespace_, other, destination, protocol, port))
+        v.allowed_by.push_back(RuleRef{name, i});
     }
   }
   auto by_name = [](const PolicyName& a, const PolicyName& b) {
@@ -100,10 +106,58 @@ DirectionVerdict judge(const ClusterState& state, PodId subject, const ResolvedE
   return v;
 }
 
+/// One tier for one direction: the first matching rule of the policies whose
+/// subject is `subject`, in evaluation order. Accept and Deny decide (true);
+/// Pass is recorded and ends the tier; no match ends it too.
+bool judgeTier(const ClusterState& state, Tier tier, PodId subject, const ResolvedEnd& other,
+               const std::optional<PodId>& destination, bool ingress, Protocol protocol,
+               int32_t port, DirectionVerdict& v) {
+  for (ClusterPolicyId id : state.clusterPoliciesIn(tier)) {
+    const ClusterPolicyRecord& pol = state.clusterPolicy(id);
+    if (!state.clusterPolicySelectsPod(pol, subject)) continue;
+    for (const ClusterRuleRecord& rule : ingress ? pol.ingress : pol.egress) {
+      if (rule.matches_nothing) continue;
+      if (!rule.deny_all &&
+          !ruleMatches(state, rule.match, 0, other, destination, protocol, port))
+        continue;
+      const ClusterRuleAction action = rule.effectiveAction();
+      ClusterRuleRef ref{tier,       pol.kind,  std::string(state.str(pol.name)),
+                         rule.index, rule.name, action};
+      if (action == ClusterRuleAction::Pass) {
+        v.passed.push_back(std::move(ref));
+        return false;
+      }
+      v.outcome = action == ClusterRuleAction::Accept ? DirectionVerdict::Outcome::Allowed
+                                                      : DirectionVerdict::Outcome::Denied;
+      v.decided_by = std::move(ref);
+      return true;
+    }
+  }
+  return false;
+}
+
 DirectionVerdict notEnforced(std::string note) {
   DirectionVerdict v;
   v.outcome = DirectionVerdict::Outcome::NotEnforced;
   v.note = std::move(note);
+  return v;
+}
+
+/// One direction: Admin tier → NetworkPolicy → Baseline tier → allow
+/// (DESIGN.md §8). A pod reaching its own address (`hairpin`) is judged by
+/// NetworkPolicy alone.
+DirectionVerdict judge(const ClusterState& state, PodId subject, const ResolvedEnd& other,
+                       const std::optional<PodId>& destination, bool ingress, Protocol protocol,
+                       int32_t port, bool hairpin) {
+  DirectionVerdict tiers;
+  if (!hairpin &&
+      judgeTier(state, Tier::Admin, subject, other, destination, ingress, protocol, port, tiers))
+    return tiers;
+  DirectionVerdict v =
+      judgeNetworkPolicy(state, subject, other, destination, ingress, protocol, port);
+  v.passed = std::move(tiers.passed);
+  if (v.outcome != DirectionVerdict::Outcome::NotIsolated || hairpin) return v;
+  judgeTier(state, Tier::Baseline, subject, other, destination, ingress, protocol, port, v);
   return v;
 }
 
@@ -128,13 +182,15 @@ Verdict evaluate(const ClusterState& state, const FlowEnd& src_end, const FlowEn
   const ResolvedEnd src = resolve(state, src_end);
   const ResolvedEnd dst = resolve(state, dst_end);
   Verdict v;
+  // The cluster tiers do not govern a pod reaching its own address.
+  const bool hairpin = src.pod && dst.pod && *src.pod == *dst.pod;
 
   if (!src.pod) {
     v.egress = notEnforced("source is not a pod");
   } else if (state.pod(*src.pod).host_network) {
     v.egress = notEnforced("hostNetwork pods are not policy subjects");
   } else {
-    v.egress = judge(state, *src.pod, dst, dst.pod, /*ingress=*/false, protocol, port);
+    v.egress = judge(state, *src.pod, dst, dst.pod, /*ingress=*/false, protocol, port, hairpin);
   }
 
   if (!dst.pod) {
@@ -144,7 +200,7 @@ Verdict evaluate(const ClusterState& state, const FlowEnd& src_end, const FlowEn
   } else if (fromOwnNode(state, src, *dst.pod)) {
     v.ingress = notEnforced("traffic from the pod's own node is always allowed");
   } else {
-    v.ingress = judge(state, *dst.pod, src, dst.pod, /*ingress=*/true, protocol, port);
+    v.ingress = judge(state, *dst.pod, src, dst.pod, /*ingress=*/true, protocol, port, hairpin);
   }
 
   v.allowed = v.egress.allows() && v.ingress.allows();

@@ -135,16 +135,71 @@ bool RulesetEvaluator::isNodeAddress(const IpAddress& a) const {
                      [&](const ir::Ipv6Cidr& c) { return v6Of(c) == a; });
 }
 
+std::optional<ClusterRuleRef> RulesetEvaluator::tierMatch(uint32_t program, const IpAddress& peer,
+                                                         Protocol protocol, int32_t port) const {
+  if (program == 0) return std::nullopt;
+  auto found = programs_.find(program);
+  if (found == programs_.end()) return std::nullopt;
+  for (const ir::Rule& r : found->second->rules()) {
+    if (!inPeerSet(r.peer_set(), peer) || !inPortSet(r.port_set(), protocol, port)) continue;
+    const ir::Provenance& pv = r.provenance();
+    ClusterRuleRef ref;
+    ref.tier = pv.tier() == ir::TIER_BASELINE ? Tier::Baseline : Tier::Admin;
+    ref.kind = pv.policy_kind() == "AdminNetworkPolicy" ? ClusterPolicyKind::AdminNetworkPolicy
+               : pv.policy_kind() == "BaselineAdminNetworkPolicy"
+                   ? ClusterPolicyKind::BaselineAdminNetworkPolicy
+                   : ClusterPolicyKind::ClusterNetworkPolicy;
+    ref.policy = pv.policy_name();
+    ref.rule_index = pv.rule_index();
+    ref.rule_name = pv.rule_name();
+    ref.action = r.action() == ir::ACTION_ACCEPT ? ClusterRuleAction::Accept
+                 : r.action() == ir::ACTION_PASS ? ClusterRuleAction::Pass
+                                                 : ClusterRuleAction::Deny;
+    return ref;
+  }
+  return std::nullopt;
+}
+
+DirectionVerdict RulesetEvaluator::judgeDirection(const ir::Endpoint& ep, bool ingress,
+                                                  const IpAddress& peer, Protocol protocol,
+                                                  int32_t port, bool hairpin) const {
+  DirectionVerdict tiers;
+  // A tier's first matching rule: Accept and Deny decide, Pass ends the tier.
+  auto tier = [&](uint32_t program) {
+    if (hairpin) return false;
+    std::optional<ClusterRuleRef> m = tierMatch(program, peer, protocol, port);
+    if (!m) return false;
+    if (m->action == ClusterRuleAction::Pass) {
+      tiers.passed.push_back(std::move(*m));
+      return false;
+    }
+    tiers.outcome = m->action == ClusterRuleAction::Accept ? DirectionVerdict::Outcome::Allowed
+                                                           : DirectionVerdict::Outcome::Denied;
+    tiers.decided_by = std::move(m);
+    return true;
+  };
+  if (tier(ingress ? ep.admin_ingress_program() : ep.admin_egress_program())) return tiers;
+  DirectionVerdict v =
+      judge(ingress ? ep.ingress_program() : ep.egress_program(), peer, protocol, port);
+  if (v.outcome != DirectionVerdict::Outcome::NotIsolated) {
+    v.passed = std::move(tiers.passed);
+    return v;
+  }
+  tier(ingress ? ep.baseline_ingress_program() : ep.baseline_egress_program());
+  return tiers;
+}
+
 Verdict RulesetEvaluator::evaluate(const IpAddress& src, const IpAddress& dst, Protocol protocol,
                                    int32_t port) const {
   Verdict v;
   const ir::Endpoint* s = endpointOf(src);
   const ir::Endpoint* d = endpointOf(dst);
+  const bool hairpin = s != nullptr && s == d;  // the tiers do not govern a pod reaching itself
   if (s == nullptr) {
     v.egress.outcome = DirectionVerdict::Outcome::NotEnforced;
     v.egress.note = "source is not a local pod";
   } else {
-    v.egress = judge(s->egress_program(), dst, protocol, port);
+    v.egress = judgeDirection(*s, false, dst, protocol, port, hairpin);
   }
   if (d == nullptr) {
     v.ingress.outcome = DirectionVerdict::Outcome::NotEnforced;
@@ -153,22 +208,35 @@ Verdict RulesetEvaluator::evaluate(const IpAddress& src, const IpAddress& dst, P
     v.ingress.outcome = DirectionVerdict::Outcome::NotEnforced;
     v.ingress.note = "traffic from the pod's own node is always allowed";
   } else {
-    v.ingress = judge(d->ingress_program(), src, protocol, port);
+    v.ingress = judgeDirection(*d, true, src, protocol, port, hairpin);
   }
   v.allowed = v.egress.allows() && v.ingress.allows();
   return v;
 }
 
+bool RulesetEvaluator::directionAllows(const ir::Endpoint& ep, bool ingress, const IpAddress& peer,
+                                       Protocol protocol, int32_t port, bool hairpin) const {
+  auto tier = [&](uint32_t program) -> std::optional<bool> {  // set: decided
+    if (hairpin || program == 0) return std::nullopt;
+    std::optional<ClusterRuleRef> m = tierMatch(program, peer, protocol, port);
+    if (!m || m->action == ClusterRuleAction::Pass) return std::nullopt;
+    return m->action == ClusterRuleAction::Accept;
+  };
+  if (auto d = tier(ingress ? ep.admin_ingress_program() : ep.admin_egress_program())) return *d;
+  const uint32_t np = ingress ? ep.ingress_program() : ep.egress_program();
+  if (np != 0) return programAllows(np, peer, protocol, port, nullptr);
+  return tier(ingress ? ep.baseline_ingress_program() : ep.baseline_egress_program())
+      .value_or(true);
+}
+
 bool RulesetEvaluator::allows(const IpAddress& src, const IpAddress& dst, Protocol protocol,
                               int32_t port) const {
-  if (const ir::Endpoint* s = endpointOf(src);
-      s != nullptr && s->egress_program() != 0 &&
-      !programAllows(s->egress_program(), dst, protocol, port, nullptr)) {
-    return false;
-  }
+  const ir::Endpoint* s = endpointOf(src);
   const ir::Endpoint* d = endpointOf(dst);
-  if (d == nullptr || d->ingress_program() == 0 || isNodeAddress(src)) return true;
-  return programAllows(d->ingress_program(), src, protocol, port, nullptr);
+  const bool hairpin = s != nullptr && s == d;
+  if (s != nullptr && !directionAllows(*s, false, dst, protocol, port, hairpin)) return false;
+  if (d == nullptr || isNodeAddress(src)) return true;
+  return directionAllows(*d, true, src, protocol, port, hairpin);
 }
 
 Result<Verdict> evaluate(const ir::Ruleset& ruleset, const IpAddress& src, const IpAddress& dst,

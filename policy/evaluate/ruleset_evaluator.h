@@ -6,6 +6,7 @@
 // A ruleset is checked once, by create(): it may come from a checkpoint file
 // or another process, so a prefix length out of range is an error that names
 // the set and the element, not a dereferenced empty optional.
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -41,6 +42,14 @@ class RulesetEvaluator {
                      std::vector<RuleRef>* matched) const;
   DirectionVerdict judge(uint32_t program, const IpAddress& peer, Protocol protocol,
                          int32_t port) const;
+  /// The first rule of a tier program that matches (none: the tier passes).
+  std::optional<ClusterRuleRef> tierMatch(uint32_t program, const IpAddress& peer,
+                                          Protocol protocol, int32_t port) const;
+  /// One direction of an endpoint: Admin → NetworkPolicy → Baseline → allow.
+  DirectionVerdict judgeDirection(const ir::Endpoint& ep, bool ingress, const IpAddress& peer,
+                                  Protocol protocol, int32_t port, bool hairpin) const;
+  bool directionAllows(const ir::Endpoint& ep, bool ingress, const IpAddress& peer,
+                       Protocol protocol, int32_t port, bool hairpin) const;
   bool isNodeAddress(const IpAddress& a) const;
 
   const ir::Ruleset& ruleset_;

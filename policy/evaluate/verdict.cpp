@@ -4,7 +4,24 @@
 
 namespace palisade::policy {
 
+std::string ClusterRuleRef::str() const {
+  std::string out = std::string(tierName(tier)) + " " + clusterPolicyKindName(kind) + " " + policy +
+                    " rule " + std::to_string(rule_index);
+  if (!rule_name.empty()) out += " \"" + rule_name + "\"";
+  return out + " (" + actionName(action) + ")";
+}
+
 std::string DirectionVerdict::describe() const {
+  std::string passes;
+  for (const ClusterRuleRef& p : passed) passes += "; passed by " + p.str();
+  if (decided_by) {
+    return (outcome == Outcome::Denied ? "denied by " : "accepted by ") + decided_by->str() +
+           passes;
+  }
+  return describeNetworkPolicy() + passes;
+}
+
+std::string DirectionVerdict::describeNetworkPolicy() const {
   auto list = [](const std::vector<PolicyName>& names) {
     std::string out = "[";
     for (size_t i = 0; i < names.size(); ++i) {

@@ -17,6 +17,7 @@
 #include <utility>
 #include <variant>
 
+#include "policy/manifest/decode_cluster_policy.h"
 #include "policy/manifest/decode_core.h"
 #include "policy/manifest/decode_policy.h"
 #include "policy/manifest/decode_service.h"
@@ -41,6 +42,9 @@ struct KindInfo {
   std::string_view resource;  // "networkpolicies": the URL segment and the RBAC resource
   bool namespaced = true;
   WatchScope watch = WatchScope::All;
+  /// Served only where a CRD installs it: the agent treats the resource's
+  /// absence (404) as "none yet" and looks for it again, never as an error.
+  bool custom = false;
 
   /// "networking.k8s.io/v1", or "v1" for the core group.
   std::string apiVersion() const {
@@ -142,6 +146,50 @@ struct EndpointSliceKind {
   }
 };
 
+/// The cluster tiers (DESIGN.md §8): three API kinds, one model. Each is
+/// watched on its own, so a cluster that serves only one of the versions
+/// still has it enforced.
+template <class T, const KindInfo& kInfoRef, auto kVector>
+struct ClusterPolicyKindT {
+  using Object = T;
+  static constexpr const KindInfo& kInfo = kInfoRef;
+  static constexpr auto kObjects = kVector;
+  template <class N>
+  static std::optional<Object> decode(const N& doc, manifest::DecodeContext& ctx) {
+    return manifest::decodeClusterPolicyAs<T>(doc, ctx);
+  }
+  static void upsert(ClusterState& s, const Object& o) { s.upsertClusterPolicy(o); }
+  static void remove(ClusterState& s, std::string_view, std::string_view name) {
+    s.removeClusterPolicy(T::kKind, name);
+  }
+};
+
+inline constexpr KindInfo kClusterNetworkPolicyInfo{"ClusterNetworkPolicy",
+                                                    "policy.networking.k8s.io",
+                                                    "v1alpha2",
+                                                    "clusternetworkpolicies",
+                                                    false,
+                                                    WatchScope::All,
+                                                    true};
+inline constexpr KindInfo kAdminNetworkPolicyInfo{
+    "AdminNetworkPolicy",  "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", false,
+    WatchScope::All,       true};
+inline constexpr KindInfo kBaselineAdminNetworkPolicyInfo{"BaselineAdminNetworkPolicy",
+                                                          "policy.networking.k8s.io",
+                                                          "v1alpha1",
+                                                          "baselineadminnetworkpolicies",
+                                                          false,
+                                                          WatchScope::All,
+                                                          true};
+
+using ClusterNetworkPolicyKind = ClusterPolicyKindT<ClusterNetworkPolicy, kClusterNetworkPolicyInfo,
+                                                    &ManifestSet::cluster_network_policies>;
+using AdminNetworkPolicyKind = ClusterPolicyKindT<AdminNetworkPolicy, kAdminNetworkPolicyInfo,
+                                                  &ManifestSet::admin_network_policies>;
+using BaselineAdminNetworkPolicyKind =
+    ClusterPolicyKindT<BaselineAdminNetworkPolicy, kBaselineAdminNetworkPolicyInfo,
+                       &ManifestSet::baseline_admin_network_policies>;
+
 }  // namespace kinds
 
 /// A position in the table; also the index of the kind's AnyObject alternative.
@@ -180,7 +228,9 @@ struct KindTable {
 /// The table, in the order a state is built from manifests (namespaces and
 /// nodes before the pods on them, pods before what selects them).
 using Kinds = KindTable<kinds::NamespaceKind, kinds::NodeKind, kinds::PodKind,
-                        kinds::NetworkPolicyKind, kinds::ServiceKind, kinds::EndpointSliceKind>;
+                        kinds::NetworkPolicyKind, kinds::ServiceKind, kinds::EndpointSliceKind,
+                        kinds::ClusterNetworkPolicyKind, kinds::AdminNetworkPolicyKind,
+                        kinds::BaselineAdminNetworkPolicyKind>;
 
 /// Any object of a kind in the table.
 using AnyObject = Kinds::Variant;

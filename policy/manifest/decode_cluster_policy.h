@@ -393,4 +393,20 @@ constexpr ClusterPolicyDialect kAdminNetworkPolicyV1alpha1{
 constexpr ClusterPolicyDialect kBaselineAdminNetworkPolicyV1alpha1{
     ClusterPolicyKind::BaselineAdminNetworkPolicy, kAdminPolicyLimits, false, true, false, false};
 
+/// The decoder for the kind whose objects are `T` (ClusterNetworkPolicy,
+/// AdminNetworkPolicy or BaselineAdminNetworkPolicy).
+template <class T, DocumentNode N>
+std::optional<T> decodeClusterPolicyAs(const N& root, DecodeContext& ctx) {
+  constexpr const ClusterPolicyDialect& kDialect =
+      T::kKind == ClusterPolicyKind::ClusterNetworkPolicy ? kClusterNetworkPolicyV1alpha2
+      : T::kKind == ClusterPolicyKind::AdminNetworkPolicy
+          ? kAdminNetworkPolicyV1alpha1
+          : kBaselineAdminNetworkPolicyV1alpha1;
+  std::optional<ClusterPolicy> decoded = decodeClusterPolicyT(root, kDialect, ctx);
+  if (!decoded) return std::nullopt;
+  T out;
+  static_cast<ClusterPolicy&>(out) = std::move(*decoded);
+  return out;
+}
+
 }  // namespace palisade::policy::manifest

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/model/cluster_policy.h"
 #include "policy/model/diagnostic.h"
 #include "policy/model/objects.h"
 
@@ -18,6 +19,9 @@ struct ManifestSet {
   std::vector<Service> services;
   std::vector<EndpointSlice> endpoint_slices;
   std::vector<Node> nodes;
+  std::vector<ClusterNetworkPolicy> cluster_network_policies;
+  std::vector<AdminNetworkPolicy> admin_network_policies;
+  std::vector<BaselineAdminNetworkPolicy> baseline_admin_network_policies;
   Diagnostics errors;              // invalid objects (left out of the vectors above)
   std::vector<std::string> notes;  // skipped unknown kinds etc., for stderr
 

@@ -88,4 +88,15 @@ struct ClusterPolicy {
 /// Precedence within a tier: true when `a` is evaluated before `b`.
 bool evaluatedBefore(const ClusterPolicy& a, const ClusterPolicy& b);
 
+/// One type per API kind, so each is its own entry of the table of kinds
+/// (policy/kinds/kinds.h) and its own API resource to watch; all three are the
+/// same model.
+template <ClusterPolicyKind K>
+struct ClusterPolicyOf : ClusterPolicy {
+  static constexpr ClusterPolicyKind kKind = K;
+};
+using ClusterNetworkPolicy = ClusterPolicyOf<ClusterPolicyKind::ClusterNetworkPolicy>;
+using AdminNetworkPolicy = ClusterPolicyOf<ClusterPolicyKind::AdminNetworkPolicy>;
+using BaselineAdminNetworkPolicy = ClusterPolicyOf<ClusterPolicyKind::BaselineAdminNetworkPolicy>;
+
 }  // namespace palisade::policy

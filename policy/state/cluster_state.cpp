@@ -1,6 +1,7 @@
 #include "policy/state/cluster_state.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "policy/kinds/kinds.h"
 
@@ -43,6 +44,75 @@ CompiledRule compileRule(const NetworkPolicyRule& rule, SymbolTable& symbols) {
     }
     out.peers.push_back(std::move(cp));
   }
+  return out;
+}
+
+CompiledPeer compileClusterPeer(const ClusterPolicyPeer& peer, SymbolTable& symbols) {
+  CompiledPeer cp;
+  if (peer.namespaces) {
+    cp.ns = CompiledSelector::compile(*peer.namespaces, symbols);
+  } else if (peer.pods) {
+    cp.ns = CompiledSelector::compile(peer.pods->namespace_selector, symbols);
+    cp.pod = CompiledSelector::compile(peer.pods->pod_selector, symbols);
+  } else if (peer.nodes) {
+    cp.node = CompiledSelector::compile(*peer.nodes, symbols);
+  }
+  return cp;
+}
+
+std::vector<NetworkPolicyPort> clusterPorts(const std::vector<ClusterPolicyPort>& ports) {
+  std::vector<NetworkPolicyPort> out;
+  for (const ClusterPolicyPort& p : ports) {
+    if (!p.named_port.empty()) {
+      for (Protocol protocol : {Protocol::TCP, Protocol::UDP, Protocol::SCTP}) {
+        NetworkPolicyPort& e = out.emplace_back();
+        e.protocol = protocol;
+        e.port.emplace().value = p.named_port;
+      }
+      continue;
+    }
+    if (p.first && p.last && *p.last < *p.first) continue;  // v1alpha1 start > end: matches nothing
+    NetworkPolicyPort& e = out.emplace_back();
+    e.protocol = p.protocol;
+    if (!p.first) continue;  // every port of the protocol
+    e.port.emplace().value = *p.first;
+    if (p.last && *p.last > *p.first) e.end_port = *p.last;
+  }
+  return out;
+}
+
+ClusterRuleRecord compileClusterRule(const ClusterPolicyRule& rule, uint32_t index,
+                                     SymbolTable& symbols) {
+  ClusterRuleRecord out;
+  out.name = rule.name;
+  out.index = index;
+  out.action = rule.action;
+  if (rule.failClosed()) {
+    // The API: an Accept rule with a peer it cannot interpret matches no
+    // traffic; a Deny or Pass rule becomes "Deny all" for its subjects.
+    out.matches_nothing = rule.action == ClusterRuleAction::Accept;
+    out.deny_all = !out.matches_nothing;
+    return out;
+  }
+  for (const ClusterPolicyPeer& peer : rule.peers) {
+    if (!peer.domain_names.empty()) {
+      out.has_domain_names = true;
+      continue;
+    }
+    if (!peer.networks.empty()) {
+      for (const Cidr& c : peer.networks) {
+        CompiledPeer cp;
+        cp.block = IpBlock{c, {}};
+        cp.block_cidrs = {c};
+        out.match.peers.push_back(std::move(cp));
+      }
+      continue;
+    }
+    out.match.peers.push_back(compileClusterPeer(peer, symbols));
+  }
+  out.match.ports = clusterPorts(rule.ports);
+  // Every peer was a domain name, or every port entry an empty range.
+  out.matches_nothing = out.match.peers.empty() || (!rule.ports.empty() && out.match.ports.empty());
   return out;
 }
 
@@ -248,7 +318,106 @@ void ClusterState::removeEndpointSlice(std::string_view ns, std::string_view nam
 }
 void ClusterState::upsertNode(const Node& node) {
   ++revision_;
-  nodes_[node.meta.name] = NodeRecord{node.meta.name, node.pod_cidrs, node.addresses};
+  nodes_[node.meta.name] = NodeRecord{node.meta.name, node.pod_cidrs, node.addresses,
+                                      internLabels(node.meta.labels, symbols_)};
+}
+
+ClusterPolicyId ClusterState::upsertClusterPolicy(const ClusterPolicy& policy) {
+  ++revision_;
+  const auto key = std::pair(policy.kind, policy.meta.name);
+  ClusterPolicyId id;
+  if (auto it = cluster_policy_by_name_.find(key); it != cluster_policy_by_name_.end()) {
+    id = it->second;
+  } else if (!free_cluster_policies_.empty()) {
+    id = free_cluster_policies_.back();
+    free_cluster_policies_.pop_back();
+  } else {
+    id = static_cast<ClusterPolicyId>(cluster_policies_.size());
+    cluster_policies_.emplace_back();
+  }
+  cluster_policy_by_name_[key] = id;
+  ClusterPolicyRecord rec;
+  rec.name = symbols_.intern(policy.meta.name);
+  rec.kind = policy.kind;
+  rec.tier = policy.tier;
+  rec.priority = policy.priority;
+  if (policy.subject.namespaces) {
+    rec.subject_namespaces = CompiledSelector::compile(*policy.subject.namespaces, symbols_);
+  } else if (policy.subject.pods) {
+    rec.subject_namespaces =
+        CompiledSelector::compile(policy.subject.pods->namespace_selector, symbols_);
+    rec.subject_pods = CompiledSelector::compile(policy.subject.pods->pod_selector, symbols_);
+  }
+  for (uint32_t i = 0; i < policy.ingress.size(); ++i)
+    rec.ingress.push_back(compileClusterRule(policy.ingress[i], i, symbols_));
+  for (uint32_t i = 0; i < policy.egress.size(); ++i)
+    rec.egress.push_back(compileClusterRule(policy.egress[i], i, symbols_));
+  rec.live = true;
+  cluster_policies_[id] = std::move(rec);
+  sortTiers();
+  return id;
+}
+
+void ClusterState::removeClusterPolicy(ClusterPolicyKind kind, std::string_view name) {
+  ++revision_;
+  auto it = cluster_policy_by_name_.find(std::pair(kind, std::string(name)));
+  if (it == cluster_policy_by_name_.end()) return;
+  cluster_policies_[it->second] = ClusterPolicyRecord{};
+  free_cluster_policies_.push_back(it->second);
+  cluster_policy_by_name_.erase(it);
+  sortTiers();
+}
+
+void ClusterState::sortTiers() {
+  for (auto& order : tier_order_) order.clear();
+  for (const auto& [key, id] : cluster_policy_by_name_)
+    tier_order_[static_cast<size_t>(cluster_policies_[id].tier)].push_back(id);
+  // evaluatedBefore's order on the records: the BANP last, then priority,
+  // name, kind (the map's iteration is by kind then name, so sort fully).
+  for (auto& order : tier_order_) {
+    std::sort(order.begin(), order.end(), [&](ClusterPolicyId a, ClusterPolicyId b) {
+      const ClusterPolicyRecord& x = cluster_policies_[a];
+      const ClusterPolicyRecord& y = cluster_policies_[b];
+      auto key = [&](const ClusterPolicyRecord& r) {
+        return std::tuple(r.kind == ClusterPolicyKind::BaselineAdminNetworkPolicy, r.priority,
+                          symbols_.view(r.name), r.kind);
+      };
+      return key(x) < key(y);
+    });
+  }
+}
+
+std::optional<ClusterPolicyId> ClusterState::findClusterPolicy(ClusterPolicyKind kind,
+                                                               std::string_view name) const {
+  auto it = cluster_policy_by_name_.find(std::pair(kind, std::string(name)));
+  if (it == cluster_policy_by_name_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ClusterState::clusterPolicySelectsPod(const ClusterPolicyRecord& policy, PodId id) const {
+  const PodRecord& p = pods_[id];
+  if (!policy.live || !p.live || p.host_network) return false;
+  const NamespaceRecord* ns = findNamespace(p.namespace_);
+  if (ns == nullptr || !policy.subject_namespaces.matches(ns->labels)) return false;
+  return !policy.subject_pods || policy.subject_pods->matches(p.labels);
+}
+
+std::vector<IpAddress> ClusterState::nodeAddressesSelected(const CompiledSelector& selector) const {
+  std::vector<IpAddress> out;
+  for (const auto& [name, node] : nodes_)
+    if (selector.matches(node.labels))
+      out.insert(out.end(), node.addresses.begin(), node.addresses.end());
+  return out;
+}
+
+bool ClusterState::nodeSelectorMatchesAddress(const CompiledSelector& selector,
+                                              const IpAddress& address) const {
+  for (const auto& [name, node] : nodes_) {
+    if (selector.matches(node.labels) &&
+        std::find(node.addresses.begin(), node.addresses.end(), address) != node.addresses.end())
+      return true;
+  }
+  return false;
 }
 void ClusterState::removeNode(std::string_view name) {
   ++revision_;
@@ -370,7 +539,8 @@ bool ClusterState::peerSelectsPod(const CompiledPeer& peer, Symbol policy_ns, Po
 
 bool ClusterState::peerSelectsRecord(const CompiledPeer& peer, Symbol policy_ns,
                                      const PodRecord& p) const {
-  if (peer.block || !p.live) return false;  // address peers match by address, not identity
+  // Address and node peers match by address, not identity.
+  if (peer.block || peer.node || !p.live) return false;
   // hostNetwork pods are their node's address: no pod selector reaches them.
   if (p.host_network) return false;
   if (peer.ns) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policy/manifest/reader.h"
+#include "policy/model/cluster_policy.h"
 #include "policy/model/objects.h"
 #include "policy/net/ip.h"
 #include "policy/state/selector.h"
@@ -51,12 +52,14 @@ struct NamespaceRecord {
 
 /// A peer of a rule, with selectors compiled. `pod` alone: pods in the
 /// policy's namespace; `ns` alone: every pod in matching namespaces; both:
-/// matching pods in matching namespaces; `block`: addresses.
+/// matching pods in matching namespaces; `block`: addresses; `node` (cluster
+/// tiers only): the addresses of the nodes it selects.
 struct CompiledPeer {
   std::optional<CompiledSelector> pod;
   std::optional<CompiledSelector> ns;
   std::optional<IpBlock> block;
   std::vector<Cidr> block_cidrs;  // cidr minus except, non-overlapping
+  std::optional<CompiledSelector> node;
 };
 
 struct CompiledRule {
@@ -79,6 +82,47 @@ struct NodeRecord {
   std::string name;
   std::vector<Cidr> pod_cidrs;
   std::vector<IpAddress> addresses;
+  Labels labels;
+};
+
+using ClusterPolicyId = uint32_t;
+
+/// One rule of a cluster-tier policy, as the compiler and evaluator use it:
+/// the API's peers and protocols in NetworkPolicy's compiled form (`pods` and
+/// `namespaces` peers always carry a namespace selector; `networks` are
+/// blocks without except; `nodes` are node peers; a named port is one entry
+/// per protocol, since the API's named port matches whatever protocol the
+/// pod declares it with).
+struct ClusterRuleRecord {
+  std::string name;
+  uint32_t index = 0;  // in spec.ingress or spec.egress
+  ClusterRuleAction action = ClusterRuleAction::Deny;
+  CompiledRule match;  // `peers` is never empty unless `deny_all`
+  /// Matches no traffic: an Accept rule with a peer this build cannot
+  /// interpret (fail closed), or a rule whose peers are all domainNames
+  /// (until the domain-name issue lands).
+  bool matches_nothing = false;
+  /// A Deny or Pass rule with a peer this build cannot interpret: it denies
+  /// all traffic of its direction for its subjects (fail closed).
+  bool deny_all = false;
+  /// Some peer is domainNames (left out of `match` for now).
+  bool has_domain_names = false;
+  /// The action the rule takes when it matches (Deny for a fail-closed rule).
+  ClusterRuleAction effectiveAction() const {
+    return deny_all ? ClusterRuleAction::Deny : action;
+  }
+};
+
+struct ClusterPolicyRecord {
+  Symbol name = 0;
+  ClusterPolicyKind kind = ClusterPolicyKind::ClusterNetworkPolicy;
+  Tier tier = Tier::Admin;
+  int32_t priority = 0;
+  CompiledSelector subject_namespaces;          // {} for a `pods` subject without one
+  std::optional<CompiledSelector> subject_pods;  // set for a `pods` subject
+  std::vector<ClusterRuleRecord> ingress;
+  std::vector<ClusterRuleRecord> egress;
+  bool live = false;
 };
 
 class ClusterState {
@@ -105,6 +149,8 @@ class ClusterState {
   void removeEndpointSlice(std::string_view ns, std::string_view name);
   void upsertNode(const Node& node);
   void removeNode(std::string_view name);
+  ClusterPolicyId upsertClusterPolicy(const ClusterPolicy& policy);
+  void removeClusterPolicy(ClusterPolicyKind kind, std::string_view name);
   /// Merges labels into a namespace's or pod's labels (conformance `relabel`).
   void mergeNamespaceLabels(std::string_view ns, const LabelMap& labels);
   void mergePodLabels(std::string_view ns, std::string_view pod, const LabelMap& labels);
@@ -154,6 +200,24 @@ class ClusterState {
   const std::map<std::string, NodeRecord>& nodes() const { return nodes_; }
   const NodeRecord* findNode(std::string_view name) const;
 
+  const ClusterPolicyRecord& clusterPolicy(ClusterPolicyId id) const {
+    return cluster_policies_[id];
+  }
+  size_t clusterPolicySlots() const { return cluster_policies_.size(); }
+  /// The live policies of a tier in evaluation order (priority, name, kind;
+  /// the BaselineAdminNetworkPolicy last).
+  const std::vector<ClusterPolicyId>& clusterPoliciesIn(Tier tier) const {
+    return tier_order_[static_cast<size_t>(tier)];
+  }
+  std::optional<ClusterPolicyId> findClusterPolicy(ClusterPolicyKind kind,
+                                                   std::string_view name) const;
+  /// Is `pod` a subject of the cluster policy (never a hostNetwork pod)?
+  bool clusterPolicySelectsPod(const ClusterPolicyRecord& policy, PodId pod) const;
+  /// The addresses of the nodes a node selector selects.
+  std::vector<IpAddress> nodeAddressesSelected(const CompiledSelector& selector) const;
+  /// Is `address` an address of a node that `selector` selects?
+  bool nodeSelectorMatchesAddress(const CompiledSelector& selector, const IpAddress& address) const;
+
   /// Does the peer select this pod, for a policy in namespace `policy_ns`?
   bool peerSelectsPod(const CompiledPeer& peer, Symbol policy_ns, PodId pod) const;
   /// The same for a pod record that may no longer be in the state (its
@@ -189,6 +253,12 @@ class ClusterState {
   std::map<std::pair<std::string, std::string>, Service> services_;
   std::map<std::pair<std::string, std::string>, EndpointSlice> slices_;
   std::map<std::string, NodeRecord> nodes_;
+
+  std::vector<ClusterPolicyRecord> cluster_policies_;
+  std::vector<ClusterPolicyId> free_cluster_policies_;
+  std::map<std::pair<ClusterPolicyKind, std::string>, ClusterPolicyId> cluster_policy_by_name_;
+  std::vector<ClusterPolicyId> tier_order_[2];  // by Tier
+  void sortTiers();
   uint64_t revision_ = 0;
 };
 
