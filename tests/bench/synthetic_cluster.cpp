@@ -10,6 +10,9 @@
 #include <unordered_set>
 #include <utility>
 
+#include "tests/bench/seeded_rng.h"
+#include "tests/bench/synthetic_cluster_policies.h"
+
 namespace palisade::bench {
 
 using policy::Cidr;
@@ -29,39 +32,6 @@ using policy::Protocol;
 using policy::SelectorOperator;
 
 namespace {
-
-// Our own generator and integer mapping rather than <random>'s distributions, whose
-// output differs between standard libraries: a seed must mean the same cluster everywhere.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull) {}
-  uint64_t next() {  // splitmix64
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) {
-    return static_cast<size_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
-  }
-  double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  bool chance(double p) { return unit() < p; }
-  template <typename T, size_t N>
-  const T& pick(const std::array<T, N>& items) {
-    return items[below(N)];
-  }
-  template <typename T>
-  const T& pick(const std::vector<T>& items) {
-    return items[below(items.size())];
-  }
-  /// Standard normal (Box-Muller); namespace sizes are log-normal in real clusters.
-  double normal() {
-    return std::sqrt(-2.0 * std::log(1.0 - unit())) * std::cos(6.283185307 * unit());
-  }
-
- private:
-  uint64_t state_;
-};
 
 // Characters Kubernetes uses for generated name suffixes (no vowels, no confusables).
 constexpr std::string_view kSuffixChars = "bcdfghjklmnpqrstvwxz2456789";
@@ -491,6 +461,8 @@ ClusterShape ClusterShape::scaled(size_t pods, uint64_t seed) {
   s.pods = pods;
   s.namespaces = std::max<size_t>(5, pods / 15);
   s.policies = pods / 15;
+  // 200 at 150k pods; never fewer than 8, so small clusters have both tiers' shapes too.
+  s.cluster_policies = std::max<size_t>(8, pods / 750);
   s.seed = seed;
   return s;
 }
@@ -675,6 +647,11 @@ SyntheticCluster generateCluster(const ClusterShape& shape) {
       c.policies.push_back(std::move(np));
     }
   }
+  // Their own seed, so adding cluster policies leaves the rest of the cluster as it was.
+  ClusterPolicyVocabulary vocabulary{teams, {}, node_count};
+  for (const AppKind& k : kAppKinds) vocabulary.apps.emplace_back(k.name);
+  c.cluster_policies =
+      generateClusterPolicies(shape.cluster_policies, vocabulary, shape.seed ^ 0xC1u);
   return c;
 }
 
@@ -683,6 +660,7 @@ SyntheticCluster upstreamModel() {
   c.shape.pods = 9;
   c.shape.namespaces = 3;
   c.shape.policies = 5;
+  c.shape.cluster_policies = 0;
   c.shape.host_network_daemonset = false;
   c.shape.dual_stack_every = 0;
   policy::Node node;
@@ -756,6 +734,7 @@ policy::ManifestSet toManifestSet(const SyntheticCluster& cluster) {
   set.namespaces = cluster.namespaces;
   set.pods = cluster.pods;
   set.policies = cluster.policies;
+  set.cluster_network_policies = cluster.cluster_policies;
   return set;
 }
 
@@ -764,6 +743,7 @@ void loadInto(const SyntheticCluster& cluster, policy::ClusterState& state) {
   for (const auto& ns : cluster.namespaces) state.upsertNamespace(ns);
   for (const auto& pod : cluster.pods) state.upsertPod(pod);
   for (const auto& np : cluster.policies) state.upsertPolicy(np);
+  for (const auto& cnp : cluster.cluster_policies) state.upsertClusterPolicy(cnp);
 }
 
 // ---- YAML ----

@@ -38,6 +38,8 @@ struct ClusterShape {
   size_t pods = 150'000;
   size_t namespaces = 10'000;
   size_t policies = 10'000;
+  /// ClusterNetworkPolicies of both tiers (synthetic_cluster_policies.h).
+  size_t cluster_policies = 200;
   size_t pods_per_node = 110;
   /// Every Nth node (node-0 first) is dual-stack; 0 = IPv4 only.
   size_t dual_stack_every = 4;
@@ -58,6 +60,7 @@ struct SyntheticCluster {
   std::vector<policy::Namespace> namespaces;
   std::vector<policy::Pod> pods;
   std::vector<policy::NetworkPolicy> policies;
+  std::vector<policy::ClusterNetworkPolicy> cluster_policies;
 
   /// Name of the node the benchmarks compile (always holds `pods_per_node` pods).
   static constexpr std::string_view kBenchNode = "node-0";
@@ -79,7 +82,7 @@ SyntheticCluster upstreamModel();
 /// The objects as a manifest set (copies; errors and notes empty).
 policy::ManifestSet toManifestSet(const SyntheticCluster& cluster);
 
-/// Upserts every node, namespace, pod and policy into `state`.
+/// Upserts every node, namespace, pod, policy and cluster policy into `state`.
 void loadInto(const SyntheticCluster& cluster, policy::ClusterState& state);
 
 /// The cluster as a multi-document YAML manifest stream (Node, Namespace, Pod,

@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "policy/compile/compile.h"
 #include "policy/manifest/reader.h"
 #include "policy/state/cluster_state.h"
 
@@ -208,6 +209,59 @@ TEST(SyntheticClusterTest, ChurnMakesFreshPodsOnTheBenchNode) {
   }
   EXPECT_NE(churn.relabel(1).at("app"), churn.relabel(2).at("app"));
   EXPECT_EQ(churn.relabel(2).at("app"), churn.relabelTarget().meta.labels.at("app"));
+}
+
+}  // namespace
+}  // namespace palisade::bench
+
+namespace palisade::bench {
+namespace {
+
+// The cluster tiers must reach the bench node in every shape the compiler has:
+// both tiers' programs in both directions, and every peer kind among the rules,
+// or the benchmarks' CNP figures measure nothing.
+TEST(SyntheticClusterTest, ClusterPoliciesCoverBothTiersEveryPeerKindAndReachTheBenchNode) {
+  const SyntheticCluster c = generateCluster(ClusterShape::scaled(10'000, 7));
+  EXPECT_EQ(c.cluster_policies.size(), 13u);  // 10,000 / 750
+  EXPECT_EQ(ClusterShape{}.cluster_policies, 200u);
+  const SyntheticCluster full = generateCluster(ClusterShape::scaled(150'000, 7));
+  ASSERT_EQ(full.cluster_policies.size(), 200u);
+  std::set<std::string> names, kinds;
+  size_t baseline = 0, max_rules = 0;
+  for (const auto& p : full.cluster_policies) {
+    EXPECT_TRUE(names.insert(p.meta.name).second) << p.meta.name;
+    baseline += p.tier == policy::Tier::Baseline;
+    const size_t rules = p.ingress.size() + p.egress.size();
+    EXPECT_GE(rules, 1u) << p.meta.name;
+    EXPECT_LE(p.ingress.size(), 25u);
+    EXPECT_LE(p.egress.size(), 25u);
+    max_rules = std::max(max_rules, rules);
+    for (const auto* list : {&p.ingress, &p.egress}) {
+      for (const auto& r : *list) {
+        for (const auto& peer : r.peers) {
+          if (peer.namespaces) kinds.insert("namespaces");
+          if (peer.pods) kinds.insert("pods");
+          if (!peer.networks.empty()) kinds.insert("networks");
+          if (peer.nodes) kinds.insert("nodes");
+          if (!peer.domain_names.empty()) kinds.insert("domainNames");
+        }
+      }
+    }
+  }
+  EXPECT_GT(baseline, 50u);
+  EXPECT_GT(max_rules, 15u);
+  EXPECT_EQ(kinds, (std::set<std::string>{"domainNames", "namespaces", "networks", "nodes",
+                                          "pods"}));
+
+  policy::ClusterState state;
+  loadInto(c, state);
+  const ir::Ruleset rs = policy::compile(state, SyntheticCluster::kBenchNode);
+  std::set<int> tiers;  // (tier, direction) pairs present
+  for (const auto& prog : rs.programs()) tiers.insert(prog.tier() * 10 + prog.direction());
+  EXPECT_TRUE(tiers.count(ir::TIER_ADMIN * 10 + ir::INGRESS));
+  EXPECT_TRUE(tiers.count(ir::TIER_ADMIN * 10 + ir::EGRESS));
+  EXPECT_TRUE(tiers.count(ir::TIER_BASELINE * 10 + ir::INGRESS));
+  EXPECT_TRUE(tiers.count(ir::TIER_BASELINE * 10 + ir::EGRESS));
 }
 
 }  // namespace
