@@ -5,6 +5,8 @@
 #include <set>
 
 #include "agent/cli/common.h"
+#include "policy/kinds/kinds.h"
+#include "policy/manifest/cluster_policy_warnings.h"
 #include "policy/manifest/reader.h"
 
 namespace palisade::agent::cli {
@@ -19,15 +21,19 @@ int runCheck(const CheckOptions& opts, std::ostream& out, std::ostream& err) {
   policy::ManifestSet set = policy::readManifests(opts.files);
   for (const std::string& note : set.notes) err << "note: " << note << "\n";
   for (const policy::Diagnostic& d : set.errors) out << d.format() << "\n";
-  size_t valid = set.namespaces.size() + set.pods.size() + set.policies.size() +
-                 set.services.size() + set.endpoint_slices.size() + set.nodes.size();
+  const std::vector<policy::Diagnostic> warnings = policy::clusterPolicyWarnings(set);
+  for (const policy::Diagnostic& d : warnings) out << "warning: " << d.format() << "\n";
+  size_t valid = 0;
+  policy::Kinds::forEach([&]<class K>() { valid += (set.*K::kObjects).size(); });
   // Invalid objects count too (once, however many errors they have); errors
   // that belong to no object (an unreadable file) do not.
   std::set<std::pair<std::string, std::string>> invalid;
   for (const policy::Diagnostic& d : set.errors) {
     if (!d.object.empty()) invalid.emplace(d.kind, d.object);
   }
-  out << valid + invalid.size() << " objects, " << set.errors.size() << " errors\n";
+  out << valid + invalid.size() << " objects, " << set.errors.size() << " errors";
+  if (!warnings.empty()) out << ", " << warnings.size() << " warnings";
+  out << "\n";
   return set.errors.empty() ? kExitOk : kExitFailed;
 }
 

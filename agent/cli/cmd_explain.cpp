@@ -45,6 +45,21 @@ boost::json::object directionJson(const DirectionVerdict& d) {
                         {"isolated_by", std::move(isolated)},
                         {"allowed_by", std::move(allowed)}};
   if (!d.note.empty()) o["note"] = d.note;
+  // The cluster tiers: the rule that decided, and the Pass rules on the way.
+  auto rule = [](const policy::ClusterRuleRef& r) {
+    return boost::json::object{{"tier", policy::tierName(r.tier)},
+                               {"kind", policy::clusterPolicyKindName(r.kind)},
+                               {"policy", r.policy},
+                               {"rule", r.rule_index},
+                               {"name", r.rule_name},
+                               {"action", policy::actionName(r.action)}};
+  };
+  if (d.decided_by) o["decided_by"] = rule(*d.decided_by);
+  if (!d.passed.empty()) {
+    boost::json::array passed;
+    for (const policy::ClusterRuleRef& r : d.passed) passed.push_back(rule(r));
+    o["passed"] = std::move(passed);
+  }
   return o;
 }
 

@@ -56,6 +56,16 @@ TEST(CheckCommand, InvalidObjectExitsOneAndNamesField) {
   EXPECT_THAT(r.err, HasSubstr("ConfigMap"));
 }
 
+TEST(CheckCommand, DomainNamesOnlyRuleIsAWarning) {
+  CmdRun r = run(runCheck, CheckOptions{{data("cluster-tiers.yaml")}});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("warning: "));
+  EXPECT_THAT(r.out, HasSubstr("ClusterNetworkPolicy guard-red: spec.egress[1].to: every peer is "
+                               "domainNames"));
+  // 2 namespaces, 3 pods, 2 cluster policies.
+  EXPECT_THAT(r.out, HasSubstr("7 objects, 0 errors, 1 warnings\n"));
+}
+
 TEST(ReachCommand, JsonIsExactlyOneObject) {
   ReachOptions o;
   o.files = {data("cluster.yaml")};
@@ -228,6 +238,49 @@ TEST(ExplainCommand, JsonCarriesBothDirections) {
   EXPECT_THAT(r.out, HasSubstr("\"egress\":{\"outcome\":\"not-isolated\""));
   EXPECT_THAT(r.out, HasSubstr("\"ingress\":{\"outcome\":\"allowed\""));
   EXPECT_THAT(r.out, HasSubstr("{\"policy\":\"x/allow-from-b\",\"rule\":0}"));
+}
+
+ExplainOptions tiersOpts(const std::string& from, const std::string& to, int32_t port) {
+  ExplainOptions o = explainOpts(from, to, port);
+  o.files = {data("cluster-tiers.yaml")};
+  return o;
+}
+
+TEST(ExplainCommand, AdminDenyNamesTierPolicyAndRule) {
+  CmdRun r = run(runExplain, tiersOpts("y/a", "x/a", 8080));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("DENIED"));
+  EXPECT_THAT(r.out, HasSubstr("egress of y/a: denied by Admin ClusterNetworkPolicy guard-red "
+                               "rule 0 \"no-red-http\" (Deny)"));
+}
+
+TEST(ExplainCommand, BaselineDenyAppliesWhenNoNetworkPolicyDecides) {
+  CmdRun r = run(runExplain, tiersOpts("x/b", "y/a", 80));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ingress of y/a: denied by Baseline ClusterNetworkPolicy "
+                               "blue-default-deny rule 0 \"deny-all\" (Deny)"));
+  ExplainOptions o = tiersOpts("x/b", "y/a", 80);
+  o.output = "json";
+  r = run(runExplain, o);
+  EXPECT_THAT(r.out, HasSubstr("\"decided_by\":{\"tier\":\"Baseline\",\"kind\":"
+                               "\"ClusterNetworkPolicy\",\"policy\":\"blue-default-deny\","
+                               "\"rule\":0,\"name\":\"deny-all\",\"action\":\"Deny\"}"));
+}
+
+TEST(CompileCommand, TierProgramsCarryTheirProvenance) {
+  CompileOptions o;
+  o.files = {data("cluster-tiers.yaml")};
+  o.node = "";
+  CmdRun r = run(runCompile, o);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"TIER_ADMIN\""));
+  EXPECT_THAT(r.out, HasSubstr("\"TIER_BASELINE\""));
+  EXPECT_THAT(r.out, HasSubstr("no-red-http"));
+  o.output = "nft";
+  r = run(runCompile, o);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("goto after_admin_egress"));
+  EXPECT_THAT(r.out, HasSubstr("Admin ClusterNetworkPolicy guard-red egress rule 0 no-red-http"));
 }
 
 TEST(CompileCommand, PrintsRulesetJson) {
