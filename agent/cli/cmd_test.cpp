@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "agent/cli/common.h"
+#include "agent/conformance/case_files.h"
+#include "agent/conformance/evaluator_flow_prober.h"
 #include "agent/conformance/runner.h"
 #include "agent/lab/lab.h"
 #include "agent/lab/lab_prober.h"
@@ -58,10 +60,13 @@ void removeLabOnSignal(const std::string& name) {
 }  // namespace
 
 CLI::App* addTestCommand(CLI::App& app, TestOptions& opts) {
-  CLI::App* sub = app.add_subcommand("test", "Run conformance case files through the evaluator");
+  CLI::App* sub = app.add_subcommand(
+      "test",
+      "Run conformance case files (upstream-netpol or cluster-netpol) through the evaluator");
   sub->add_option("cases", opts.cases, "Case files (or directories of *.yaml cases)")->required();
   // Hook for the lab: it runs the same cases with a packet prober
-  // (conformance::Prober) instead of the evaluator.
+  // (conformance::Prober) instead of the evaluator; cluster-netpol cases
+  // need a conformance::FlowProber of the lab (CaseProbers::flows).
   sub->add_flag("--lab", opts.lab, "Run on a real kernel in network namespaces (root)");
   sub->add_option("--nodes", opts.nodes, "Lab nodes the pods are spread over (with --lab)")
       ->check(CLI::Range(1, 16));
@@ -101,11 +106,14 @@ int runTest(const TestOptions& opts, std::ostream& out, std::ostream& err) {
     const std::string name = "test-" + std::to_string(getpid() % 100000);
     removeLabOnSignal(name);
     lab::LabProber prober(name, opts.nodes, 300, opts.userspace_mode);
-    int failed = conformance::runCaseFiles(files, prober, out);
+    conformance::CaseProbers probers{&prober, nullptr,
+                                     "the lab does not run cluster-netpol cases yet"};
+    int failed = conformance::runCaseFiles(files, probers, out);
     return failed == 0 ? kExitOk : kExitFailed;
   }
-  conformance::EvaluatorProber prober;
-  int failed = conformance::runCaseFiles(files, prober, out);
+  conformance::EvaluatorProber matrix;
+  conformance::EvaluatorFlowProber flows;
+  int failed = conformance::runCaseFiles(files, conformance::CaseProbers{&matrix, &flows, ""}, out);
   return failed == 0 ? kExitOk : kExitFailed;
 }
 

@@ -2,6 +2,8 @@
 // `palisade test CASE.yaml...`: conformance cases through the evaluator
 // (cross-checked against the compiled IR), or with `--lab [--nodes N]` on a
 // real lab: network namespaces, the nft datapath, probes through Service ClusterIPs.
+// Each file is an upstream-netpol matrix case or a cluster-netpol flow case
+// (conformance/case_files.h tells them apart); the lab runs matrix cases only.
 #include <iosfwd>
 #include <string>
 #include <vector>

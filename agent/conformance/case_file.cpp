@@ -5,75 +5,25 @@
 #include <cerrno>
 #include <fstream>
 #include <sstream>
-#include <type_traits>
+
+#include "agent/conformance/yaml_fields.h"
 
 namespace palisade::agent::conformance {
 namespace {
 
 using policy::Protocol;
 
-// yaml-cpp reports a missing key or a value of the wrong type by throwing.
-// Every conversion goes through scalar() below, which turns that into an Error
-// naming the field and its line; parseCaseText catches what is left (a
-// syntax error, a subscript into a scalar) at the same edge.
-
-/// " (line N)" for a node that came from the text, "" for one that did not.
-std::string lineOf(const YAML::Node& node) {
-  if (!node.IsDefined() || node.Mark().is_null()) return "";
-  return " (line " + std::to_string(node.Mark().line + 1) + ")";
-}
-
-template <class T>
-constexpr const char* typeName() {
-  if constexpr (std::is_same_v<T, std::string>) {
-    return "a string";
-  } else if constexpr (std::is_same_v<T, int32_t>) {
-    return "a 32-bit integer";
-  } else {
-    static_assert(std::is_same_v<T, bool>);
-    return "true or false";
-  }
-}
-
-template <class T>
-Result<T> scalar(const YAML::Node& node, const std::string& field) {
-  if (!node.IsDefined() || node.IsNull()) return Error(0, field + ": missing");
-  if (!node.IsScalar()) return Error(0, field + lineOf(node) + ": expected " + typeName<T>());
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    return Error(0, field + lineOf(node) + ": expected " + typeName<T>() + ", got \"" +
-                        node.Scalar() + "\"");
-  }
-}
-
-/// Absent is an empty list; anything but a sequence is an error.
-Status requireSequence(const YAML::Node& node, const std::string& field) {
-  if (!node.IsDefined() || node.IsNull() || node.IsSequence()) return okStatus();
-  return Error(0, field + lineOf(node) + ": expected a list");
-}
-
-Status requireMap(const YAML::Node& node, const std::string& field) {
-  if (!node.IsDefined() || node.IsNull() || node.IsMap()) return okStatus();
-  return Error(0, field + lineOf(node) + ": expected a mapping");
-}
-
-/// Items of a list, 0 when absent (size() of an absent node throws).
-size_t length(const YAML::Node& node) {
-  return node.IsDefined() && node.IsSequence() ? node.size() : 0;
-}
-
-std::string indexed(const std::string& field, size_t i) {
-  return field + "[" + std::to_string(i) + "]";
-}
-
-Result<Protocol> protocolAt(const YAML::Node& node, const std::string& field) {
-  Result<std::string> text = scalar<std::string>(node, field);
-  if (!text) return text.error();
-  std::optional<Protocol> p = policy::parseProtocol(*text);
-  if (!p) return Error(0, field + lineOf(node) + ": unknown protocol \"" + *text + "\"");
-  return *p;
-}
+// The field readers (yaml_fields.h) turn yaml-cpp's exceptions into Errors;
+// parseCaseText catches what is left at the same edge.
+using fields::indexed;
+using fields::labelsAt;
+using fields::length;
+using fields::lineOf;
+using fields::protocolAt;
+using fields::requireMap;
+using fields::requireSequence;
+using fields::scalar;
+using fields::stringsAt;
 
 Result<bool> resultAt(const YAML::Node& node, const std::string& field) {
   Result<std::string> text = scalar<std::string>(node, field);
@@ -81,40 +31,6 @@ Result<bool> resultAt(const YAML::Node& node, const std::string& field) {
   if (*text == "allow") return true;
   if (*text == "deny") return false;
   return Error(0, field + lineOf(node) + ": must be allow or deny, got \"" + *text + "\"");
-}
-
-Result<std::vector<std::string>> stringsAt(const YAML::Node& node, const std::string& field) {
-  if (auto s = requireSequence(node, field); !s) return s.error();
-  std::vector<std::string> out;
-  for (size_t i = 0; i < length(node); ++i) {
-    Result<std::string> v = scalar<std::string>(node[i], indexed(field, i));
-    if (!v) return v.error();
-    out.push_back(std::move(*v));
-  }
-  return out;
-}
-
-Result<policy::LabelMap> labelsAt(const YAML::Node& node, const std::string& field) {
-  policy::LabelMap labels;
-  if (auto s = requireMap(node, field); !s) return s.error();
-  if (!node.IsDefined()) return labels;
-  for (const auto& kv : node) {
-    Result<std::string> key = scalar<std::string>(kv.first, field + " key");
-    if (!key) return key.error();
-    Result<std::string> value = scalar<std::string>(kv.second, field + "." + *key);
-    if (!value) return value.error();
-    labels[*key] = std::move(*value);
-  }
-  return labels;
-}
-
-/// A policy back to YAML text, so it is read exactly like a manifest file.
-Result<std::string> emitYaml(const YAML::Node& node, const std::string& field) {
-  YAML::Emitter out;
-  out << node;
-  if (!out.good())
-    return Error(0, field + lineOf(node) + ": cannot re-emit: " + out.GetLastError());
-  return std::string(out.c_str()) + "\n";
 }
 
 Result<CaseStep> parseStep(const YAML::Node& node, const std::string& field) {
@@ -126,7 +42,7 @@ Result<CaseStep> parseStep(const YAML::Node& node, const std::string& field) {
     std::string f = field + ".apply";
     if (auto s = requireSequence(apply, f); !s) return s.error();
     for (size_t i = 0; i < length(apply); ++i) {
-      Result<std::string> text = emitYaml(apply[i], indexed(f, i));
+      Result<std::string> text = fields::emitYaml(apply[i], indexed(f, i));
       if (!text) return text.error();
       step.apply.push_back(std::move(*text));
     }

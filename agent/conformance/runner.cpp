@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <ostream>
 #include <sstream>
 
 #include "policy/compile/compile.h"
@@ -209,36 +208,6 @@ CaseResult runCase(const CaseFile& c, Prober& prober) {
     result.detail += (result.detail.empty() ? "" : "; ") + f;
   }
   return result;
-}
-
-int runCaseFiles(const std::vector<std::string>& paths, Prober& prober, std::ostream& out) {
-  int passed = 0;
-  int failed = 0;
-  int skipped = 0;
-  for (const std::string& path : paths) {
-    Result<CaseFile> c = loadCaseFile(path);
-    CaseResult r;
-    if (c) {
-      r = runCase(*c, prober);
-    } else {
-      r.path = path;
-      r.detail = "cannot load case: " + c.error().str();
-    }
-    if (r.skipped) {
-      ++skipped;
-      out << "SKIP " << path << ": " << r.detail << "\n";
-    } else if (r.passed) {
-      ++passed;
-      out << "PASS " << path << "\n";
-    } else {
-      ++failed;
-      out << "FAIL " << path << ": " << r.detail << "\n";
-    }
-  }
-  out << passed << " passed, " << failed << " failed";
-  if (skipped > 0) out << ", " << skipped << " skipped";
-  out << "\n";
-  return failed;
 }
 
 }  // namespace palisade::agent::conformance

@@ -3,7 +3,6 @@
 // its steps in order, and grades a prober's matrix against each step's
 // expectation. The prober is the part that differs between the dry-run CLI
 // (the evaluator, cross-checked against the IR) and the lab (real packets).
-#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -41,7 +40,8 @@ struct CaseResult {
   std::string path;
   bool passed = false;
   bool skipped = false;  // a step could not be probed (detail says why)
-  std::string detail;    // "step K: <cells>" (several steps joined by "; ")
+  std::string detail;    // "step K: <cells>" (several steps joined by "; "; cluster-netpol
+                         // cases: one failure per line)
 };
 
 /// Builds the case's starting model: namespaces labelled
@@ -53,10 +53,5 @@ Status buildModel(const CaseFile& c, policy::ClusterState& state);
 
 /// Runs one parsed case.
 CaseResult runCase(const CaseFile& c, Prober& prober);
-
-/// Loads and runs each file; prints "PASS <file>" / "FAIL <file>: ..." per
-/// case and "N passed, M failed" last (", K skipped" when a prober skipped
-/// cases: "SKIP <file>: reason"). Returns the number of failed cases.
-int runCaseFiles(const std::vector<std::string>& paths, Prober& prober, std::ostream& out);
 
 }  // namespace palisade::agent::conformance
