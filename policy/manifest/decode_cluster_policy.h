@@ -161,13 +161,16 @@ std::optional<int32_t> boundedPort(const N& obj, const FieldPath& path, std::str
   return static_cast<int32_t>(v->value);
 }
 
-/// A port range {start, end}: start < end (the CRD's CEL rule), both 1..65535.
+/// A port range {start, end}, both 1..65535. v1alpha2's CRD also requires
+/// start < end (a CEL rule); v1alpha1's has no such rule, and its range with
+/// start > end is valid and matches nothing (`ordered` false).
 template <DocumentNode N>
-bool decodeRange(const N& r, const FieldPath& rp, DecodeContext& ctx, ClusterPolicyPort& port) {
+bool decodeRange(const N& r, const FieldPath& rp, DecodeContext& ctx, ClusterPolicyPort& port,
+                 bool ordered = true) {
   auto start = boundedPort(r, rp, "start", ctx);
   auto end = boundedPort(r, rp, "end", ctx);
   if (!start || !end) return false;
-  if (*start >= *end) {
+  if (ordered && *start >= *end) {
     ctx.error(r.line(), rp,
               "start port " + std::to_string(*start) + " must be less than end port " +
                   std::to_string(*end));
@@ -268,7 +271,7 @@ void decodeAdminPort(const N& n, const FieldPath& path, DecodeContext& ctx,
       if (!p) return;
       port.protocol = *p;
     }
-    if (!decodeRange(*v, pp, ctx, port)) return;
+    if (!decodeRange(*v, pp, ctx, port, /*ordered=*/false)) return;
   }
   out.push_back(std::move(port));
 }

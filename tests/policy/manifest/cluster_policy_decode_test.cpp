@@ -9,6 +9,7 @@
 
 #include "policy/manifest/decode_cluster_policy.h"
 #include "policy/manifest/node_yaml.h"
+#include "policy/state/cluster_state.h"
 
 namespace palisade::policy::manifest {
 namespace {
@@ -201,6 +202,25 @@ spec:
       << all;
   EXPECT_NE(all.find("invalid action \"Accept\": must be Allow, Deny or Pass"), std::string::npos)
       << all;
+}
+
+TEST(ClusterPolicyDecode, V1alpha1PortRangeWithStartAfterEndIsValidAndMatchesNothing) {
+  // v1alpha1's CRD has no start < end rule (v1alpha2's has).
+  auto d = decode(R"(kind: AdminNetworkPolicy
+metadata: {name: backwards}
+spec:
+  priority: 2
+  subject: {namespaces: {}}
+  ingress: [{action: Deny, from: [{namespaces: {}}],
+             ports: [{portRange: {protocol: TCP, start: 90, end: 80}}]}]
+)",
+                  kAdminNetworkPolicyV1alpha1);
+  ASSERT_TRUE(d.policy) << joined(d.errors);
+  ClusterState state;
+  state.upsertClusterPolicy(*d.policy);
+  const ClusterPolicyRecord& rec = state.clusterPolicy(0);
+  ASSERT_EQ(rec.ingress.size(), 1u);
+  EXPECT_TRUE(rec.ingress[0].matches_nothing);
 }
 
 TEST(ClusterPolicyDecode, BaselineAdminNetworkPolicyIsTheSingletonDefaultWithoutPass) {
