@@ -1,5 +1,7 @@
 #include "agent/daemon/reconciler.h"
 
+#include <type_traits>
+
 #include "agent/daemon/checkpoint.h"
 #include "datapath/nft/drift.h"
 #include "proto/base/log.h"
@@ -192,6 +194,21 @@ bool Reconciler::waitIdle(std::chrono::milliseconds limit) {
   return false;
 }
 
+namespace {
+
+/// The kinds the incremental compiler turns into deltas (the rest recompile).
+bool incremental(policy::KindId kind) {
+  bool yes = false;
+  policy::Kinds::with(kind, [&]<class K>() {
+    using T = typename K::Object;
+    yes = std::is_same_v<T, policy::Pod> || std::is_same_v<T, policy::NetworkPolicy> ||
+          std::is_same_v<T, policy::Namespace> || std::is_base_of_v<policy::ClusterPolicy, T>;
+  });
+  return yes;
+}
+
+}  // namespace
+
 void Reconciler::applyToState(Change& c) {
   if (c.op == Change::Op::Upsert)
     policy::upsertInto(state_, *c.object);
@@ -225,15 +242,19 @@ void Reconciler::applyChange(Change& c, bool full, bool& changed, Clock::time_po
       if (c.object && options_.admit) options_.admit(*c.object);
       changed = true;
       oldest = std::min(oldest, c.at);
-      // Pod changes become set-element deltas when nothing else forces a
-      // recompile; otherwise every write goes straight to the state.
-      if (!full && compiler_ && c.kind == policy::kindId<policy::Pod>()) {
-        pending_deltas_.push_back(c.op == Change::Op::Upsert
-                                      ? compiler_->upsertPod(std::get<policy::Pod>(*c.object))
-                                      : compiler_->removePod(c.ns, c.name));
-      } else {
-        applyToState(c);
+      // Pod, policy, cluster-policy and namespace changes become deltas when
+      // nothing else in the batch forces a recompile; otherwise every write
+      // goes straight to the state.
+      if (!full && compiler_) {
+        std::optional<ir::RulesetDelta> d = c.op == Change::Op::Upsert
+                                                ? compiler_->upsert(*c.object)
+                                                : compiler_->remove(c.kind, c.ns, c.name);
+        if (d) {  // a full one (compaction, a new named-port number) takes the full path
+          pending_deltas_.push_back(std::move(*d));
+          break;
+        }
       }
+      applyToState(c);
       break;
   }
 }
@@ -243,8 +264,7 @@ bool Reconciler::applyBatch(std::deque<Change>& batch, Clock::time_point& oldest
   bool changed = false;
   for (auto& c : batch) {
     if (c.op == Change::Op::Replace || c.op == Change::Op::Resync) full = true;
-    if ((c.op == Change::Op::Upsert || c.op == Change::Op::Remove) &&
-        c.kind != policy::kindId<policy::Pod>())
+    if ((c.op == Change::Op::Upsert || c.op == Change::Op::Remove) && !incremental(c.kind))
       full = true;
   }
   for (auto& c : batch) {

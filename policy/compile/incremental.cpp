@@ -1,6 +1,8 @@
 #include "policy/compile/incremental.h"
 
 #include <algorithm>
+#include <type_traits>
+#include <unordered_set>
 
 namespace palisade::policy {
 
@@ -174,18 +176,7 @@ void IncrementalCompiler::diffPeerSets(const PodRecord& before, const PodRecord&
     ir::PeerSetDelta change;
     change.set_id(id);
     bool any = false;
-    // While an address is reused, another live pod may hold the same
-    // element: it stays (no remove) and is already there (no add).
-    auto held_by_other = [&](const IpAddress& a) {
-      const auto* holders = state_.podsByIp(a);
-      if (holders == nullptr) return false;
-      return std::any_of(holders->begin(), holders->end(), [&](PodId other) {
-        const PodRecord& o = state_.pod(other);
-        if (&o == &now) return false;
-        const auto contributed = contributedAddresses(state_, source, o);
-        return std::find(contributed.begin(), contributed.end(), a) != contributed.end();
-      });
-    };
+    auto held_by_other = [&](const IpAddress& a) { return heldByOther(source, a, &now); };
     for (const IpAddress& a : was) {
       if (std::find(is.begin(), is.end(), a) != is.end() || covered(source, a)) continue;
       if (held_by_other(a)) continue;
@@ -203,6 +194,20 @@ void IncrementalCompiler::diffPeerSets(const PodRecord& before, const PodRecord&
       *delta.add_peer_sets() = std::move(change);
     }
   }
+}
+
+// While an address is reused, another live pod may hold the same element: it
+// stays (no remove) and is already there (no add).
+bool IncrementalCompiler::heldByOther(const PeerSetSource& source, const IpAddress& a,
+                                      const PodRecord* except) const {
+  const auto* holders = state_.podsByIp(a);
+  if (holders == nullptr) return false;
+  return std::any_of(holders->begin(), holders->end(), [&](PodId other) {
+    const PodRecord& o = state_.pod(other);
+    if (&o == except) return false;
+    const auto contributed = contributedAddresses(state_, source, o);
+    return std::find(contributed.begin(), contributed.end(), a) != contributed.end();
+  });
 }
 
 bool IncrementalCompiler::needsNewNamedGroup(const PodRecord& now) const {
@@ -271,6 +276,218 @@ void IncrementalCompiler::updateEndpoint(const PodRecord& before, std::optional<
   for (int i = port_sets; i < rs.port_sets_size(); ++i) {
     *delta.add_new_port_sets() = rs.port_sets(i);
   }
+}
+
+// ---- policy and namespace changes ----
+
+std::vector<PodId> IncrementalCompiler::localPodsIn(std::string_view ns) const {
+  std::vector<PodId> out;
+  const NamespaceRecord* rec = state_.findNamespace(ns);
+  if (rec == nullptr) return out;
+  for (PodId id : rec->pods)
+    if (builder_->isLocal(state_.pod(id))) out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void IncrementalCompiler::refreshEndpoints(const std::vector<PodId>& pods,
+                                           ir::RulesetDelta& delta) {
+  ir::Ruleset& rs = builder_->ruleset();
+  const int programs = rs.programs_size();
+  const int peer_sets = rs.peer_sets_size();
+  const int port_sets = rs.port_sets_size();
+  for (PodId id : pods) {
+    const PodRecord& p = state_.pod(id);
+    const std::string key = endpointKey(state_, p);
+    ir::Endpoint endpoint;
+    builder_->fillEndpoint(id, endpoint);
+    auto it = endpoint_index_.find(key);
+    if (it == endpoint_index_.end()) continue;  // not an endpoint (yet): a pod change adds it
+    ir::Endpoint& have = *rs.mutable_endpoints(it->second);
+    if (have.SerializeAsString() == endpoint.SerializeAsString()) continue;
+    have = endpoint;
+    *delta.add_upserted_endpoints() = std::move(endpoint);
+  }
+  for (int i = programs; i < rs.programs_size(); ++i) *delta.add_new_programs() = rs.programs(i);
+  for (int i = peer_sets; i < rs.peer_sets_size(); ++i)
+    *delta.add_new_peer_sets() = rs.peer_sets(i);
+  for (int i = port_sets; i < rs.port_sets_size(); ++i)
+    *delta.add_new_port_sets() = rs.port_sets(i);
+}
+
+ir::RulesetDelta IncrementalCompiler::finish(ir::RulesetDelta delta) {
+  // What the endpoints still use; the rest is left over from earlier policies.
+  const ir::Ruleset& rs = builder_->ruleset();
+  std::unordered_set<uint32_t> programs, peer_sets;
+  for (const ir::Endpoint& ep : rs.endpoints()) {
+    for (uint32_t id : {ep.ingress_program(), ep.egress_program(), ep.admin_ingress_program(),
+                        ep.admin_egress_program(), ep.baseline_ingress_program(),
+                        ep.baseline_egress_program()})
+      if (id != 0) programs.insert(id);
+  }
+  for (uint32_t id : programs)
+    for (const ir::Rule& r : rs.programs(static_cast<int>(id - 1)).rules())
+      if (r.peer_set() != 0) peer_sets.insert(r.peer_set());
+  constexpr size_t kSlack = 64;
+  if (size_t(rs.programs_size()) > 2 * programs.size() + kSlack ||
+      size_t(rs.peer_sets_size()) > 2 * peer_sets.size() + kSlack)
+    return recompile();
+  builder_->ruleset().set_revision(revision_);
+  return delta;
+}
+
+ir::RulesetDelta IncrementalCompiler::upsertPolicy(const NetworkPolicy& policy) {
+  const std::string ns = policy.meta.namespace_.empty() ? "default" : policy.meta.namespace_;
+  state_.upsertPolicy(policy);
+  ir::RulesetDelta d = startDelta();
+  refreshEndpoints(localPodsIn(ns), d);
+  return finish(std::move(d));
+}
+
+ir::RulesetDelta IncrementalCompiler::removePolicy(std::string_view ns, std::string_view name) {
+  state_.removePolicy(ns, name);
+  ir::RulesetDelta d = startDelta();
+  refreshEndpoints(localPodsIn(ns), d);
+  return finish(std::move(d));
+}
+
+namespace {
+
+/// The local endpoints among `endpoints` that a cluster policy record selects.
+void addSelected(const ClusterState& state, const ClusterPolicyRecord& policy,
+                 const ir::Ruleset& rs, std::vector<PodId>& out) {
+  for (const ir::Endpoint& ep : rs.endpoints()) {
+    auto id = state.findPod(ep.namespace_(), ep.name());
+    if (id && state.clusterPolicySelectsPod(policy, *id)) out.push_back(*id);
+  }
+}
+
+}  // namespace
+
+ir::RulesetDelta IncrementalCompiler::upsertClusterPolicy(const ClusterPolicy& policy) {
+  std::vector<PodId> affected;
+  if (auto old = state_.findClusterPolicy(policy.kind, policy.meta.name))
+    addSelected(state_, state_.clusterPolicy(*old), builder_->ruleset(), affected);
+  const ClusterPolicyId id = state_.upsertClusterPolicy(policy);
+  addSelected(state_, state_.clusterPolicy(id), builder_->ruleset(), affected);
+  std::sort(affected.begin(), affected.end());
+  affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
+  ir::RulesetDelta d = startDelta();
+  refreshEndpoints(affected, d);
+  return finish(std::move(d));
+}
+
+ir::RulesetDelta IncrementalCompiler::removeClusterPolicy(ClusterPolicyKind kind,
+                                                          std::string_view name) {
+  std::vector<PodId> affected;
+  if (auto old = state_.findClusterPolicy(kind, name))
+    addSelected(state_, state_.clusterPolicy(*old), builder_->ruleset(), affected);
+  state_.removeClusterPolicy(kind, name);
+  ir::RulesetDelta d = startDelta();
+  refreshEndpoints(affected, d);
+  return finish(std::move(d));
+}
+
+template <typename Write>
+ir::RulesetDelta IncrementalCompiler::namespaceChanged(std::string_view name, Write&& write) {
+  // The peer sets whose members depend on namespace labels.
+  std::vector<uint32_t> sets;
+  const auto count = static_cast<uint32_t>(builder_->ruleset().peer_sets_size());
+  for (uint32_t id = 1; id <= count; ++id) {
+    const PeerSetSource& source = builder_->peerSetSource(id);
+    if (std::any_of(source.peers.begin(), source.peers.end(),
+                    [](const CompiledPeer& p) { return p.ns.has_value(); }))
+      sets.push_back(id);
+  }
+  std::vector<PodId> pods;
+  if (const NamespaceRecord* rec = state_.findNamespace(name))
+    pods.assign(rec->pods.begin(), rec->pods.end());
+  std::sort(pods.begin(), pods.end());
+  // What each pod contributes to each such set, before and after the write.
+  auto contributions = [&] {
+    std::vector<std::vector<IpAddress>> out;
+    out.reserve(pods.size() * sets.size());
+    for (PodId pod : pods)
+      for (uint32_t id : sets)
+        out.push_back(contributedAddresses(state_, builder_->peerSetSource(id), state_.pod(pod)));
+    return out;
+  };
+  const auto before = contributions();
+  write(state_);
+  const auto after = contributions();
+  for (PodId pod : pods)
+    if (needsNewNamedGroup(state_.pod(pod))) return recompile();
+
+  ir::RulesetDelta d = startDelta();
+  for (size_t s = 0; s < sets.size(); ++s) {
+    const uint32_t id = sets[s];
+    const PeerSetSource& source = builder_->peerSetSource(id);
+    ir::PeerSetDelta change;
+    change.set_id(id);
+    bool any = false;
+    for (size_t p = 0; p < pods.size(); ++p) {
+      const auto& was = before[p * sets.size() + s];
+      const auto& is = after[p * sets.size() + s];
+      if (was == is) continue;
+      const PodRecord* self = &state_.pod(pods[p]);
+      for (const IpAddress& a : was) {
+        if (std::find(is.begin(), is.end(), a) != is.end() || covered(source, a)) continue;
+        if (heldByOther(source, a, self)) continue;
+        addHost(a, /*add=*/false, change);
+        any = true;
+      }
+      for (const IpAddress& a : is) {
+        if (std::find(was.begin(), was.end(), a) != was.end() || covered(source, a)) continue;
+        if (heldByOther(source, a, self)) continue;
+        addHost(a, /*add=*/true, change);
+        any = true;
+      }
+    }
+    if (any) {
+      applyPeerSetDelta(change, *builder_->ruleset().mutable_peer_sets(static_cast<int>(id - 1)));
+      *d.add_peer_sets() = std::move(change);
+    }
+  }
+  refreshEndpoints(localPodsIn(name), d);
+  return finish(std::move(d));
+}
+
+ir::RulesetDelta IncrementalCompiler::upsertNamespace(const Namespace& ns) {
+  return namespaceChanged(ns.meta.name, [&](ClusterState& s) { s.upsertNamespace(ns); });
+}
+
+ir::RulesetDelta IncrementalCompiler::removeNamespace(std::string_view name) {
+  return namespaceChanged(name, [&](ClusterState& s) { s.removeNamespace(name); });
+}
+
+ir::RulesetDelta IncrementalCompiler::mergeNamespaceLabels(std::string_view ns,
+                                                           const LabelMap& labels) {
+  return namespaceChanged(ns, [&](ClusterState& s) { s.mergeNamespaceLabels(ns, labels); });
+}
+
+std::optional<ir::RulesetDelta> IncrementalCompiler::upsert(const AnyObject& object) {
+  return std::visit(
+      [&]<class T>(const T& o) -> std::optional<ir::RulesetDelta> {
+        if constexpr (std::is_same_v<T, Pod>) return upsertPod(o);
+        if constexpr (std::is_same_v<T, NetworkPolicy>) return upsertPolicy(o);
+        if constexpr (std::is_same_v<T, Namespace>) return upsertNamespace(o);
+        if constexpr (std::is_base_of_v<ClusterPolicy, T>) return upsertClusterPolicy(o);
+        return std::nullopt;
+      },
+      object);
+}
+
+std::optional<ir::RulesetDelta> IncrementalCompiler::remove(KindId kind, std::string_view ns,
+                                                            std::string_view name) {
+  std::optional<ir::RulesetDelta> out;
+  Kinds::with(kind, [&]<class K>() {
+    using T = typename K::Object;
+    if constexpr (std::is_same_v<T, Pod>) out = removePod(ns, name);
+    if constexpr (std::is_same_v<T, NetworkPolicy>) out = removePolicy(ns, name);
+    if constexpr (std::is_same_v<T, Namespace>) out = removeNamespace(name);
+    if constexpr (std::is_base_of_v<ClusterPolicy, T>) out = removeClusterPolicy(T::kKind, name);
+  });
+  return out;
 }
 
 }  // namespace palisade::policy

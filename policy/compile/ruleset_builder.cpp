@@ -422,7 +422,12 @@ uint32_t RulesetBuilder::tierProgramFor(ir::Direction direction, Tier tier,
   }
   // No rule for this direction: no program (the tier passes it by).
   if (rules.empty()) return 0;
+  // Identity: tier, direction, the selecting policies (what explain names) and the rules.
   std::string key = "T" + std::to_string(static_cast<int>(tier)) + std::string(1, char(direction));
+  for (const auto& [ns, name] : names) {
+    key += state_.str(name);
+    key += '\x01';
+  }
   appendRulesKey(key, rules);
   return addProgram(std::move(key), direction, toIr(tier), std::move(rules), names);
 }

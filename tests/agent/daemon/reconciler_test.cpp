@@ -129,7 +129,7 @@ TEST_F(ReconcilerTest, PodChangesSyncAndPolicyRemovalRecompiles) {
   EXPECT_GE(metrics.sync_duration.count(), 4u);
 }
 
-TEST_F(ReconcilerTest, PodChangesReachTheKernelAsDeltasEverythingElseAsFullSyncs) {
+TEST_F(ReconcilerTest, PodPolicyAndNamespaceChangesReachTheKernelAsDeltasNodesAsFullSyncs) {
   make();
   rec->start();
   rec->upsert(ns("web"));
@@ -155,9 +155,16 @@ TEST_F(ReconcilerTest, PodChangesReachTheKernelAsDeltasEverythingElseAsFullSyncs
   ASSERT_NE(log->endpoint(rs, "web", "c"), nullptr);
   EXPECT_NE(log->endpoint(rs, "web", "c")->ingress_program(), 0u);
 
-  // A policy change recompiles: a full sync.
-  const int applies = log->applies;
+  // A policy change is a delta too (the endpoints of its namespace)...
   rec->remove(policy::kindId<policy::NetworkPolicy>(), "web", "deny");
+  ASSERT_TRUE(rec->waitIdle(2s));
+  EXPECT_EQ(log->syncs, 0);
+  EXPECT_EQ(log->endpoint(log->lastRuleset(), "web", "c")->ingress_program(), 0u);
+  // ...a Node change recompiles: a full sync.
+  const int applies = log->applies;
+  policy::Node node;
+  node.meta.name = "other-node";
+  rec->upsert(node);
   ASSERT_TRUE(rec->waitIdle(2s));
   EXPECT_EQ(log->syncs, 1);
   EXPECT_EQ(log->applies, applies);
