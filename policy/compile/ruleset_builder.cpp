@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
 namespace palisade::policy {
 
@@ -417,7 +418,23 @@ uint32_t RulesetBuilder::tierProgramFor(ir::Direction direction, Tier tier,
         rules.push_back(std::move(r));
         continue;
       }
-      appendRule(direction, rule.match, 0, target, pv, toIr(rule.action), rules);
+      // One IR rule per selector peer, and one for the address peers together,
+      // each with the rule's action (consecutive, so first-match order holds):
+      // a peer set is then one selector's pods, shared by every rule and
+      // policy naming that selector, instead of one set per combination of
+      // peers — cluster-wide selectors ("every prod namespace") select tens of
+      // thousands of pods, and combinations would repeat them in many sets.
+      CompiledRule addresses{{}, rule.match.ports};
+      for (const CompiledPeer& peer : rule.match.peers) {
+        if (peer.block || peer.node) {
+          addresses.peers.push_back(peer);
+          continue;
+        }
+        appendRule(direction, CompiledRule{{peer}, rule.match.ports}, 0, target, pv,
+                   toIr(rule.action), rules);
+      }
+      if (!addresses.peers.empty())
+        appendRule(direction, addresses, 0, target, pv, toIr(rule.action), rules);
     }
   }
   // No rule for this direction: no program (the tier passes it by).
@@ -483,15 +500,50 @@ void RulesetBuilder::appendNamedEgressRules(Symbol policy_ns, const CompiledRule
     // scan the destination pods once per source. Later programs (another
     // subject, or a pod added incrementally) reuse them; a number that appears
     // later is the incremental compiler's cue to recompile (needsNewNamedGroup).
+    // One scan finds every number and the addresses of each group (a name such
+    // as "http" is on most of a cluster's pods); namespace matches are
+    // memoised per peer, since a namespace's pods share its labels.
+    std::map<int32_t, std::vector<IpAddress>> found;
     const auto* candidates = inserted ? state_.podsWithPortName(name) : nullptr;
     if (candidates != nullptr) {
+      std::vector<std::unordered_map<Symbol, bool>> ns_matches(rule.peers.size());
+      const bool has_blocks = !probe.blocks.empty();
+      auto selects = [&](const PodRecord& p) {
+        if (!p.live || p.host_network) return false;
+        for (size_t k = 0; k < rule.peers.size(); ++k) {
+          const CompiledPeer& peer = rule.peers[k];
+          if (peer.block || peer.node) continue;
+          bool ns_ok = p.namespace_ == policy_ns;
+          if (peer.ns) {
+            auto [it, fresh] = ns_matches[k].try_emplace(p.namespace_, false);
+            if (fresh) {
+              const NamespaceRecord* ns = state_.findNamespace(p.namespace_);
+              it->second = ns != nullptr && peer.ns->matches(ns->labels);
+            }
+            ns_ok = it->second;
+          }
+          if (ns_ok && (!peer.pod || peer.pod->matches(p.labels))) return true;
+        }
+        return false;
+      };
       for (PodId id : *candidates) {
         const PodRecord& p = state_.pod(id);
-        for (const PodPort& cp : p.ports) {
-          if (cp.name != name || cp.protocol != entry.protocol) continue;
-          probe.number = cp.port;
-          if (!contributedAddresses(state_, probe, p).empty()) numbers.insert(cp.port);
+        if (!p.live) continue;
+        const PodPort* port = nullptr;  // the last match, as contributedAddresses takes it
+        for (const PodPort& cp : p.ports)
+          if (cp.name == name && cp.protocol == entry.protocol) port = &cp;
+        if (port == nullptr) continue;
+        std::vector<IpAddress> addresses;
+        if (rule.peers.empty() || selects(p)) {
+          addresses = p.ips;
+        } else if (has_blocks) {
+          probe.number = port->port;
+          addresses = contributedAddresses(state_, probe, p);
         }
+        if (addresses.empty()) continue;
+        numbers.insert(port->port);
+        auto& group = found[port->port];
+        group.insert(group.end(), addresses.begin(), addresses.end());
       }
     }
     for (const int32_t number : numbers) {
@@ -500,9 +552,11 @@ void RulesetBuilder::appendNamedEgressRules(Symbol policy_ns, const CompiledRule
       const std::string description = "pods with port " + entry.port->name() + "=" +
                                       std::to_string(number) + "/" + protocolName(entry.protocol) +
                                       " among rule " + std::to_string(rule_index) + "'s peers";
+      auto addresses = found.find(number);
       ir::Rule r;
       r.set_peer_set(addPeerSet(namedGroupKey(peers, entry.port->name(), entry.protocol, number),
-                                std::move(source), description));
+                                std::move(source), description,
+                                addresses == found.end() ? nullptr : &addresses->second));
       const auto n = static_cast<uint32_t>(number);
       r.set_port_set(portSetFor({{entry.protocol, n, n}}));
       out.push_back(std::move(r));
@@ -531,15 +585,20 @@ uint32_t RulesetBuilder::peerSetForRule(Symbol policy_ns, const CompiledRule& ru
 }
 
 uint32_t RulesetBuilder::addPeerSet(const std::string& key, PeerSetSource source,
-                                    std::string description) {
+                                    std::string description,
+                                    const std::vector<IpAddress>* named_addresses) {
   if (auto it = peer_sets_.find(key); it != peer_sets_.end()) return it->second;
   const auto id = static_cast<uint32_t>(ruleset_.peer_sets_size() + 1);
   ir::PeerSet* set = ruleset_.add_peer_sets();
   set->set_id(id);
   set->set_description(std::move(description));
+  const bool named = source.named;
   sources_.push_back(std::move(source));
   peer_sets_.emplace(key, id);
-  rebuildPeerSet(id);
+  if (named && named_addresses != nullptr)
+    fillPeerAddresses({}, *named_addresses, *set);  // what rebuildPeerSet would find
+  else
+    rebuildPeerSet(id);
   return id;
 }
 

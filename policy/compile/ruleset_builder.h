@@ -122,7 +122,10 @@ class RulesetBuilder {
   void appendNamedEgressRules(Symbol policy_ns, const CompiledRule& rule, uint32_t rule_index,
                               std::vector<ir::Rule>& out);
   uint32_t peerSetForRule(Symbol policy_ns, const CompiledRule& rule);
-  uint32_t addPeerSet(const std::string& key, PeerSetSource source, std::string description);
+  /// `named_addresses`: a named-port group's addresses, already found by the
+  /// scan that found its number (else the set is computed from its source).
+  uint32_t addPeerSet(const std::string& key, PeerSetSource source, std::string description,
+                      const std::vector<IpAddress>* named_addresses = nullptr);
   uint32_t portSetFor(const std::vector<PortInterval>& ports);
   void fillNode();
 
