@@ -12,6 +12,7 @@ std::vector<WatchedResource> watchedResources(const std::string& node) {
     const policy::KindInfo& k = policy::kindInfo(id);
     k8s::Resource r{std::string(k.resource), std::string(k.name), k.collectionPath(), ""};
     if (k.watch == policy::WatchScope::ThisNode) r.field_selector = "metadata.name=" + node;
+    r.custom = k.custom;
     out.push_back({std::move(r), id});
   }
   return out;
@@ -117,10 +118,19 @@ void renderReflectorMetrics(const std::vector<std::unique_ptr<k8s::Reflector>>& 
          [](const k8s::ReflectorStats& s) { return s.oversized.load(); });
   simple("palisade_api_throttled_total", "429 answers.",
          [](const k8s::ReflectorStats& s) { return s.throttled.load(); });
+  simple("palisade_api_forbidden_total",
+         "403 answers: the agent's ClusterRole does not grant list and watch on the resource.",
+         [](const k8s::ReflectorStats& s) { return s.forbidden.load(); });
   metricHeader(out, "palisade_api_synced", "gauge", "1 once the resource's first list completed.");
   for (const auto& r : reflectors)
     out += "palisade_api_synced{resource=\"" + r->resource().name + "\"} " +
            std::to_string(r->stats().synced ? 1 : 0) + "\n";
+  metricHeader(out, "palisade_api_served", "gauge",
+               "0 while the API server does not serve the resource (a CRD not installed; looked "
+               "for again periodically, and synced with no objects), else 1.");
+  for (const auto& r : reflectors)
+    out += "palisade_api_served{resource=\"" + r->resource().name + "\"} " +
+           std::to_string(r->stats().served ? 1 : 0) + "\n";
 }
 
 }  // namespace palisade::agent

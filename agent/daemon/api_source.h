@@ -1,10 +1,13 @@
 #pragma once
 // Feeds the reconcile loop from the Kubernetes API: one reflector per
 // resource (Pods, Namespaces, NetworkPolicies, Services, EndpointSlices, this
-// Node), each object decoded with the policy decoders (the same validation
-// and defaulting as manifests). An object that fails validation is logged
-// with its kind and name and skipped; the state keeps its previous version,
-// so enforcement already in force is never dropped because of it.
+// Node, and the cluster tiers' CRDs where they are installed), each object
+// decoded with the policy decoders (the same validation and defaulting as
+// manifests). A CRD the API does not serve counts as synced with no objects
+// and is looked for again (reflector.h), so it never holds programming
+// back. An object that fails validation is logged with its kind and name and
+// skipped; the state keeps its previous version, so enforcement already in
+// force is never dropped because of it.
 #include <memory>
 #include <string>
 #include <vector>

@@ -55,6 +55,12 @@ std::string_view stringField(simdjson::dom::element obj, std::string_view key) {
   return v;
 }
 
+// "60s", or "250ms" below a second (tests use short rechecks).
+std::string humanDuration(std::chrono::milliseconds d) {
+  if (d.count() >= 1000 && d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
 std::string objectKey(std::string_view ns, std::string_view name) {
   std::string key;
   key.reserve(ns.size() + name.size() + 1);
@@ -218,6 +224,17 @@ void Reflector::run() {
         // A rotated token is picked up at once; a revoked one backs off.
         if (++consecutive_unauthorized > 1 && !sleepFor(backoff_.next())) return;
         break;
+      case Outcome::NotServed:
+        // A 404 is an answer, not a fault: nothing to back off from, and a
+        // later fault starts from backoff_initial. The next look is a LIST
+        // (or a streaming list), as at start.
+        need_list = true;
+        notServed();
+        backoff_.reset();
+        consecutive_expired = 0;
+        consecutive_unauthorized = 0;
+        if (!sleepFor(backoff_.jittered(options_.absent_recheck))) return;
+        break;
       case Outcome::Unsupported:
         streaming_disabled_ = true;
         need_list = true;
@@ -260,8 +277,25 @@ Reflector::Attempt Reflector::classify(const Result<ResponseHead>& head, const s
     logInfo("resource version expired, relisting", {{"resource", resource_.name}});
     return {Outcome::Expired};
   }
+  // The group/version or the resource is not served: for a CRD-served kind
+  // that is "not installed", checked before the streaming fallback so that a
+  // streaming list of an absent resource is not taken for an old server.
+  if (status == 404 && resource_.custom) {
+    ++stats_.not_served;
+    return {Outcome::NotServed};
+  }
   if (streaming && (status == 400 || status == 422)) return {Outcome::Unsupported};
   ++stats_.errors;
+  if (status == 403) {
+    // Never absence: the server refuses before it looks the resource up. The
+    // ClusterRole (deploy/rbac.yaml) lacks it, and this resource never syncs.
+    ++stats_.forbidden;
+    logError(
+        "API server forbids the agent to list or watch this resource; its ClusterRole "
+        "must grant list and watch on it (deploy/rbac.yaml)",
+        {{"resource", resource_.name}, {"path", resource_.path}, {"body", body.substr(0, 300)}});
+    return {Outcome::Retry};
+  }
   Attempt a{Outcome::Retry};
   if (status == 429) ++stats_.throttled;
   if ((status == 429 || status >= 500) && !head->retry_after.empty()) {
@@ -307,6 +341,7 @@ Reflector::Attempt Reflector::list() {
       continue;
     }
     if (!head || head->status != 200) return classify(head, body, false);
+    markServed();  // before its objects reach the consumer
     simdjson::dom::element doc;
     if (auto err = parser_.parse(body).get(doc)) {
       ++stats_.errors;
@@ -358,7 +393,7 @@ Reflector::Attempt Reflector::list() {
   return {Outcome::Ok};
 }
 
-void Reflector::finishList() {
+void Reflector::removeUnseen() {
   for (const auto& key : known_) {
     if (seen_.count(key)) continue;
     auto slash = key.find('/');
@@ -372,6 +407,37 @@ void Reflector::finishList() {
   }
   known_ = std::move(seen_);
   seen_.clear();
+}
+
+void Reflector::notServed() {
+  // Marked before its objects go, as markServed() before they come, so that
+  // whoever sees them gone sees why.
+  const bool was_served = stats_.served.exchange(false);
+  const bool was_synced = stats_.synced.exchange(true);
+  seen_.clear();
+  removeUnseen();
+  {
+    // A CRD installed again starts a new history: nothing to resume from.
+    std::lock_guard lock(mu_);
+    rv_.clear();
+  }
+  // Once per absence, not at every look: the common case (no CRD installed)
+  // would otherwise log every minute for ever.
+  if (was_served)
+    logInfo("resource not served by the API server; looking again in " +
+                humanDuration(options_.absent_recheck),
+            {{"resource", resource_.name}, {"path", resource_.path}});
+  if ((was_served || !was_synced) && callbacks_.on_synced) callbacks_.on_synced();
+}
+
+void Reflector::markServed() {
+  if (!stats_.served.exchange(true))
+    logInfo("resource served by the API server now", {{"resource", resource_.name}});
+}
+
+void Reflector::finishList() {
+  removeUnseen();
+  markServed();  // a streaming list gets here with no LIST answer before
   if (stats_.lists++ > 0) ++stats_.relists;
   stats_.synced = true;
   logInfo("list complete", {{"resource", resource_.name},
@@ -389,6 +455,7 @@ Reflector::Attempt Reflector::watch(bool streaming_list) {
   std::optional<Attempt> result;
   ResponseHead head_seen;
   std::string error_body;
+  bool answered = false;
   auto started = Clock::now();
   auto head = client_->get(
       query(true, streaming_list, ""),
@@ -396,6 +463,10 @@ Reflector::Attempt Reflector::watch(bool streaming_list) {
         if (head_seen.status != 200) {
           error_body.append(piece);
           return error_body.size() < kMaxErrorBodyBytes;
+        }
+        if (!answered) {
+          answered = true;
+          markServed();  // a streaming list's objects follow
         }
         bool ok = lines.feed(piece, [&](const char* data, size_t len) {
           if (!result) result = onEvent(data, len, initial);
@@ -457,6 +528,10 @@ std::optional<Reflector::Attempt> Reflector::onEvent(const char* data, size_t le
       logInfo("watch expired, relisting",
               {{"resource", resource_.name}, {"reason", stringField(object, "reason")}});
       return Attempt{Outcome::Expired};
+    }
+    if (code == 404 && resource_.custom) {
+      ++stats_.not_served;
+      return Attempt{Outcome::NotServed};
     }
     ++stats_.errors;
     logWarn("watch error event", {{"resource", resource_.name},

@@ -6,6 +6,7 @@
 //        │ 410 (HTTP or ERROR event)        │ BOOKMARK → rv
 //        └──────────────────────────────────┤ stream end / drop → rewatch from rv
 //                                           │ 429/5xx → Retry-After; others → backoff
+//                                           │ 404 of a custom resource → absent, look again
 //
 // With streaming lists (sendInitialEvents=true, resourceVersionMatch=
 // NotOlderThan) the LIST is replaced by the watch's initial ADDED events up to
@@ -14,6 +15,13 @@
 // After every complete (re)list, objects that were known but are gone are
 // reported removed and on_synced runs. A malformed event is counted, logged
 // with its kind/name and skipped: it never stops the watch.
+//
+// A custom resource (served only where its CRD is installed) may be absent:
+// a 404 on its LIST or WATCH means "not served", not a failure. Every object
+// it had is reported removed (a deleted CRD takes its objects with it), it
+// counts as synced (it has no objects), and it is looked for again every
+// absent_recheck, listed and watched as usual once served. For a built-in
+// resource a 404 stays an error; a 403 (RBAC) is an error for either.
 //
 // Failures back off exponentially (with jitter, Retry-After included); the
 // backoff and the 410 count start over once a watch has proved healthy, so
@@ -44,6 +52,8 @@ struct Resource {
   std::string kind;            // "Pod"
   std::string path;            // "/api/v1/pods"
   std::string field_selector;  // "metadata.name=node-1" or empty
+  /// Served only where a CRD installs it: a 404 means "not served (yet)".
+  bool custom = false;
 };
 
 enum class EventType { Added, Modified, Deleted };
@@ -52,11 +62,16 @@ const char* eventTypeName(EventType t);
 enum class StreamingList { Auto, Off, On };
 
 // Size limits, chosen for the DaemonSet's 512 MiB memory limit
-// (deploy/daemonset.yaml). Six reflectors can each hold one document at once:
-// the body, its simdjson parse (up to ~14x the document: tape 8 B, structural
-// index 4 B and strings 1.7 B per input byte, worst case) and the line buffer.
-// At 3 MiB that is 6 x ~50 MiB = 300 MiB in the worst case (~15 MiB each for
-// real objects), leaving room for the cluster state and the rulesets.
+// (deploy/daemonset.yaml). Each reflector (one per kind of policy/kinds, nine)
+// can hold one document at once: the body, its simdjson parse (up to ~14x the
+// document: tape 8 B, structural index 4 B and strings 1.7 B per input byte,
+// worst case) and the line buffer, and its parser keeps the capacity of the
+// largest document it has seen. At 3 MiB that is ~50 MiB a reflector in the
+// worst case (~15 MiB for real pods). Six core resources make 300 MiB; the
+// cluster tiers' three are absent in most clusters (a 404 body) and elsewhere
+// hold few objects: they come near it only when a LIST page of them nears
+// 3 MiB (hundreds of large cluster policies). That leaves room for the
+// cluster state and the rulesets.
 //
 // One watch event is one object: etcd refuses requests over 1.5 MiB
 // (--max-request-bytes), and the JSON rendering of a stored protobuf object can
@@ -87,6 +102,10 @@ struct ReflectorOptions {
   /// A streaming list that has not reached initial-events-end after this long
   /// is treated as unsupported (an old server ignoring sendInitialEvents).
   std::chrono::milliseconds streaming_sync_timeout{120000};
+  /// How often a custom resource the server does not serve (404) is looked
+  /// for again (jittered like the backoff): a CRD installed later is picked up
+  /// within this.
+  std::chrono::milliseconds absent_recheck{60000};
 };
 
 struct ReflectorCallbacks {
@@ -109,9 +128,14 @@ struct ReflectorStats {
   std::atomic<uint64_t> expired{0};        // 410s
   std::atomic<uint64_t> throttled{0};      // 429s
   std::atomic<uint64_t> unauthorized{0};   // 401s
+  std::atomic<uint64_t> forbidden{0};      // 403s (also errors: RBAC does not grant it)
+  std::atomic<uint64_t> not_served{0};     // 404s of a custom resource (not errors)
   std::atomic<uint64_t> oversized{0};      // LIST pages or watch events over their limit
   std::atomic<bool> synced{false};
   std::atomic<bool> streaming{false};  // the last list was a streaming list
+  /// False while the server answers that it does not serve this custom
+  /// resource (404); true before the first answer and once it lists.
+  std::atomic<bool> served{true};
 };
 
 class Reflector {
@@ -139,7 +163,8 @@ class Reflector {
     Retry,
     Unauthorized,
     Unsupported,
-    TooLarge,  // an event over max_event_bytes: relist after a backoff
+    TooLarge,   // an event over max_event_bytes: relist after a backoff
+    NotServed,  // 404 on a custom resource: no objects; look again after absent_recheck
     Stopped
   };
   struct Attempt {
@@ -157,6 +182,12 @@ class Reflector {
   // Handles one watch event line; returns the outcome when the watch must end.
   std::optional<Attempt> onEvent(const char* data, size_t len, bool& initial);
   void finishList();
+  /// Reports every known object not in seen_ removed; known_ becomes seen_.
+  void removeUnseen();
+  /// The server does not serve this custom resource: its objects are gone.
+  void notServed();
+  /// The server answered a LIST of it: served (logged when it was not).
+  void markServed();
   bool sleepFor(std::chrono::milliseconds d);
   std::string query(bool watch, bool streaming_list, const std::string& cont) const;
 

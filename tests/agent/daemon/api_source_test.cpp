@@ -69,6 +69,7 @@ class ApiSourceTest : public ::testing::Test {
     ro.backoff_initial = 10ms;
     ro.backoff_max = 50ms;
     ro.streaming = k8s::StreamingList::Off;
+    ro.absent_recheck = 30ms;
     api_ = std::make_unique<ApiSource>(c, "node-1", *rec_, metrics_, ro);
     metrics_.addCollector(
         [this](std::string& out) { renderReflectorMetrics(api_->reflectors(), out); });
@@ -91,6 +92,23 @@ class ApiSourceTest : public ::testing::Test {
     auto rs = log_->lastRuleset();
     auto* e = log_->endpoint(rs, "web", name);
     return e ? e->ingress_program() : 9999;
+  }
+  /// The last programmed endpoint of web/<name> (a default one when absent).
+  ir::Endpoint endpointOf(const std::string& name) {
+    auto rs = log_->lastRuleset();
+    auto* e = log_->endpoint(rs, "web", name);
+    return e ? *e : ir::Endpoint{};
+  }
+  const k8s::ReflectorStats& statsOf(const std::string& resource) {
+    for (const auto& r : api_->reflectors())
+      if (r->resource().name == resource) return r->stats();
+    ADD_FAILURE() << "no reflector for " << resource;
+    return api_->reflectors().front()->stats();
+  }
+  uint64_t apiErrors() {
+    uint64_t n = 0;
+    for (const auto& r : api_->reflectors()) n += r->stats().errors;
+    return n;
   }
 
   FakeApiServer server_;
@@ -177,6 +195,132 @@ TEST_F(ApiSourceTest, HttpEndpoints) {
   EXPECT_EQ(httpGet(http.port(), "/nope").first, 404);
   // The node is watched by name only.
   EXPECT_GE(server_.countRequests("fieldSelector=metadata.name%3Dnode-1"), 1u);
+}
+
+// The cluster tiers' CRDs (policy.networking.k8s.io) are not installed in most
+// clusters: their 404 must not keep the node from being programmed.
+const std::string kCnps =
+    policy::kindInfo(policy::kindId<policy::ClusterNetworkPolicy>()).collectionPath();
+const std::string kAnps =
+    policy::kindInfo(policy::kindId<policy::AdminNetworkPolicy>()).collectionPath();
+const std::string kBanps =
+    policy::kindInfo(policy::kindId<policy::BaselineAdminNetworkPolicy>()).collectionPath();
+
+// The objects as the API server serves them (the CRDs' required fields; the
+// server adds metadata.resourceVersion). Both deny web/a (app=db) ingress from
+// app=client pods in the Admin tier.
+const std::string kCnpDenyClients =
+    R"({"apiVersion":"policy.networking.k8s.io/v1alpha2","kind":"ClusterNetworkPolicy",)"
+    R"("metadata":{"name":"no-clients"},"spec":{"tier":"Admin","priority":10,)"
+    R"("subject":{"pods":{"namespaceSelector":{},"podSelector":{"matchLabels":{"app":"db"}}}},)"
+    R"("ingress":[{"name":"deny-clients","action":"Deny","from":[{"pods":{"namespaceSelector":{},)"
+    R"("podSelector":{"matchLabels":{"app":"client"}}}}]}]}})";
+const std::string kAnpDenyClients =
+    R"({"apiVersion":"policy.networking.k8s.io/v1alpha1","kind":"AdminNetworkPolicy",)"
+    R"("metadata":{"name":"no-clients"},"spec":{"priority":10,)"
+    R"("subject":{"pods":{"namespaceSelector":{},"podSelector":{"matchLabels":{"app":"db"}}}},)"
+    R"("ingress":[{"name":"deny-clients","action":"Deny","from":[{"pods":{"namespaceSelector":{},)"
+    R"("podSelector":{"matchLabels":{"app":"client"}}}}]}]}})";
+// The Baseline tier's singleton: every pod's egress outside the cluster denied.
+const std::string kBanpDenyEgress =
+    R"({"apiVersion":"policy.networking.k8s.io/v1alpha1","kind":"BaselineAdminNetworkPolicy",)"
+    R"("metadata":{"name":"default"},"spec":{"subject":{"namespaces":{}},)"
+    R"("egress":[{"name":"no-internet","action":"Deny","to":[{"networks":["0.0.0.0/0"]}]}]}})";
+
+TEST_F(ApiSourceTest, AbsentCrdsDoNotHoldBackProgramming) {
+  for (const auto& path : {kCnps, kAnps, kBanps}) server_.unserve(path);
+  api_->start();
+  ASSERT_TRUE(eventually([&] { return rec_->ready(); }));
+  EXPECT_EQ(log_->adopts, 1);
+  EXPECT_EQ(endpointOf("a").name(), "a");
+  // Each is looked for again (every 30 ms here), and none of it is an error.
+  for (const auto& path : {kCnps, kAnps, kBanps})
+    EXPECT_TRUE(eventually([&] { return server_.countRequests(path) >= 3; })) << path;
+  EXPECT_EQ(apiErrors(), 0u);
+  EXPECT_EQ(metrics_.objects_rejected, 0u);
+  const std::string m = metrics_.render();
+  for (const char* r :
+       {"clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies"}) {
+    EXPECT_NE(m.find("palisade_api_served{resource=\"" + std::string(r) + "\"} 0"),
+              std::string::npos)
+        << r << "\n"
+        << m;
+    EXPECT_NE(m.find("palisade_api_synced{resource=\"" + std::string(r) + "\"} 1"),
+              std::string::npos)
+        << r;
+    EXPECT_NE(m.find("palisade_api_errors_total{resource=\"" + std::string(r) + "\"} 0"),
+              std::string::npos)
+        << r;
+  }
+  EXPECT_NE(m.find("palisade_api_served{resource=\"pods\"} 1"), std::string::npos);
+}
+
+TEST_F(ApiSourceTest, CrdInstalledLaterIsEnforced) {
+  for (const auto& path : {kCnps, kAnps, kBanps}) server_.unserve(path);
+  api_->start();
+  ASSERT_TRUE(eventually([&] { return rec_->ready(); }));
+  ASSERT_TRUE(rec_->waitIdle(2s));
+  EXPECT_EQ(endpointOf("a").admin_ingress_program(), 0u);
+  server_.serve(kCnps);
+  server_.upsert(kCnps, "", "no-clients", kCnpDenyClients);
+  ASSERT_TRUE(eventually([&] { return endpointOf("a").admin_ingress_program() != 0; }));
+  EXPECT_EQ(endpointOf("b").admin_ingress_program(), 0u) << "b is no subject of the policy";
+  EXPECT_TRUE(statsOf("clusternetworkpolicies").served);
+  EXPECT_FALSE(statsOf("adminnetworkpolicies").served);
+  EXPECT_EQ(metrics_.objects_rejected, 0u);
+  EXPECT_EQ(apiErrors(), 0u);
+}
+
+TEST_F(ApiSourceTest, CrdDeletedTakesItsPoliciesWithIt) {
+  server_.upsert(kCnps, "", "no-clients", kCnpDenyClients);
+  api_->start();
+  ASSERT_TRUE(eventually([&] { return rec_->ready(); }));
+  ASSERT_TRUE(eventually([&] { return endpointOf("a").admin_ingress_program() != 0; }));
+  // No DELETED events: the watch ends and the server answers 404 from now on.
+  server_.unserve(kCnps);
+  ASSERT_TRUE(eventually([&] { return endpointOf("a").admin_ingress_program() == 0; }));
+  EXPECT_FALSE(statsOf("clusternetworkpolicies").served);
+  EXPECT_TRUE(rec_->ready());
+  // Installed again, with the policy re-created: enforced again.
+  server_.serve(kCnps);
+  server_.upsert(kCnps, "", "no-clients", kCnpDenyClients);
+  ASSERT_TRUE(eventually([&] { return endpointOf("a").admin_ingress_program() != 0; }));
+  EXPECT_EQ(apiErrors(), 0u);
+}
+
+// A cluster with only the v1alpha1 CRDs: they are enforced, v1alpha2 is absent.
+TEST_F(ApiSourceTest, OnlyV1alpha1ServedIsEnforced) {
+  server_.unserve(kCnps);
+  server_.upsert(kAnps, "", "no-clients", kAnpDenyClients);
+  server_.upsert(kBanps, "", "default", kBanpDenyEgress);
+  api_->start();
+  ASSERT_TRUE(eventually([&] { return rec_->ready(); }));
+  ASSERT_TRUE(eventually([&] {
+    return endpointOf("a").admin_ingress_program() != 0 &&
+           endpointOf("b").baseline_egress_program() != 0;
+  }));
+  EXPECT_EQ(endpointOf("b").admin_ingress_program(), 0u);
+  EXPECT_FALSE(statsOf("clusternetworkpolicies").served);
+  EXPECT_TRUE(statsOf("adminnetworkpolicies").served);
+  EXPECT_TRUE(statsOf("baselineadminnetworkpolicies").served);
+  EXPECT_EQ(metrics_.objects_rejected, 0u);
+  EXPECT_EQ(apiErrors(), 0u);
+}
+
+// RBAC missing for a CRD is not absence: that resource never syncs, nothing is
+// programmed, and the 403 is counted (the reflector logs it with the resource).
+TEST_F(ApiSourceTest, ForbiddenCrdIsAnErrorNotAbsence) {
+  server_.failNext(kAnps, 403, "", 1000);
+  api_->start();
+  ASSERT_TRUE(eventually([&] { return statsOf("adminnetworkpolicies").forbidden >= 2; }));
+  EXPECT_FALSE(rec_->ready());
+  EXPECT_EQ(log_->calls(), 0);
+  EXPECT_FALSE(statsOf("adminnetworkpolicies").synced);
+  const std::string m = metrics_.render();
+  const std::string line = "palisade_api_forbidden_total{resource=\"adminnetworkpolicies\"} ";
+  ASSERT_NE(m.find(line), std::string::npos) << m;
+  EXPECT_EQ(m.find(line + "0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("palisade_api_forbidden_total{resource=\"pods\"} 0\n"), std::string::npos);
 }
 
 TEST(HttpServerTest, ParsesListenAddresses) {

@@ -108,6 +108,12 @@ TEST(DeployTest, ClusterRoleGrantsWhatTheKindTableWatches) {
   std::set<std::pair<std::string, std::string>> needed;
   for (const policy::KindInfo& k : policy::Kinds::kInfos)
     needed.emplace(std::string(k.group), std::string(k.resource));
+  // The cluster tiers' CRDs are among them: RBAC is authorised before the
+  // server looks a resource up, so without these rules an agent gets 403
+  // (never synced, nothing programmed) even where the CRDs are not installed.
+  for (const char* r :
+       {"clusternetworkpolicies", "adminnetworkpolicies", "baselineadminnetworkpolicies"})
+    EXPECT_TRUE(needed.count({"policy.networking.k8s.io", r})) << r << " is not in the kind table";
   for (const auto& n : needed)
     EXPECT_TRUE(granted.count(n)) << "no list/watch on " << n.first << "/" << n.second;
   for (const auto& a : any)

@@ -9,9 +9,11 @@
 // Knobs: bookmarks (one-off or periodic, as the watch cache sends them),
 // in-stream and HTTP 410, compaction, dropped connections, clean stream ends,
 // scripted failures (429 + Retry-After, 5xx), token rotation, a paused server
-// (accepts connections, answers nothing), and a fresh server taking over the
+// (accepts connections, answers nothing), a fresh server taking over the
 // objects of an old one with resourceVersions moved on (an API server
-// replaced: every old version gets 410).
+// replaced: every old version gets 410), and resources it does not serve (a
+// CRD not installed, or deleted: 404 NotFound, as the real server answers).
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -190,10 +192,27 @@ class FakeApiServer {
     objects_ = old.objects_;
     token_ = old.token_;
     streaming_lists_ = old.streaming_lists_.load();
+    unserved_ = old.unserved_;
     bookmark_interval_ = old.bookmark_interval_;
     rv_ = old.rv_ + rv_jump;
     compacted_ = rv_;
     log_.clear();
+  }
+  /// `path` stops being served, as when its CRD is deleted: its objects are
+  /// gone without DELETED events, open watches on it end, and every request
+  /// for it gets 404 NotFound until serve(path).
+  void unserve(const std::string& path) {
+    std::lock_guard lock(mu_);
+    unserved_.insert(path);
+    objects_.erase(path);
+    ++rv_;
+    cv_.notify_all();
+  }
+  /// `path` is served again (its CRD installed), with no objects.
+  void serve(const std::string& path) {
+    std::lock_guard lock(mu_);
+    unserved_.erase(path);
+    cv_.notify_all();
   }
   /// The next `n` watch requests for `path` get HTTP 410.
   void expireHttpNext(const std::string& path, int n) {
@@ -278,6 +297,13 @@ class FakeApiServer {
     out.insert(brace + 1,
                "\"resourceVersion\":\"" + std::to_string(rv) + "\"" + (empty ? "" : ","));
     return out;
+  }
+  /// The client closed the connection (a reflector relisting cancels its
+  /// watch). Without this a quiet watch would count as active until its next
+  /// write, and activeWatches() would count watches nobody reads.
+  static bool peerClosed(Stream& stream) {
+    pollfd p{stream.next_layer().native_handle(), POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
   }
   static std::string param(const std::string& target, const std::string& key) {
     auto q = target.find('?');
@@ -370,6 +396,12 @@ class FakeApiServer {
     }
     if (!token_.empty() && auth != "Bearer " + token_ && !client_cert)
       return reply(401, status(401, "Unauthorized"));
+    // What kube-apiserver answers for a group/version or resource it does not serve.
+    if (unserved_.count(path))
+      return reply(404,
+                   "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
+                   "\"Failure\",\"message\":\"the server could not find the requested "
+                   "resource\",\"reason\":\"NotFound\",\"details\":{},\"code\":404}");
     if (!watch) {
       std::string cont = param(target, "continue");
       if (!cont.empty() && expire_continue_) return reply(410, status(410, "Expired"));
@@ -477,8 +509,9 @@ class FakeApiServer {
         lock.lock();
         continue;
       }
-      if (stopping_ || drop_gen_ != drop_gen) break;
-      if (end_gen_ != end_gen) {
+      if (stopping_ || drop_gen_ != drop_gen || peerClosed(stream)) break;
+      // Its CRD deleted: the server ends the watch; the rewatch gets 404.
+      if (end_gen_ != end_gen || unserved_.count(path)) {
         clean_end = true;
         break;
       }
@@ -487,8 +520,11 @@ class FakeApiServer {
     --active_watches_;
     lock.unlock();
     if (!ec && (clean_end || expired)) {
+      // A complete chunked response: the connection stays open for the next
+      // request, as a real API server keeps it (closing it here, without TLS
+      // close_notify, made the client's next request on it fail).
       boost::asio::write(stream, http::make_chunk_last(), ec);
-      return false;
+      return !ec && req.keep_alive();
     }
     return false;
   }
@@ -512,6 +548,7 @@ class FakeApiServer {
   std::map<std::string, std::map<std::string, std::string>> objects_;
   std::map<std::string, std::vector<Event>> log_;
   std::map<std::string, int> http_gone_;
+  std::set<std::string> unserved_;
   std::deque<Failure> failures_;
   std::string token_;
   uint64_t end_gen_ = 0;

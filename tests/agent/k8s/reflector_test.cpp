@@ -1,7 +1,8 @@
 // Reflector against the fake API server: pagination, watch streams split at
 // arbitrary byte boundaries, bookmarks, 410 (HTTP and in-stream), dropped
 // connections, clean stream ends, 429 + Retry-After, token rotation,
-// malformed events, streaming lists and their fallback, CA verification.
+// malformed events, streaming lists and their fallback, CA verification, and
+// custom resources the server does not serve (404: absent, looked for again).
 #include "agent/k8s/reflector.h"
 
 #include <gtest/gtest.h>
@@ -42,7 +43,10 @@ struct Recorder {
   ReflectorCallbacks callbacks() {
     ReflectorCallbacks cb;
     cb.on_object = [this](EventType t, simdjson::dom::element obj) {
-      std::string ns(obj["metadata"]["namespace"].get_string().value_unsafe());
+      // Cluster-scoped objects (the CRD kinds) have no namespace.
+      std::string_view ns_view;
+      if (obj["metadata"]["namespace"].get_string().get(ns_view) != simdjson::SUCCESS) ns_view = {};
+      std::string ns(ns_view);
       std::string name(obj["metadata"]["name"].get_string().value_unsafe());
       std::string_view app;  // stays empty for objects without the label
       if (obj["metadata"]["labels"]["app"].get_string().get(app) != simdjson::SUCCESS) app = {};
@@ -119,10 +123,9 @@ class ReflectorTest : public ::testing::Test {
     p.ports = {{"http", 8080}};
     server_.upsert(kPods, ns, name, testing::podJson(p));
   }
-  void start(ReflectorOptions o, ClusterConfig c) {
-    reflector_ =
-        std::make_unique<Reflector>(Resource{"pods", "Pod", kPods, ""}, c,
-                                    std::make_shared<TokenSource>(c, 60s), rec_.callbacks(), o);
+  void start(ReflectorOptions o, ClusterConfig c, Resource r = {"pods", "Pod", kPods, ""}) {
+    reflector_ = std::make_unique<Reflector>(std::move(r), c, std::make_shared<TokenSource>(c, 60s),
+                                             rec_.callbacks(), o);
     reflector_->start();
   }
   void start(ReflectorOptions o) { start(o, config()); }
@@ -396,6 +399,126 @@ TEST_F(ReflectorTest, OversizedEventsAndPagesAreRecoveredFrom) {
   ASSERT_TRUE(eventually([&] { return reflector_->stats().relists >= 1; }));
   addPod("p9", "b");
   ASSERT_TRUE(eventually([&] { return rec_.app("web/p9") == "b"; }));
+}
+
+// A CRD-served resource, as ApiSource makes it for ClusterNetworkPolicy.
+const std::string kCnps = "/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies";
+Resource cnpResource() {
+  return {"clusternetworkpolicies", "ClusterNetworkPolicy", kCnps, "", /*custom=*/true};
+}
+std::string cnpJson(const std::string& name) {
+  return "{\"apiVersion\":\"policy.networking.k8s.io/v1alpha2\",\"kind\":\"ClusterNetworkPolicy\","
+         "\"metadata\":{\"name\":\"" +
+         name + "\"},\"spec\":{}}";
+}
+ReflectorOptions absentOptions() {
+  ReflectorOptions o;
+  o.backoff_initial = 10ms;
+  o.backoff_max = 100ms;
+  o.jitter = 0;
+  o.streaming = StreamingList::Off;
+  o.absent_recheck = 40ms;
+  return o;
+}
+
+// Not installed → synced with nothing, no errors, looked for again; installed
+// → listed and watched; deleted (objects gone without events, watch ended,
+// 404 again) → every object it had reported removed; installed again → back.
+TEST_F(ReflectorTest, AbsentCustomResourceIsSyncedAndLookedForAgain) {
+  server_.unserve(kCnps);
+  start(absentOptions(), config(), cnpResource());
+  ASSERT_TRUE(eventually([&] { return rec_.syncs() == 1; }));
+  EXPECT_FALSE(reflector_->stats().served);
+  EXPECT_TRUE(reflector_->stats().synced);
+  // Counted as the reflector reads the answer (the server counts the request
+  // before answering it).
+  ASSERT_TRUE(eventually([&] { return reflector_->stats().not_served >= 4; }));
+  EXPECT_GE(server_.countRequests(kCnps), 4u);
+  EXPECT_EQ(reflector_->stats().errors, 0u);
+  EXPECT_EQ(reflector_->stats().lists, 0u);
+  EXPECT_EQ(rec_.syncs(), 1) << "every look must not re-announce the sync";
+  // Looks are spaced by absent_recheck, not the (10 ms) backoff.
+  auto reqs = server_.requests();
+  ASSERT_GE(reqs.size(), 3u);
+  EXPECT_GE(reqs[2].at - reqs[0].at, 80ms);
+
+  server_.serve(kCnps);
+  server_.upsert(kCnps, "", "one", cnpJson("one"));
+  ASSERT_TRUE(eventually([&] { return rec_.count() == 1 && server_.activeWatches() == 1; }));
+  EXPECT_TRUE(reflector_->stats().served);
+  EXPECT_EQ(reflector_->stats().lists, 1u);
+  server_.upsert(kCnps, "", "two", cnpJson("two"));  // through the watch
+  ASSERT_TRUE(eventually([&] { return rec_.count() == 2; }));
+  EXPECT_TRUE(rec_.logged("ADDED /two"));
+
+  server_.unserve(kCnps);
+  ASSERT_TRUE(eventually([&] { return rec_.count() == 0; }));
+  EXPECT_TRUE(rec_.logged("REMOVED /one"));
+  EXPECT_TRUE(rec_.logged("REMOVED /two"));
+  EXPECT_FALSE(reflector_->stats().served);
+  EXPECT_TRUE(reflector_->stats().synced);
+  EXPECT_EQ(reflector_->stats().errors, 0u);
+
+  server_.serve(kCnps);
+  server_.upsert(kCnps, "", "three", cnpJson("three"));
+  ASSERT_TRUE(eventually([&] { return rec_.count() == 1 && reflector_->stats().served; }));
+  EXPECT_EQ(rec_.app("/three"), "");
+  EXPECT_EQ(reflector_->stats().errors, 0u);
+}
+
+// The same with streaming lists on: the 404 then answers the watch that
+// carries the list, and must not be taken for a server without streaming.
+TEST_F(ReflectorTest, AbsentCustomResourceWithStreamingLists) {
+  server_.setStreamingLists(true);
+  server_.unserve(kCnps);
+  auto o = absentOptions();
+  o.streaming = StreamingList::On;
+  start(o, config(), cnpResource());
+  ASSERT_TRUE(eventually([&] { return rec_.syncs() == 1; }));
+  ASSERT_TRUE(eventually([&] { return server_.countRequests("sendInitialEvents=true") >= 2; }));
+  EXPECT_EQ(reflector_->stats().errors, 0u);
+  server_.serve(kCnps);
+  server_.upsert(kCnps, "", "one", cnpJson("one"));
+  ASSERT_TRUE(eventually([&] { return rec_.count() == 1; }));
+  EXPECT_TRUE(reflector_->stats().streaming);
+  EXPECT_EQ(server_.countRequests("limit="), 0u);
+}
+
+// A watch that reports 404 in-stream (an ERROR event) is the same absence.
+TEST_F(ReflectorTest, NotFoundErrorEventOfACustomResourceRemovesItsObjects) {
+  server_.upsert(kCnps, "", "one", cnpJson("one"));
+  start(absentOptions(), config(), cnpResource());
+  ASSERT_TRUE(eventually([&] { return rec_.count() == 1 && server_.activeWatches() == 1; }));
+  server_.rawEvent(kCnps,
+                   "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                   "\"metadata\":{},\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404}}");
+  ASSERT_TRUE(eventually([&] { return rec_.logged("REMOVED /one"); }));
+  // Still served after all: the next look lists it again.
+  ASSERT_TRUE(eventually([&] { return rec_.count() == 1 && reflector_->stats().lists == 2; }));
+  EXPECT_EQ(reflector_->stats().errors, 0u);
+}
+
+// For a built-in resource a 404 is a broken server or URL, never absence.
+TEST_F(ReflectorTest, NotFoundIsAnErrorForBuiltInResources) {
+  addPod("p0", "a");
+  server_.unserve(kPods);
+  start(absentOptions());
+  ASSERT_TRUE(eventually([&] { return reflector_->stats().errors >= 3; }));
+  EXPECT_EQ(rec_.syncs(), 0);
+  EXPECT_FALSE(reflector_->stats().synced);
+  EXPECT_EQ(reflector_->stats().not_served, 0u);
+  EXPECT_TRUE(reflector_->stats().served);
+}
+
+// 403 is RBAC refusing, for a custom resource too: an error, never synced.
+TEST_F(ReflectorTest, ForbiddenCustomResourceIsAnError) {
+  server_.failNext(kCnps, 403, "", 1000);
+  start(absentOptions(), config(), cnpResource());
+  ASSERT_TRUE(eventually([&] { return reflector_->stats().forbidden >= 3; }));
+  EXPECT_EQ(rec_.syncs(), 0);
+  EXPECT_FALSE(reflector_->stats().synced);
+  EXPECT_GE(reflector_->stats().errors, reflector_->stats().forbidden.load());
+  EXPECT_EQ(reflector_->stats().not_served, 0u);
 }
 
 TEST_F(ReflectorTest, StopsPromptlyDuringBackoff) {

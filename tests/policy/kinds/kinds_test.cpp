@@ -20,6 +20,15 @@ TEST(Kinds, NamesAndPathsAreTheApiServers) {
   EXPECT_EQ(kindInfo(kindId<EndpointSlice>()).apiVersion(), "discovery.k8s.io/v1");
   EXPECT_EQ(kindInfo(kindId<Node>()).watch, WatchScope::ThisNode);
   EXPECT_FALSE(kindInfo(kindId<Namespace>()).namespaced);
+  EXPECT_EQ(kindInfo(kindId<ClusterNetworkPolicy>()).collectionPath(),
+            "/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies");
+  EXPECT_EQ(kindInfo(kindId<AdminNetworkPolicy>()).collectionPath(),
+            "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies");
+  EXPECT_EQ(kindInfo(kindId<BaselineAdminNetworkPolicy>()).collectionPath(),
+            "/apis/policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies");
+  // Only the CRD-served kinds may be absent from an API server (404 = none yet).
+  for (const KindInfo& k : Kinds::kInfos)
+    EXPECT_EQ(k.custom, k.group == "policy.networking.k8s.io") << k.name;
   std::set<std::string_view> names, resources;
   for (const KindInfo& k : Kinds::kInfos) {
     EXPECT_TRUE(names.insert(k.name).second) << k.name;
@@ -75,6 +84,30 @@ kind: EndpointSlice
 metadata: {name: svc-1, namespace: web, labels: {kubernetes.io/service-name: svc}}
 addressType: IPv4
 endpoints: [{addresses: [10.0.0.5]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guard}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {namespaces: {}}
+  ingress: [{action: Deny, from: [{namespaces: {matchLabels: {team: x}}}]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: guard}
+spec:
+  priority: 20
+  subject: {namespaces: {}}
+  ingress: [{action: Allow, from: [{namespaces: {}}]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  egress: [{action: Deny, to: [{networks: [0.0.0.0/0]}]}]
 )";
   ManifestSet set = readManifestText(text, "all.yaml");
   ASSERT_TRUE(set.errors.empty()) << set.errors.front().format();
@@ -85,6 +118,18 @@ endpoints: [{addresses: [10.0.0.5]}]
   EXPECT_TRUE(state.findPod("web", "a"));
   EXPECT_TRUE(state.findPolicy("web", "deny"));
   EXPECT_TRUE(state.findService("web", "svc"));
+  // The three cluster-tier kinds are one model but separate objects: a CNP
+  // and an ANP of the same name both land, and each kind removes only its own.
+  EXPECT_TRUE(state.findClusterPolicy(ClusterPolicyKind::ClusterNetworkPolicy, "guard"));
+  EXPECT_TRUE(state.findClusterPolicy(ClusterPolicyKind::AdminNetworkPolicy, "guard"));
+  EXPECT_TRUE(state.findClusterPolicy(ClusterPolicyKind::BaselineAdminNetworkPolicy, "default"));
+  removeFrom(state, kindId<ClusterNetworkPolicy>(), "", "guard");
+  EXPECT_FALSE(state.findClusterPolicy(ClusterPolicyKind::ClusterNetworkPolicy, "guard"));
+  EXPECT_TRUE(state.findClusterPolicy(ClusterPolicyKind::AdminNetworkPolicy, "guard"));
+  removeFrom(state, kindId<AdminNetworkPolicy>(), "", "guard");
+  removeFrom(state, kindId<BaselineAdminNetworkPolicy>(), "", "default");
+  EXPECT_FALSE(state.findClusterPolicy(ClusterPolicyKind::AdminNetworkPolicy, "guard"));
+  EXPECT_FALSE(state.findClusterPolicy(ClusterPolicyKind::BaselineAdminNetworkPolicy, "default"));
   removeFrom(state, kindId<Pod>(), "web", "a");
   removeFrom(state, kindId<NetworkPolicy>(), "web", "deny");
   removeFrom(state, kindId<Service>(), "web", "svc");
