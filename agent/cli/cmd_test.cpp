@@ -19,6 +19,7 @@
 #include "agent/conformance/evaluator_flow_prober.h"
 #include "agent/conformance/runner.h"
 #include "agent/lab/lab.h"
+#include "agent/lab/lab_flow_prober.h"
 #include "agent/lab/lab_prober.h"
 #include "agent/lab/topology.h"
 
@@ -64,9 +65,8 @@ CLI::App* addTestCommand(CLI::App& app, TestOptions& opts) {
       "test",
       "Run conformance case files (upstream-netpol or cluster-netpol) through the evaluator");
   sub->add_option("cases", opts.cases, "Case files (or directories of *.yaml cases)")->required();
-  // Hook for the lab: it runs the same cases with a packet prober
-  // (conformance::Prober) instead of the evaluator; cluster-netpol cases
-  // need a conformance::FlowProber of the lab (CaseProbers::flows).
+  // The lab runs the same cases with packet probers instead of the evaluator:
+  // conformance::Prober for upstream-netpol, FlowProber for cluster-netpol.
   sub->add_flag("--lab", opts.lab, "Run on a real kernel in network namespaces (root)");
   sub->add_option("--nodes", opts.nodes, "Lab nodes the pods are spread over (with --lab)")
       ->check(CLI::Range(1, 16));
@@ -106,8 +106,12 @@ int runTest(const TestOptions& opts, std::ostream& out, std::ostream& err) {
     const std::string name = "test-" + std::to_string(getpid() % 100000);
     removeLabOnSignal(name);
     lab::LabProber prober(name, opts.nodes, 300, opts.userspace_mode);
-    conformance::CaseProbers probers{&prober, nullptr,
-                                     "the lab does not run cluster-netpol cases yet"};
+    // cluster-netpol cases: their own lab (namespaces pal-<name>-c.*), reused
+    // while consecutive cases share a topology; always re-synced per step.
+    lab::LabFlowProber flows(name, opts.nodes);
+    conformance::CaseProbers probers{
+        &prober, opts.userspace_mode ? nullptr : &flows,
+        "--userspace-mode does not run cluster-netpol cases yet (the kernel lab does)"};
     int failed = conformance::runCaseFiles(files, probers, out);
     return failed == 0 ? kExitOk : kExitFailed;
   }

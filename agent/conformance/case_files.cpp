@@ -85,7 +85,9 @@ int runCaseFiles(const std::vector<std::string>& paths, const CaseProbers& probe
       out << "SKIP " << path << ": " << r.detail << "\n";
     } else if (r.passed) {
       ++passed;
-      out << "PASS " << path << "\n";
+      out << "PASS " << path;
+      if (!r.not_probed.empty()) out << " (" << r.not_probed << ")";
+      out << "\n";
     } else {
       ++failed;
       out << "FAIL " << path << ": " << r.detail << "\n";

@@ -1,5 +1,7 @@
 #include "agent/conformance/cluster_runner.h"
 
+#include <map>
+
 #include <algorithm>
 
 #include "agent/conformance/cluster_admission.h"
@@ -78,7 +80,8 @@ std::string probeFailure(const Probe& probe, const std::string& what) {
 
 /// Grades one step's probes; returns the failures.
 std::vector<std::string> gradeProbes(const ClusterCaseStep& step, const ClusterState& state,
-                                     FlowProber& prober, std::string& skipped) {
+                                     FlowProber& prober, std::string& skipped,
+                                     std::map<std::string, size_t>& not_probed) {
   std::vector<std::string> failures;
   std::vector<FlowProbe> flows;
   std::vector<const Probe*> probed;  // flows[i] comes from probed[i]
@@ -104,6 +107,10 @@ std::vector<std::string> gradeProbes(const ClusterCaseStep& step, const ClusterS
       continue;
     }
     const FlowOutcome& got = report.outcomes[i];
+    if (!got.not_probed.empty()) {
+      ++not_probed[got.not_probed];
+      continue;
+    }
     std::string what;
     if (got.allowed != p.allowed)
       what = std::string("expected ") + word(p.allowed) + ", got " + word(got.allowed);
@@ -164,6 +171,7 @@ Result<FlowProbe> resolveProbe(const Probe& probe, const ClusterState& state) {
 }
 
 CaseResult runClusterCase(const ClusterCaseFile& c, FlowProber& prober) {
+  std::map<std::string, size_t> not_probed;  // why → how many
   CaseResult result;
   result.path = c.path;
   ClusterState state;
@@ -192,14 +200,21 @@ CaseResult runClusterCase(const ClusterCaseFile& c, FlowProber& prober) {
                            ": accepted, but must be refused");
     }
     std::string skipped;
-    for (const std::string& f : gradeProbes(step, state, prober, skipped))
+    for (const std::string& f : gradeProbes(step, state, prober, skipped, not_probed))
       failures.push_back(label + ": " + f);
-    if (!skipped.empty()) {
+    if (!skipped.empty() && failures.empty()) {
       result.skipped = true;
       result.detail = label + ": " + skipped;
       return result;
     }
+    if (!skipped.empty()) {  // earlier failures stand; the rest cannot be probed
+      failures.push_back(label + ": not probed: " + skipped);
+      break;
+    }
   }
+  for (const auto& [why, n] : not_probed)
+    result.not_probed += (result.not_probed.empty() ? "" : "; ") + std::to_string(n) +
+                         " probes not probed: " + why;
   result.passed = failures.empty();
   for (const std::string& f : failures) result.detail += (result.detail.empty() ? "" : "\n  ") + f;
   return result;

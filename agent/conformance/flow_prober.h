@@ -37,6 +37,10 @@ struct FlowOutcome {
   /// This flow could not be judged reliably (the evaluators disagree, the
   /// probe could not be sent): any error fails the probe.
   std::vector<std::string> errors;
+  /// Non-empty: this flow could not be probed at all (why), e.g. SCTP on a
+  /// kernel without SCTP sockets. It is neither passed nor failed: the runner
+  /// counts it and says so.
+  std::string not_probed;
 };
 
 struct FlowProbeReport {

@@ -42,6 +42,9 @@ struct CaseResult {
   bool skipped = false;  // a step could not be probed (detail says why)
   std::string detail;    // "step K: <cells>" (several steps joined by "; "; cluster-netpol
                          // cases: one failure per line)
+  /// Probes the prober could not send (cluster-netpol), with why: shown beside
+  /// PASS so that a pass never hides what was not checked.
+  std::string not_probed;
 };
 
 /// Builds the case's starting model: namespaces labelled

@@ -94,11 +94,19 @@ ir::Ruleset restrictToNode(const ir::Ruleset& all, const LabState& lab, size_t n
   auto* info = out.mutable_node();
   info->Clear();
   info->set_name(lab.nodes[node].name);
-  info->add_addresses_v4(lab.nodes[node].addr4.v4Value());
-  auto* v6 = info->add_addresses_v6();
-  v6->set_high(lab.nodes[node].addr6.high());
-  v6->set_low(lab.nodes[node].addr6.low());
-  v6->set_prefix_len(128);
+  std::vector<IpAddress> addresses = {lab.nodes[node].addr4, lab.nodes[node].addr6};
+  // A lab node hosting case nodes is each of them: their addresses are its own.
+  addresses.insert(addresses.end(), lab.nodes[node].hosted.begin(), lab.nodes[node].hosted.end());
+  for (const IpAddress& ip : addresses) {
+    if (ip.isV4()) {
+      info->add_addresses_v4(ip.v4Value());
+      continue;
+    }
+    auto* v6 = info->add_addresses_v6();
+    v6->set_high(ip.high());
+    v6->set_low(ip.low());
+    v6->set_prefix_len(128);
+  }
   return out;
 }
 

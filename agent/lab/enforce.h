@@ -40,7 +40,7 @@ std::vector<ir::Ruleset> compileNodes(const LabState& lab, const policy::Cluster
 
 /// A whole-cluster ruleset (compile(state, "")) narrowed to one lab node: only
 /// the endpoints whose addresses are that node's pods, and the node's own
-/// addresses as host traffic. Used when the state places every pod on one
+/// addresses (its `hosted` ones too) as host traffic. Used when the state places every pod on one
 /// node name (conformance models) but the lab spreads them.
 ir::Ruleset restrictToNode(const ir::Ruleset& all, const LabState& lab, size_t node);
 

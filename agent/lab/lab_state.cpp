@@ -66,9 +66,15 @@ Status saveState(const LabState& s) {
     nodes.push_back(json::object{{"name", n.name},
                                  {"netns", n.netns},
                                  {"addr4", n.addr4.toString()},
-                                 {"addr6", n.addr6.toString()}});
+                                 {"addr6", n.addr6.toString()},
+                                 {"hosted", ipsToJson(n.hosted)}});
   }
   doc["nodes"] = std::move(nodes);
+  if (s.outside) {
+    doc["outside"] = json::object{{"netns", s.outside->netns},
+                                  {"veth", s.outside->veth},
+                                  {"addresses", ipsToJson(s.outside->addresses)}};
+  }
   json::array pods;
   for (const LabPod& p : s.pods) {
     json::array ports;
@@ -140,6 +146,13 @@ Result<LabState> loadState(const std::string& lab) {
       const json::object& n = v.as_object();
       s.nodes.push_back({str(n.at("name")), str(n.at("netns")), ipFromJson(n.at("addr4")),
                          ipFromJson(n.at("addr6"))});
+      // Optional: states written before cluster-netpol labs have none.
+      if (const json::value* hosted = n.if_contains("hosted"))
+        s.nodes.back().hosted = ipsFromJson(*hosted);
+    }
+    if (const json::value* out = o.if_contains("outside")) {
+      const json::object& x = out->as_object();
+      s.outside = LabOutside{str(x.at("netns")), str(x.at("veth")), ipsFromJson(x.at("addresses"))};
     }
     for (const json::value& v : o.at("pods").as_array()) {
       const json::object& p = v.as_object();

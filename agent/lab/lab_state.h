@@ -23,6 +23,9 @@ struct LabNode {
   std::string netns;  // pal-<lab>-n<i>
   IpAddress addr4;    // the node's address (on lo), what NodePorts listen on
   IpAddress addr6;
+  /// More addresses on lo, routed here from every other node: the addresses
+  /// of the cluster-netpol case nodes this lab node hosts (planFlowLab).
+  std::vector<IpAddress> hosted{};
 };
 
 struct LabPort {
@@ -61,10 +64,20 @@ struct LabService {
   std::vector<LabServicePort> ports;
 };
 
+/// Addresses outside the cluster (a probe to `ip/203.0.113.9`): one namespace
+/// wired to node 0 like a pod, holding them on its eth0. Every node's default
+/// route leads there, so an address added later needs no new route.
+struct LabOutside {
+  std::string netns;  // pal-<lab>-...
+  std::string veth;   // its interface in node 0's namespace
+  std::vector<IpAddress> addresses;
+};
+
 struct LabState {
   std::string name;
   std::vector<LabNode> nodes;
   std::vector<LabPod> pods;
+  std::optional<LabOutside> outside;  // none: unknown addresses are unreachable
   std::vector<LabService> services;
   int serve_pid = 0;
   /// Manifest copies under the state dir, in the order they were applied:

@@ -212,6 +212,60 @@ Result<policy::ClusterState> loadClusterState(const LabState& lab,
   return state;
 }
 
+Result<LabState> planFlowLab(const policy::ClusterState& state, const FlowLabOptions& options) {
+  LabState lab;
+  lab.name = options.name;
+  const std::string prefix = netnsPrefix(lab.name) + options.infix;
+  // std::map: the case nodes in name order, the order "node i" counts in.
+  const auto& case_nodes = state.nodes();
+  const size_t count = std::clamp<size_t>(case_nodes.size(), 1, std::max(options.nodes, 1));
+  std::set<IpAddress> reserved = {IpAddress::v4((169u << 24) | (254u << 16) | (1u << 8) | 1u)};
+  for (size_t i = 0; i < count; ++i) {
+    lab.nodes.push_back({"", prefix + "n" + std::to_string(i), nodeAddr4(i), nodeAddr6(i)});
+    reserved.insert({nodeAddr4(i), nodeAddr6(i)});
+  }
+  std::map<std::string, size_t> lab_node_of;
+  size_t k = 0;
+  for (const auto& [name, node] : case_nodes) {
+    LabNode& host = lab.nodes[k % count];
+    lab_node_of[name] = k % count;
+    host.name += (host.name.empty() ? "" : "+") + name;
+    host.hosted.insert(host.hosted.end(), node.addresses.begin(), node.addresses.end());
+    ++k;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (lab.nodes[i].name.empty()) lab.nodes[i].name = "lab-node-" + std::to_string(i);
+  }
+  auto collides = [&](const IpAddress& ip) -> Status {
+    if (reserved.count(ip) != 0)
+      return Error(EINVAL, ip.toString() + " is an address the lab uses for its own wiring");
+    return okStatus();
+  };
+  for (const LabNode& n : lab.nodes) {
+    for (const IpAddress& ip : n.hosted) {
+      if (auto s = collides(ip); !s) return s.error().context("node address");
+    }
+  }
+  for (policy::PodId id : state.podsSorted()) {
+    const policy::PodRecord& rec = state.pod(id);
+    if (rec.host_network) continue;
+    LabPod pod;
+    pod.namespace_ = std::string(state.str(rec.namespace_));
+    pod.name = std::string(state.str(rec.name));
+    pod.netns = prefix + sanitize(pod.namespace_) + "-" + sanitize(pod.name);
+    auto it = lab_node_of.find(std::string(state.str(rec.node)));
+    pod.node = it == lab_node_of.end() ? 0 : it->second;
+    pod.veth = "p" + std::to_string(lab.pods.size());
+    pod.ips = rec.ips;
+    for (const IpAddress& ip : pod.ips) {
+      if (auto s = collides(ip); !s) return s.error().context("pod " + pod.label());
+    }
+    lab.pods.push_back(std::move(pod));
+  }
+  lab.outside = LabOutside{prefix + "out", "o0", {}};
+  return lab;
+}
+
 std::vector<LabService> planServices(const policy::ClusterState& state) {
   std::vector<LabService> out;
   for (const auto& [key, s] : state.services()) {

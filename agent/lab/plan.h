@@ -32,6 +32,22 @@ void overlayLab(const LabState& lab, policy::ManifestSet& set);
 Result<policy::ClusterState> loadClusterState(const LabState& lab,
                                               std::vector<std::string>* warnings);
 
+struct FlowLabOptions {
+  std::string name;   // the lab: every namespace is pal-<name>-<infix>...
+  std::string infix;  // e.g. "c.": no `planLab` name has a '.', so two labs can share a name
+  int nodes = 1;      // lab nodes
+};
+
+/// A cluster-netpol case's topology, as `state` holds it, as a lab: the case
+/// nodes in name order, case node i hosted by lab node i % nodes (its
+/// addresses, as written, on that node's lo: LabNode::hosted), every pod that
+/// is not host-network in a namespace of its own on its node's lab node with
+/// exactly its IPs, and an outside namespace for every other address. Host-
+/// network pods get nothing: their addresses are their node's. No ports and
+/// no Services: the cluster-netpol prober opens listeners per step. Fails
+/// when a case address is one the lab uses for its own wiring.
+Result<LabState> planFlowLab(const policy::ClusterState& state, const FlowLabOptions& options);
+
 /// Every Service as kube-proxy programs it: ClusterIPs and NodePorts to
 /// ready backends, targetPort resolved per backend pod. Headless Services
 /// are listed with no VIP; ExternalName ones are left out.

@@ -330,7 +330,7 @@ class AllowAll : public FlowProber {
   FlowProbeReport probe(const policy::ClusterState&,
                         const std::vector<FlowProbe>& probes) override {
     FlowProbeReport report;
-    report.outcomes.assign(probes.size(), FlowOutcome{true, "", "", {}});
+    report.outcomes.assign(probes.size(), FlowOutcome{true, "", "", {}, ""});
     return report;
   }
 };
@@ -363,6 +363,65 @@ TEST(ClusterRunner, GradesAnyProber) {
   r = runClusterCase(c, cannot);
   EXPECT_TRUE(r.skipped);
   EXPECT_EQ(r.detail, "step 1: no SCTP here");
+}
+
+/// Allows everything, but cannot send port 80 (as a kernel without SCTP cannot
+/// send SCTP): those flows are not probed, the rest are graded.
+class NotPort80 : public FlowProber {
+ public:
+  FlowProbeReport probe(const policy::ClusterState&,
+                        const std::vector<FlowProbe>& probes) override {
+    FlowProbeReport report;
+    for (const FlowProbe& p : probes)
+      report.outcomes.push_back(FlowOutcome{true, "", "", {}, p.port == 80 ? "no port 80" : ""});
+    return report;
+  }
+};
+
+TEST(ClusterRunner, FlowsNotProbedAreCountedNotGraded) {
+  ClusterCaseFile c =
+      parse(std::string("initial:\n") + adminRule("Deny") +
+            "steps:\n"
+            "  - expect:\n"
+            "      - {from: guest/client, to: shop/web, port: 80, verdict: deny}\n"
+            "      - {from: guest/client, to: shop/web, port: 81, verdict: allow}\n");
+  NotPort80 prober;
+  CaseResult r = runClusterCase(c, prober);
+  EXPECT_TRUE(r.passed) << r.detail;
+  EXPECT_EQ(r.not_probed, "1 probes not probed: no port 80");
+}
+
+/// Fails the first step, cannot probe the second: the failure must stand.
+class WrongThenCannot : public FlowProber {
+ public:
+  FlowProbeReport probe(const policy::ClusterState&,
+                        const std::vector<FlowProbe>& probes) override {
+    FlowProbeReport report;
+    if (calls_++ == 0)
+      report.outcomes.assign(probes.size(), FlowOutcome{true, "", "", {}, ""});
+    else
+      report.skipped = "no SCTP here";
+    return report;
+  }
+
+ private:
+  int calls_ = 0;
+};
+
+TEST(ClusterRunner, ASkippedStepDoesNotHideEarlierFailures) {
+  ClusterCaseFile c =
+      parse(std::string("initial:\n") + adminRule("Deny") +
+            "steps:\n"
+            "  - expect:\n"
+            "      - {from: guest/client, to: shop/web, port: 80, verdict: deny}\n"
+            "  - expect:\n"
+            "      - {from: guest/client, to: shop/web, port: 80, verdict: deny}\n");
+  WrongThenCannot prober;
+  CaseResult r = runClusterCase(c, prober);
+  EXPECT_FALSE(r.passed);
+  EXPECT_FALSE(r.skipped);
+  EXPECT_THAT(r.detail, HasSubstr("expected deny, got allow"));
+  EXPECT_THAT(r.detail, HasSubstr("step 2: not probed: no SCTP here"));
 }
 
 }  // namespace
