@@ -2,9 +2,10 @@
 // namespaces, 10k policies):
 //   rss:     resident memory of the agent's state (ClusterState, incremental
 //            compiler, reflector key sets) after loading the cluster;
-//   latency: API event → kernel acked for one pod change, through the real
-//            reconcile loop and nftables in a private network namespace
-//            (root only; skipped otherwise).
+//   latency: API event → kernel acked for one pod change, one NetworkPolicy
+//            or ClusterNetworkPolicy added or deleted, one namespace relabel,
+//            through the real reconcile loop and nftables in a private network
+//            namespace (root only; skipped otherwise).
 // Usage: agent_scale_bench [pods] [iterations]
 #include <malloc.h>
 #include <sched.h>
@@ -90,25 +91,68 @@ int main(int argc, char** argv) {
   std::printf(
       "latency: first full sync (compile + program) %.0f ms\n",
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  // One event → kernel acked: the reconcile loop, the incremental compiler, nftables.
+  auto timed = [&](const char* what, int n, auto&& send) {
+    std::vector<double> ms;
+    for (int i = 0; i < n; ++i) {
+      uint64_t acked = metrics.sync_duration.count();
+      auto start = std::chrono::steady_clock::now();
+      send(i, start);
+      while (metrics.sync_duration.count() == acked) std::this_thread::yield();
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
+    }
+    std::sort(ms.begin(), ms.end());
+    auto pct = [&](double q) { return ms[std::min(ms.size() - 1, size_t(q * double(ms.size())))]; };
+    std::printf(
+        "latency: %s at %zu pods (%zu cluster policies), %d samples: p50 %.2f ms, p90 %.2f ms, "
+        "p99 %.2f ms, max %.2f ms\n",
+        what, cluster.pods.size(), cluster.cluster_policies.size(), n, pct(0.5), pct(0.9),
+        pct(0.99), ms.back());
+  };
   bench::PodChurn churn(cluster);
-  std::vector<double> ms;
-  for (int i = 0; i < iterations; ++i) {
+  timed("one pod change", iterations, [&](int i, auto start) {
     policy::Pod pod = churn.relabelTarget();
     for (const auto& [k, v] : churn.relabel(uint64_t(i))) pod.meta.labels[k] = v;
     if (i % 2 == 1) pod = churn.newPod(uint64_t(i));  // alternate relabels and new pods
-    uint64_t acked = metrics.sync_duration.count();
-    auto start = std::chrono::steady_clock::now();
     rec.upsert(pod, start);
-    while (metrics.sync_duration.count() == acked) std::this_thread::yield();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                     .count());
-  }
+  });
+  // A NetworkPolicy of the cluster, copied into a namespace with pods on the node
+  // under a new name, then deleted: alternately.
+  const policy::Pod& local = cluster.pods[cluster.podsOnBenchNode().back()];
+  timed("one NetworkPolicy added or deleted", iterations, [&](int i, auto start) {
+    if (i % 2 == 1) {
+      rec.remove(policy::kindId<policy::NetworkPolicy>(), local.meta.namespace_,
+                 "bench-" + std::to_string(i - 1), start);
+      return;
+    }
+    policy::NetworkPolicy np = cluster.policies[size_t(i) % cluster.policies.size()];
+    np.meta.namespace_ = local.meta.namespace_;
+    np.meta.name = "bench-" + std::to_string(i);
+    rec.upsert(np, start);
+  });
+  timed("one ClusterNetworkPolicy added or deleted", iterations, [&](int i, auto start) {
+    if (i % 2 == 1) {
+      rec.remove(policy::kindId<policy::ClusterNetworkPolicy>(), "",
+                 "bench-cnp-" + std::to_string(i - 1), start);
+      return;
+    }
+    policy::ClusterNetworkPolicy cnp =
+        cluster.cluster_policies[size_t(i) % cluster.cluster_policies.size()];
+    cnp.meta.name = "bench-cnp-" + std::to_string(i);
+    rec.upsert(cnp, start);
+  });
+  // The local pod's namespace takes another team's label and back.
+  policy::Namespace ns;
+  for (const auto& n : cluster.namespaces)
+    if (n.meta.name == local.meta.namespace_) ns = n;
+  const policy::LabelMap original = ns.meta.labels;
+  timed("one namespace relabel", iterations, [&](int i, auto start) {
+    ns.meta.labels = original;
+    if (i % 2 == 0) ns.meta.labels["team"] = cluster.namespaces[5 + size_t(i) % 100].meta.labels["team"];
+    rec.upsert(ns, start);
+  });
   rec.stop();
-  std::sort(ms.begin(), ms.end());
-  auto pct = [&](double q) { return ms[std::min(ms.size() - 1, size_t(q * double(ms.size())))]; };
-  std::printf(
-      "latency: one pod change at %zu pods, %d samples: p50 %.2f ms, p90 %.2f ms, "
-      "p99 %.2f ms, max %.2f ms\n",
-      cluster.pods.size(), iterations, pct(0.5), pct(0.9), pct(0.99), ms.back());
   return 0;
 }

@@ -1,4 +1,6 @@
-// Pod churn: one pod added, removed or relabelled, at 1k, 10k and 150k pods.
+// Pod churn: one pod added, removed or relabelled, at 1k, 10k and 150k pods; and
+// (issue 12) one NetworkPolicy or ClusterNetworkPolicy added or removed, one
+// namespace relabelled into a ClusterNetworkPolicy's subject.
 //
 // Target (issue 2, "Performance"): one pod change → ruleset delta, median ≤ 100 µs, flat
 // as the cluster grows.
@@ -15,6 +17,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -245,6 +249,108 @@ void BM_IncrementalPodRelabel(benchmark::State& st, size_t pods) {
   samples.report(st);
   sizes.report(st, l);
 }
+
+// ---- policy, cluster-policy and namespace changes (issue 12) ----
+
+/// One NetworkPolicy of the cluster copied into a namespace with pods on node-0
+/// and removed again, alternately: the delta of its namespace's endpoints.
+void BM_IncrementalPolicyChange(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  policy::IncrementalCompiler& inc = incremental(l);
+  const policy::Pod& local = l.cluster.pods[l.cluster.podsOnBenchNode().back()];
+  policy::NetworkPolicy np = l.cluster.policies[l.cluster.policies.size() / 2];
+  np.meta.namespace_ = local.meta.namespace_;
+  np.meta.name = "bench-policy";
+  Samples samples;
+  DeltaSizes sizes;
+  size_t i = 0;
+  for (auto _ : st) {
+    auto t0 = Clock::now();
+    ir::RulesetDelta delta =
+        i++ % 2 == 0 ? inc.upsertPolicy(np) : inc.removePolicy(np.meta.namespace_, np.meta.name);
+    auto d = Clock::now() - t0;
+    sizes.add(delta);
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+  sizes.report(st, l);
+}
+
+/// One ClusterNetworkPolicy of the cluster (Admin, many rules) added and removed.
+void BM_IncrementalClusterPolicyChange(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  policy::IncrementalCompiler& inc = incremental(l);
+  policy::ClusterNetworkPolicy cnp = l.cluster.cluster_policies.front();
+  for (const auto& c : l.cluster.cluster_policies)
+    if (c.tier == policy::Tier::Admin &&
+        c.ingress.size() + c.egress.size() > cnp.ingress.size() + cnp.egress.size())
+      cnp = c;
+  cnp.meta.name = "bench-cnp";
+  Samples samples;
+  DeltaSizes sizes;
+  size_t i = 0;
+  for (auto _ : st) {
+    auto t0 = Clock::now();
+    ir::RulesetDelta delta =
+        i++ % 2 == 0 ? inc.upsertClusterPolicy(cnp)
+                     : inc.removeClusterPolicy(policy::ClusterPolicyKind::ClusterNetworkPolicy,
+                                               cnp.meta.name);
+    auto d = Clock::now() - t0;
+    sizes.add(delta);
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+  sizes.report(st, l);
+}
+
+/// A namespace of about 50 pods relabelled into and out of a ClusterNetworkPolicy's
+/// subject (and its namespace peer): subjects on node-0 and peer set elements move.
+void BM_IncrementalNamespaceRelabelIntoSubject(benchmark::State& st, size_t pods) {
+  Loaded& l = loaded(pods);
+  policy::IncrementalCompiler& inc = incremental(l);
+  // The namespace whose size is closest to 50 pods.
+  std::map<std::string, size_t> sizes_by_ns;
+  for (const auto& p : l.cluster.pods) sizes_by_ns[p.meta.namespace_]++;
+  std::string ns;
+  size_t best = SIZE_MAX;
+  for (const auto& [name, n] : sizes_by_ns) {
+    const size_t off = n > 50 ? n - 50 : 50 - n;
+    if (off < best) best = off, ns = name;
+  }
+  policy::ClusterNetworkPolicy cnp;
+  cnp.meta.name = "bench-subject";
+  cnp.tier = policy::Tier::Admin;
+  cnp.priority = 1;
+  policy::LabelSelector marked;
+  marked.match_labels["bench-subject"] = "yes";
+  cnp.subject.namespaces = marked;
+  policy::ClusterPolicyRule rule;
+  rule.action = policy::ClusterRuleAction::Deny;
+  rule.peers.emplace_back().namespaces = marked;
+  cnp.ingress.push_back(rule);
+  cnp.egress.push_back(rule);
+  inc.upsertClusterPolicy(cnp);
+  Samples samples;
+  DeltaSizes sizes;
+  size_t i = 0;
+  for (auto _ : st) {
+    policy::Namespace n;
+    for (const auto& c : l.cluster.namespaces)
+      if (c.meta.name == ns) n = c;
+    if (i++ % 2 == 0) n.meta.labels["bench-subject"] = "yes";
+    auto t0 = Clock::now();
+    ir::RulesetDelta delta = inc.upsertNamespace(n);
+    auto d = Clock::now() - t0;
+    sizes.add(delta);
+    st.SetIterationTime(seconds(d));
+    samples.add(d);
+  }
+  samples.report(st);
+  sizes.report(st, l);
+  st.counters["ns_pods"] = static_cast<double>(sizes_by_ns[ns]);
+}
 #endif  // PALISADE_HAVE_INCREMENTAL
 
 }  // namespace palisade::bench
@@ -264,6 +370,9 @@ int main(int argc, char** argv) {
       {"BM_IncrementalPodAdd", BM_IncrementalPodAdd},
       {"BM_IncrementalPodRemove", BM_IncrementalPodRemove},
       {"BM_IncrementalPodRelabel", BM_IncrementalPodRelabel},
+      {"BM_IncrementalPolicyChange", BM_IncrementalPolicyChange},
+      {"BM_IncrementalClusterPolicyChange", BM_IncrementalClusterPolicyChange},
+      {"BM_IncrementalNamespaceRelabelIntoSubject", BM_IncrementalNamespaceRelabelIntoSubject},
 #endif
   };
   for (size_t pods : {1'000, 10'000, 150'000}) {
