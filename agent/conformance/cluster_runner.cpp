@@ -1,8 +1,7 @@
 #include "agent/conformance/cluster_runner.h"
 
-#include <map>
-
 #include <algorithm>
+#include <map>
 
 #include "agent/conformance/cluster_admission.h"
 #include "agent/conformance/cluster_topology.h"
@@ -213,8 +212,8 @@ CaseResult runClusterCase(const ClusterCaseFile& c, FlowProber& prober) {
     }
   }
   for (const auto& [why, n] : not_probed)
-    result.not_probed += (result.not_probed.empty() ? "" : "; ") + std::to_string(n) +
-                         " probes not probed: " + why;
+    result.not_probed +=
+        (result.not_probed.empty() ? "" : "; ") + std::to_string(n) + " probes not probed: " + why;
   result.passed = failures.empty();
   for (const std::string& f : failures) result.detail += (result.detail.empty() ? "" : "\n  ") + f;
   return result;

@@ -320,9 +320,9 @@ ir::RulesetDelta IncrementalCompiler::finish(ir::RulesetDelta delta) {
   const ir::Ruleset& rs = builder_->ruleset();
   std::unordered_set<uint32_t> programs, peer_sets;
   for (const ir::Endpoint& ep : rs.endpoints()) {
-    for (uint32_t id : {ep.ingress_program(), ep.egress_program(), ep.admin_ingress_program(),
-                        ep.admin_egress_program(), ep.baseline_ingress_program(),
-                        ep.baseline_egress_program()})
+    for (uint32_t id :
+         {ep.ingress_program(), ep.egress_program(), ep.admin_ingress_program(),
+          ep.admin_egress_program(), ep.baseline_ingress_program(), ep.baseline_egress_program()})
       if (id != 0) programs.insert(id);
   }
   for (uint32_t id : programs)

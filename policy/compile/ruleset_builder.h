@@ -116,9 +116,8 @@ class RulesetBuilder {
                       std::vector<ir::Rule> rules,
                       const std::vector<std::pair<Symbol, Symbol>>& isolated_by);
   /// One policy rule as IR rules (one, plus one per egress named-port group).
-  void appendRule(ir::Direction direction, const CompiledRule& rule, Symbol policy_ns,
-                  PodId target, const ir::Provenance& provenance, ir::Action action,
-                  std::vector<ir::Rule>& out);
+  void appendRule(ir::Direction direction, const CompiledRule& rule, Symbol policy_ns, PodId target,
+                  const ir::Provenance& provenance, ir::Action action, std::vector<ir::Rule>& out);
   void appendNamedEgressRules(Symbol policy_ns, const CompiledRule& rule, uint32_t rule_index,
                               std::vector<ir::Rule>& out);
   uint32_t peerSetForRule(Symbol policy_ns, const CompiledRule& rule);

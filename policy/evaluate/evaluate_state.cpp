@@ -44,7 +44,8 @@ bool portMatches(const ClusterState& state, const NetworkPolicyPort& entry,
 
 bool peerMatches(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns,
                  const ResolvedEnd& other) {
-  if (peer.node) return other.address && state.nodeSelectorMatchesAddress(*peer.node, *other.address);
+  if (peer.node)
+    return other.address && state.nodeSelectorMatchesAddress(*peer.node, *other.address);
   if (peer.block) {
     if (!other.address) return false;
     return std::any_of(peer.block_cidrs.begin(), peer.block_cidrs.end(),
@@ -117,8 +118,7 @@ bool judgeTier(const ClusterState& state, Tier tier, PodId subject, const Resolv
     if (!state.clusterPolicySelectsPod(pol, subject)) continue;
     for (const ClusterRuleRecord& rule : ingress ? pol.ingress : pol.egress) {
       if (rule.matches_nothing) continue;
-      if (!rule.deny_all &&
-          !ruleMatches(state, rule.match, 0, other, destination, protocol, port))
+      if (!rule.deny_all && !ruleMatches(state, rule.match, 0, other, destination, protocol, port))
         continue;
       const ClusterRuleAction action = rule.effectiveAction();
       ClusterRuleRef ref{tier,       pol.kind,  std::string(state.str(pol.name)),

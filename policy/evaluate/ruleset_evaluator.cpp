@@ -136,7 +136,7 @@ bool RulesetEvaluator::isNodeAddress(const IpAddress& a) const {
 }
 
 std::optional<ClusterRuleRef> RulesetEvaluator::tierMatch(uint32_t program, const IpAddress& peer,
-                                                         Protocol protocol, int32_t port) const {
+                                                          Protocol protocol, int32_t port) const {
   if (program == 0) return std::nullopt;
   auto found = programs_.find(program);
   if (found == programs_.end()) return std::nullopt;

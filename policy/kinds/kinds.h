@@ -171,9 +171,13 @@ inline constexpr KindInfo kClusterNetworkPolicyInfo{"ClusterNetworkPolicy",
                                                     false,
                                                     WatchScope::All,
                                                     true};
-inline constexpr KindInfo kAdminNetworkPolicyInfo{
-    "AdminNetworkPolicy",  "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", false,
-    WatchScope::All,       true};
+inline constexpr KindInfo kAdminNetworkPolicyInfo{"AdminNetworkPolicy",
+                                                  "policy.networking.k8s.io",
+                                                  "v1alpha1",
+                                                  "adminnetworkpolicies",
+                                                  false,
+                                                  WatchScope::All,
+                                                  true};
 inline constexpr KindInfo kBaselineAdminNetworkPolicyInfo{"BaselineAdminNetworkPolicy",
                                                           "policy.networking.k8s.io",
                                                           "v1alpha1",
@@ -227,10 +231,10 @@ struct KindTable {
 
 /// The table, in the order a state is built from manifests (namespaces and
 /// nodes before the pods on them, pods before what selects them).
-using Kinds = KindTable<kinds::NamespaceKind, kinds::NodeKind, kinds::PodKind,
-                        kinds::NetworkPolicyKind, kinds::ServiceKind, kinds::EndpointSliceKind,
-                        kinds::ClusterNetworkPolicyKind, kinds::AdminNetworkPolicyKind,
-                        kinds::BaselineAdminNetworkPolicyKind>;
+using Kinds =
+    KindTable<kinds::NamespaceKind, kinds::NodeKind, kinds::PodKind, kinds::NetworkPolicyKind,
+              kinds::ServiceKind, kinds::EndpointSliceKind, kinds::ClusterNetworkPolicyKind,
+              kinds::AdminNetworkPolicyKind, kinds::BaselineAdminNetworkPolicyKind>;
 
 /// Any object of a kind in the table.
 using AnyObject = Kinds::Variant;

@@ -402,9 +402,8 @@ template <class T, DocumentNode N>
 std::optional<T> decodeClusterPolicyAs(const N& root, DecodeContext& ctx) {
   constexpr const ClusterPolicyDialect& kDialect =
       T::kKind == ClusterPolicyKind::ClusterNetworkPolicy ? kClusterNetworkPolicyV1alpha2
-      : T::kKind == ClusterPolicyKind::AdminNetworkPolicy
-          ? kAdminNetworkPolicyV1alpha1
-          : kBaselineAdminNetworkPolicyV1alpha1;
+      : T::kKind == ClusterPolicyKind::AdminNetworkPolicy ? kAdminNetworkPolicyV1alpha1
+                                                          : kBaselineAdminNetworkPolicyV1alpha1;
   std::optional<ClusterPolicy> decoded = decodeClusterPolicyT(root, kDialect, ctx);
   if (!decoded) return std::nullopt;
   T out;

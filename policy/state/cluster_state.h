@@ -108,9 +108,7 @@ struct ClusterRuleRecord {
   /// Some peer is domainNames (left out of `match` for now).
   bool has_domain_names = false;
   /// The action the rule takes when it matches (Deny for a fail-closed rule).
-  ClusterRuleAction effectiveAction() const {
-    return deny_all ? ClusterRuleAction::Deny : action;
-  }
+  ClusterRuleAction effectiveAction() const { return deny_all ? ClusterRuleAction::Deny : action; }
 };
 
 struct ClusterPolicyRecord {
@@ -118,7 +116,7 @@ struct ClusterPolicyRecord {
   ClusterPolicyKind kind = ClusterPolicyKind::ClusterNetworkPolicy;
   Tier tier = Tier::Admin;
   int32_t priority = 0;
-  CompiledSelector subject_namespaces;          // {} for a `pods` subject without one
+  CompiledSelector subject_namespaces;           // {} for a `pods` subject without one
   std::optional<CompiledSelector> subject_pods;  // set for a `pods` subject
   std::vector<ClusterRuleRecord> ingress;
   std::vector<ClusterRuleRecord> egress;

@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
   const policy::LabelMap original = ns.meta.labels;
   timed("one namespace relabel", iterations, [&](int i, auto start) {
     ns.meta.labels = original;
-    if (i % 2 == 0) ns.meta.labels["team"] = cluster.namespaces[5 + size_t(i) % 100].meta.labels["team"];
+    if (i % 2 == 0)
+      ns.meta.labels["team"] = cluster.namespaces[5 + size_t(i) % 100].meta.labels["team"];
     rec.upsert(ns, start);
   });
   rec.stop();

@@ -24,9 +24,9 @@ constexpr std::array<std::string_view, 6> kTiers = {"frontend", "backend", "db",
 constexpr std::array<std::string_view, 3> kZones = {"zone-a", "zone-b", "zone-c"};
 // Where operators aim guardrails: the metadata service, the node network, the
 // whole pod range, an external partner range, the IPv6 pod range.
-constexpr std::array<std::string_view, 6> kNetworks = {
-    "169.254.169.254/32", "172.16.0.0/12", "10.0.0.0/8",
-    "203.0.113.0/24",     "0.0.0.0/0",     "fd00:10:244::/48"};
+constexpr std::array<std::string_view, 6> kNetworks = {"169.254.169.254/32", "172.16.0.0/12",
+                                                       "10.0.0.0/8",         "203.0.113.0/24",
+                                                       "0.0.0.0/0",          "fd00:10:244::/48"};
 constexpr std::array<std::string_view, 3> kDomains = {"*.example.com", "api.partner.example",
                                                       "*.internal.example"};
 constexpr std::array<std::string_view, 4> kPortNames = {"http", "metrics", "grpc", "dns"};
@@ -98,8 +98,9 @@ class Writer {
                                            : labels("env", std::string(rng_.pick(kEnvs)));
         break;
       case 1:
-        peer.pods = NamespacedPodSelector{rng_.chance(0.3) ? LabelSelector{} : labels("team", team()),
-                                          labels("app", rng_.pick(v_.apps))};
+        peer.pods =
+            NamespacedPodSelector{rng_.chance(0.3) ? LabelSelector{} : labels("team", team()),
+                                  labels("app", rng_.pick(v_.apps))};
         break;
       case 2:
         for (size_t n = 1 + rng_.below(2); n > 0; --n) {
@@ -111,9 +112,9 @@ class Writer {
         portless = true;
         break;
       case 3:
-        peer.nodes = rng_.chance(0.5) ? LabelSelector{}
-                                      : labels("topology.kubernetes.io/zone",
-                                               std::string(rng_.pick(kZones)));
+        peer.nodes = rng_.chance(0.5)
+                         ? LabelSelector{}
+                         : labels("topology.kubernetes.io/zone", std::string(rng_.pick(kZones)));
         portless = true;
         break;
       default:
@@ -129,8 +130,8 @@ class Writer {
     switch (rng_.below(named_allowed ? 4 : 3)) {
       case 0:
         p.protocol = Protocol::TCP;
-        p.first = p.last = static_cast<int32_t>(rng_.pick(std::array<int, 6>{22, 80, 443, 5432,
-                                                                               6379, 9090}));
+        p.first = p.last =
+            static_cast<int32_t>(rng_.pick(std::array<int, 6>{22, 80, 443, 5432, 6379, 9090}));
         break;
       case 1:
         p.protocol = Protocol::UDP;

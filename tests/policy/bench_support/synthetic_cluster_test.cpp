@@ -250,8 +250,8 @@ TEST(SyntheticClusterTest, ClusterPoliciesCoverBothTiersEveryPeerKindAndReachThe
   }
   EXPECT_GT(baseline, 50u);
   EXPECT_GT(max_rules, 15u);
-  EXPECT_EQ(kinds, (std::set<std::string>{"domainNames", "namespaces", "networks", "nodes",
-                                          "pods"}));
+  EXPECT_EQ(kinds,
+            (std::set<std::string>{"domainNames", "namespaces", "networks", "nodes", "pods"}));
 
   policy::ClusterState state;
   loadInto(c, state);

@@ -24,8 +24,8 @@ class PolicyEvents {
   explicit PolicyEvents(uint32_t seed)
       : cluster_(bench::generateCluster(ClusterShape::scaled(1000, seed))), rng_(seed) {
     bench::loadInto(cluster_, state_);
-    compiler_ = std::make_unique<IncrementalCompiler>(
-        state_, std::string(SyntheticCluster::kBenchNode));
+    compiler_ =
+        std::make_unique<IncrementalCompiler>(state_, std::string(SyntheticCluster::kBenchNode));
     for (const auto& p : cluster_.policies) policies_.emplace_back(p.meta.namespace_, p.meta.name);
     for (const auto& p : cluster_.cluster_policies) cluster_policies_.push_back(p.meta.name);
   }
@@ -153,8 +153,8 @@ std::string firstDifference(const std::string& a, const std::string& b) {
     const std::string la = a.substr(pa, ea - pa), lb = b.substr(pb, eb - pb);
     if (!la.empty() && la[0] != ' ') last_endpoint = la.substr(0, la.find(' '));
     if (la != lb)
-      return "line " + std::to_string(line) + " (" + last_endpoint + "):\n  incremental: " +
-             la.substr(0, 400) + "\n  full:        " + lb.substr(0, 400);
+      return "line " + std::to_string(line) + " (" + last_endpoint +
+             "):\n  incremental: " + la.substr(0, 400) + "\n  full:        " + lb.substr(0, 400);
     pa = ea + 1;
     pb = eb + 1;
     ++line;
