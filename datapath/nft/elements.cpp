@@ -100,7 +100,8 @@ bool ElementMessage::addJump(KeyType key, U128 address, const std::string& chain
   if (!chain.empty()) {
     nlattr* d = mnl_attr_nest_start(nlh_, NFTA_SET_ELEM_DATA);
     nlattr* v = mnl_attr_nest_start(nlh_, NFTA_DATA_VERDICT);
-    mnl_attr_put_u32(nlh_, NFTA_VERDICT_CODE, htonl(static_cast<uint32_t>(go ? NFT_GOTO : NFT_JUMP)));
+    mnl_attr_put_u32(nlh_, NFTA_VERDICT_CODE,
+                     htonl(static_cast<uint32_t>(go ? NFT_GOTO : NFT_JUMP)));
     mnl_attr_put_strz(nlh_, NFTA_VERDICT_CHAIN, chain.c_str());
     mnl_attr_nest_end(nlh_, v);
     mnl_attr_nest_end(nlh_, d);

@@ -91,10 +91,10 @@ struct RuleModel {
     // The cluster tiers' programs (DESIGN.md §8): Deny drops silently whatever
     // --deny-action says; Pass, and the end of an Admin program, go on to
     // the next stage of the direction.
-    MatchDrop,  // [ip saddr @peers] [meta l4proto . th dport @ports] counter drop
-    MatchGoto,  // [ip saddr @peers] [meta l4proto . th dport @ports] goto <target>
-    DenyRejectTcp,             // meta l4proto tcp counter reject with tcp reset
-    DenyRejectOther,           // counter reject with icmpx admin-prohibited
+    MatchDrop,        // [ip saddr @peers] [meta l4proto . th dport @ports] counter drop
+    MatchGoto,        // [ip saddr @peers] [meta l4proto . th dport @ports] goto <target>
+    DenyRejectTcp,    // meta l4proto tcp counter reject with tcp reset
+    DenyRejectOther,  // counter reject with icmpx admin-prohibited
     // The packet queue (datapath/queue). Each starts `ct state new`: established
     // and related were accepted by the first rule, and an invalid or untracked
     // packet is no new connection to decide.

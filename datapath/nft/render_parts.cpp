@@ -191,8 +191,16 @@ Result<ChainModel> renderProgram(const ir::Program& prog, const RenderNames& nam
   if (policies.empty()) policies = "-";
   switch (prog.tier()) {
     case ir::TIER_ADMIN:  // no match: on to the NetworkPolicy stage
-      c.rules.push_back({RuleModel::Kind::MatchGoto, Family::Any, peer_addr, "", "", "",
-                         prog_origin + " end", "", {}, after_admin});
+      c.rules.push_back({RuleModel::Kind::MatchGoto,
+                         Family::Any,
+                         peer_addr,
+                         "",
+                         "",
+                         "",
+                         prog_origin + " end",
+                         "",
+                         {},
+                         after_admin});
       c.comment = clip(std::string(directionName(prog.direction())) + " Admin tier: " + policies);
       break;
     case ir::TIER_BASELINE:  // no match: the end of the chain returns (allowed)
@@ -237,8 +245,8 @@ ChainModel renderStageChain(ir::Direction d) {
   c.origin = "the " + dir + " stages after the Admin tier";
   for (const char* stage : {"_np", "_baseline"}) {
     for (auto [family, suffix] : {std::pair{Family::Ip, "_v4"}, std::pair{Family::Ip6, "_v6"}}) {
-      c.rules.push_back({RuleModel::Kind::DispatchVmap, family, addr, dir + stage + suffix, "", "",
-                         c.origin});
+      c.rules.push_back(
+          {RuleModel::Kind::DispatchVmap, family, addr, dir + stage + suffix, "", "", c.origin});
     }
   }
   std::string canon = "stages|";
