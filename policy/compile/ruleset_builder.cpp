@@ -98,22 +98,38 @@ std::string describePeer(const ClusterState& state, const CompiledPeer& peer, Sy
   return pods + " in namespaces {" + peer.ns->describe(state.symbols()) + "}";
 }
 
-/// Every pod one selector peer selects, by walking namespaces then their pods.
+/// Every pod one selector peer selects: from the pods of the matching
+/// namespaces, or from the pods carrying a label the pod selector requires,
+/// whichever is fewer (a cluster-wide `app=web` peer need not look at every
+/// pod of the cluster; `team=a` namespaces need not look at every web pod).
 void collectPeerPods(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns,
                      std::vector<PodId>& out) {
-  auto from_namespace = [&](const NamespaceRecord& ns) {
-    for (PodId id : ns.pods) {
-      const PodRecord& p = state.pod(id);
-      if (!p.host_network && (!peer.pod || peer.pod->matches(p.labels))) out.push_back(id);
-    }
+  auto take = [&](PodId id) {
+    const PodRecord& p = state.pod(id);
+    if (!p.host_network && (!peer.pod || peer.pod->matches(p.labels))) out.push_back(id);
   };
+  std::vector<const NamespaceRecord*> namespaces;
+  size_t in_namespaces = 0;
   if (!peer.ns) {
-    if (const NamespaceRecord* ns = state.findNamespace(policy_ns)) from_namespace(*ns);
+    if (const NamespaceRecord* ns = state.findNamespace(policy_ns)) namespaces.push_back(ns);
+  } else {
+    for (const auto& [sym, ns] : state.namespaces())
+      if (peer.ns->matches(ns.labels)) namespaces.push_back(&ns);
+  }
+  for (const NamespaceRecord* ns : namespaces) in_namespaces += ns->pods.size();
+  const auto required = peer.pod ? peer.pod->requiredLabel() : std::nullopt;
+  const std::unordered_set<PodId>* labelled =
+      required ? state.podsWithLabel(required->first, required->second) : nullptr;
+  if (required && (labelled == nullptr || labelled->size() < in_namespaces)) {
+    if (labelled == nullptr) return;  // no pod has the label
+    std::unordered_set<Symbol> selected;
+    for (const NamespaceRecord* ns : namespaces) selected.insert(ns->name);
+    for (PodId id : *labelled)
+      if (selected.count(state.pod(id).namespace_)) take(id);
     return;
   }
-  for (const auto& [sym, ns] : state.namespaces()) {
-    if (peer.ns->matches(ns.labels)) from_namespace(ns);
-  }
+  for (const NamespaceRecord* ns : namespaces)
+    for (PodId id : ns->pods) take(id);
 }
 
 }  // namespace
@@ -526,7 +542,24 @@ void RulesetBuilder::appendNamedEgressRules(Symbol policy_ns, const CompiledRule
         }
         return false;
       };
-      for (PodId id : *candidates) {
+      // The peers' own pods, when they are fewer than the pods with the name
+      // (only selector peers: block peers reach any pod with the port).
+      std::vector<PodId> peer_pods;
+      const bool selectors_only =
+          !has_blocks && !rule.peers.empty() &&
+          std::none_of(rule.peers.begin(), rule.peers.end(),
+                       [](const CompiledPeer& peer) { return peer.block || peer.node; });
+      if (selectors_only) {
+        for (const CompiledPeer& peer : rule.peers)
+          collectPeerPods(state_, peer, policy_ns, peer_pods);
+        std::sort(peer_pods.begin(), peer_pods.end());
+        peer_pods.erase(std::unique(peer_pods.begin(), peer_pods.end()), peer_pods.end());
+      }
+      const bool from_peers = selectors_only && peer_pods.size() < candidates->size();
+      std::vector<PodId> scan = from_peers
+                                    ? std::move(peer_pods)
+                                    : std::vector<PodId>(candidates->begin(), candidates->end());
+      for (PodId id : scan) {
         const PodRecord& p = state_.pod(id);
         if (!p.live) continue;
         const PodPort* port = nullptr;  // the last match, as contributedAddresses takes it

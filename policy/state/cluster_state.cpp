@@ -174,6 +174,7 @@ void ClusterState::indexPod(PodId id) {
     if (port.name != 0) pods_by_port_name_[port.name].insert(id);
   }
   pods_by_node_[p.node].insert(id);
+  for (const auto& [key, value] : p.labels) pods_by_label_[pairKey(key, value)].insert(id);
   namespaceRecord(p.namespace_).pods.insert(id);
 }
 
@@ -197,6 +198,7 @@ void ClusterState::unindexPod(PodId id) {
     if (port.name != 0) erase_from(pods_by_port_name_, port.name);
   }
   erase_from(pods_by_node_, p.node);
+  for (const auto& [key, value] : p.labels) erase_from(pods_by_label_, pairKey(key, value));
   if (auto it = namespaces_.find(p.namespace_); it != namespaces_.end()) it->second.pods.erase(id);
 }
 
@@ -506,6 +508,11 @@ std::optional<PolicyId> ClusterState::findPolicy(std::string_view ns, std::strin
 const std::unordered_set<PodId>* ClusterState::podsWithPortName(Symbol name) const {
   auto it = pods_by_port_name_.find(name);
   return it == pods_by_port_name_.end() ? nullptr : &it->second;
+}
+
+const std::unordered_set<PodId>* ClusterState::podsWithLabel(Symbol key, Symbol value) const {
+  auto it = pods_by_label_.find(pairKey(key, value));
+  return it == pods_by_label_.end() ? nullptr : &it->second;
 }
 
 const std::unordered_set<PodId>* ClusterState::podsOnNode(Symbol node) const {

@@ -183,6 +183,8 @@ class ClusterState {
   const std::vector<PolicyId>& policiesIn(Symbol ns) const;
   std::optional<PolicyId> findPolicy(std::string_view ns, std::string_view name) const;
 
+  /// Live pods carrying this label (key and value symbols), hostNetwork ones too.
+  const std::unordered_set<PodId>* podsWithLabel(Symbol key, Symbol value) const;
   /// Pods carrying a container port of this name (any protocol).
   const std::unordered_set<PodId>* podsWithPortName(Symbol name) const;
   /// Pods on a node (by node symbol).
@@ -240,6 +242,7 @@ class ClusterState {
   std::unordered_map<uint64_t, PodId> pod_by_name_;  // (ns sym << 32 | name sym)
   std::map<IpAddress, std::vector<PodId>> pod_by_ip_;
   std::unordered_map<Symbol, std::unordered_set<PodId>> pods_by_port_name_;
+  std::unordered_map<uint64_t, std::unordered_set<PodId>> pods_by_label_;  // (key << 32 | value)
   std::unordered_map<Symbol, std::unordered_set<PodId>> pods_by_node_;
   std::unordered_map<Symbol, NamespaceRecord> namespaces_;
 

@@ -2,6 +2,7 @@
 // Label selectors compiled against the symbol table: immutable, built once,
 // matched many times against interned label sets.
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,14 @@ class CompiledSelector {
 
   bool matches(const Labels& labels) const;
   bool matchesEverything() const { return terms_.empty(); }
+  /// A (key, value) every matching label set has (a matchLabels entry or an
+  /// In with one value), for a label index to start from; none otherwise.
+  std::optional<std::pair<Symbol, Symbol>> requiredLabel() const {
+    for (const Term& t : terms_)
+      if (t.op == SelectorOperator::In && t.values.size() == 1)
+        return std::pair(t.key, t.values[0]);
+    return std::nullopt;
+  }
   /// Canonical text, e.g. "app=db,tier in (a,b),!legacy"; "" = everything.
   std::string describe(const SymbolTable& symbols) const;
   /// Equal selectors have equal keys (used to share peer sets).
