@@ -60,11 +60,11 @@ struct Pending {
 }  // namespace
 
 bool sctpSocketsAvailable() {
-  static const bool available = [] {
+  static const bool kAvailable = [] {
     Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_SCTP));
     return fd.valid();
   }();
-  return available;
+  return kAvailable;
 }
 
 std::vector<FlowAttemptResult> probeFlows(const std::vector<FlowAttempt>& attempts,

@@ -3,6 +3,7 @@
 // indexed for scale (namespace → pods, label → pods, IP → pod, named port →
 // pods). The compiler and the evaluator read it; the manifest reader and the
 // agent's API watch write it.
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -258,7 +259,7 @@ class ClusterState {
   std::vector<ClusterPolicyRecord> cluster_policies_;
   std::vector<ClusterPolicyId> free_cluster_policies_;
   std::map<std::pair<ClusterPolicyKind, std::string>, ClusterPolicyId> cluster_policy_by_name_;
-  std::vector<ClusterPolicyId> tier_order_[2];  // by Tier
+  std::array<std::vector<ClusterPolicyId>, 2> tier_order_;  // by Tier
   void sortTiers();
   uint64_t revision_ = 0;
 };
