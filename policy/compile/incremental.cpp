@@ -48,7 +48,13 @@ void applyHosts(Field& field, const Field& adds, const Field& removes, Key key) 
     if (it != field.end() && key(*it) == key(a)) continue;
     const auto at = it - field.begin();
     *field.Add() = a;
-    std::rotate(field.begin() + at, field.end() - 1, field.end());
+    // Into place by moving pointers (one memmove), not by swapping messages
+    // down the whole set: a set of every pod holds 150k of them.
+    auto ptrs = field.pointer_begin();
+    const auto size = field.size();
+    auto* added = ptrs[size - 1];
+    std::move_backward(ptrs + at, ptrs + size - 1, ptrs + size);
+    ptrs[at] = added;
   }
 }
 
@@ -105,6 +111,7 @@ ir::RulesetDelta IncrementalCompiler::recompile() {
   d.set_full(true);
   builder_ = std::make_unique<RulesetBuilder>(state_, node_);
   builder_->buildInPlace();
+  set_index_.clear();
   builder_->ruleset().set_revision(revision_);
   endpoint_index_.clear();
   const auto& endpoints = builder_->ruleset().endpoints();
@@ -157,7 +164,13 @@ ir::RulesetDelta IncrementalCompiler::podChanged(const PodRecord& before,
 void IncrementalCompiler::diffPeerSets(const PodRecord& before, const PodRecord& now,
                                        ir::RulesetDelta& delta) {
   const auto count = static_cast<uint32_t>(builder_->ruleset().peer_sets_size());
-  for (uint32_t id = 1; id <= count; ++id) {
+  set_index_.extend(*builder_, count);
+  std::vector<uint32_t> ids;
+  set_index_.candidates(state_, before, ids);
+  set_index_.candidates(state_, now, ids);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (const uint32_t id : ids) {
     const PeerSetSource& source = builder_->peerSetSource(id);
     std::vector<IpAddress> was, is;
     if (source.named) {

@@ -5,7 +5,8 @@
 // goes or changes labels touches set elements and dispatch entries only;
 // programs and sets are only ever added (a new combination of policies).
 //
-//   upsertPod ──▶ ClusterState ──▶ for each peer set: was in? is in? ──▶ element adds/removes
+//   upsertPod ──▶ ClusterState ──▶ each peer set it could be in (PeerSetIndex):
+//                                 │  was in? is in? ──▶ element adds/removes
 //                                 └▶ local endpoint? programs (maybe new) ──▶ endpoint upsert
 //   NetworkPolicy ──▶ the local endpoints of its namespace ──▶ programs (maybe new), upserts
 //   cluster policy ──▶ the local endpoints its old or new subject selects ──▶ the same
@@ -19,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "policy/compile/peer_set_index.h"
 #include "policy/compile/ruleset_builder.h"
 #include "policy/kinds/kinds.h"
 #include "policy/state/cluster_state.h"
@@ -89,6 +91,7 @@ class IncrementalCompiler {
   ClusterState& state_;
   std::string node_;
   std::unique_ptr<RulesetBuilder> builder_;
+  PeerSetIndex set_index_;  // over builder_'s sets: the ones a pod change tests
   std::unordered_map<std::string, int> endpoint_index_;  // "ns/name" → index in endpoints
   uint64_t revision_ = 1;
 };

@@ -326,6 +326,7 @@ void ClusterState::upsertNode(const Node& node) {
 
 ClusterPolicyId ClusterState::upsertClusterPolicy(const ClusterPolicy& policy) {
   ++revision_;
+  ++cluster_policy_revision_;
   const auto key = std::pair(policy.kind, policy.meta.name);
   ClusterPolicyId id;
   if (auto it = cluster_policy_by_name_.find(key); it != cluster_policy_by_name_.end()) {
@@ -362,6 +363,7 @@ ClusterPolicyId ClusterState::upsertClusterPolicy(const ClusterPolicy& policy) {
 
 void ClusterState::removeClusterPolicy(ClusterPolicyKind kind, std::string_view name) {
   ++revision_;
+  ++cluster_policy_revision_;
   auto it = cluster_policy_by_name_.find(std::pair(kind, std::string(name)));
   if (it == cluster_policy_by_name_.end()) return;
   cluster_policies_[it->second] = ClusterPolicyRecord{};

@@ -205,6 +205,8 @@ class ClusterState {
     return cluster_policies_[id];
   }
   size_t clusterPolicySlots() const { return cluster_policies_.size(); }
+  /// Moves on with every cluster policy written or removed (whatever else changes).
+  uint64_t clusterPolicyRevision() const { return cluster_policy_revision_; }
   /// The live policies of a tier in evaluation order (priority, name, kind;
   /// the BaselineAdminNetworkPolicy last).
   const std::vector<ClusterPolicyId>& clusterPoliciesIn(Tier tier) const {
@@ -257,6 +259,7 @@ class ClusterState {
   std::map<std::string, NodeRecord> nodes_;
 
   std::vector<ClusterPolicyRecord> cluster_policies_;
+  uint64_t cluster_policy_revision_ = 0;
   std::vector<ClusterPolicyId> free_cluster_policies_;
   std::map<std::pair<ClusterPolicyKind, std::string>, ClusterPolicyId> cluster_policy_by_name_;
   std::array<std::vector<ClusterPolicyId>, 2> tier_order_;  // by Tier
