@@ -77,6 +77,45 @@ std::string peerKey(const CompiledPeer& peer, Symbol policy_ns) {
   return k;
 }
 
+/// One peer as process-independent text (see ir::PeerSet.key).
+std::string stablePeerText(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns) {
+  const SymbolTable& symbols = state.symbols();
+  if (peer.node) return "nodes{" + peer.node->canonical(symbols) + "}";
+  if (peer.block) {
+    std::string k = "cidrs";
+    for (const Cidr& c : peer.block_cidrs) k += " " + c.toString();
+    return k;
+  }
+  std::string k = peer.ns ? "namespaces{" + peer.ns->canonical(symbols) + "}"
+                          : "namespace " + std::string(state.str(policy_ns));
+  k += " pods{" + (peer.pod ? peer.pod->canonical(symbols) : std::string()) + "}";
+  return k;
+}
+
+/// A peer set's identity as process-independent text: the same peers give
+/// the same key in every compile (ir::PeerSet.key).
+std::string stableSetKey(const ClusterState& state, const PeerSetSource& source) {
+  std::vector<std::string> parts;
+  parts.reserve(source.peers.size());
+  for (const CompiledPeer& p : source.peers)
+    parts.push_back(stablePeerText(state, p, source.policy_ns));
+  std::sort(parts.begin(), parts.end());
+  parts.erase(std::unique(parts.begin(), parts.end()), parts.end());
+  std::string key;
+  for (const auto& p : parts) {
+    if (!key.empty()) key += " | ";
+    key += p;
+  }
+  if (source.named) {
+    // A named group of a rule without peers holds any pod with the port,
+    // whatever the policy's namespace (so does the set it shares).
+    if (source.peers.empty()) key = "any pod";
+    key += " with port " + std::string(state.str(source.port_name)) + "/" +
+           protocolName(source.protocol) + "=" + std::to_string(source.number);
+  }
+  return key;
+}
+
 std::string describePeer(const ClusterState& state, const CompiledPeer& peer, Symbol policy_ns) {
   if (peer.node) {
     return peer.node->matchesEverything() ? "all nodes"
@@ -413,6 +452,24 @@ uint32_t RulesetBuilder::programFor(ir::Direction direction, const std::vector<P
 uint32_t RulesetBuilder::tierProgramFor(ir::Direction direction, Tier tier,
                                         const std::vector<ClusterPolicyId>& selecting,
                                         PodId target) {
+  std::string made_of = std::to_string(state_.clusterPolicyRevision()) + ":" +
+                        std::to_string(static_cast<int>(tier)) + ":" +
+                        std::to_string(static_cast<int>(direction)) + ":";
+  for (ClusterPolicyId cid : selecting) made_of += std::to_string(cid) + ",";
+  if (direction == ir::INGRESS) {
+    for (const PodPort& p : state_.pod(target).ports)
+      made_of += ";" + std::to_string(p.name) + "/" + std::to_string(static_cast<int>(p.protocol)) +
+                 "=" + std::to_string(p.port);
+  }
+  if (auto it = tier_programs_.find(made_of); it != tier_programs_.end()) return it->second;
+  const uint32_t id = buildTierProgram(direction, tier, selecting, target);
+  tier_programs_.emplace(std::move(made_of), id);
+  return id;
+}
+
+uint32_t RulesetBuilder::buildTierProgram(ir::Direction direction, Tier tier,
+                                          const std::vector<ClusterPolicyId>& selecting,
+                                          PodId target) {
   std::vector<ir::Rule> rules;
   std::vector<std::pair<Symbol, Symbol>> names;
   for (ClusterPolicyId cid : selecting) {
@@ -625,6 +682,14 @@ uint32_t RulesetBuilder::addPeerSet(const std::string& key, PeerSetSource source
   ir::PeerSet* set = ruleset_.add_peer_sets();
   set->set_id(id);
   set->set_description(std::move(description));
+  set->set_key(stableSetKey(state_, source));
+  // A named group holds pod addresses only (an ipBlock peer admits a pod's
+  // address, never the block). Otherwise an ipBlock or networks peer adds
+  // prefixes, and node addresses are merged as blocks (adjacent ones into one).
+  set->set_hosts_only(source.named || std::none_of(source.peers.begin(), source.peers.end(),
+                                                   [](const CompiledPeer& p) {
+                                                     return p.block || p.node;
+                                                   }));
   const bool named = source.named;
   sources_.push_back(std::move(source));
   peer_sets_.emplace(key, id);

@@ -112,6 +112,8 @@ class RulesetBuilder {
   /// (in evaluation order); 0 when they have no rule for `direction`.
   uint32_t tierProgramFor(ir::Direction direction, Tier tier,
                           const std::vector<ClusterPolicyId>& selecting, PodId target);
+  uint32_t buildTierProgram(ir::Direction direction, Tier tier,
+                            const std::vector<ClusterPolicyId>& selecting, PodId target);
   uint32_t addProgram(std::string key, ir::Direction direction, ir::Tier tier,
                       std::vector<ir::Rule> rules,
                       const std::vector<std::pair<Symbol, Symbol>>& isolated_by);
@@ -135,6 +137,12 @@ class RulesetBuilder {
   std::unordered_map<std::string, uint32_t> peer_sets_;
   std::unordered_map<std::string, uint32_t> port_sets_;
   std::unordered_map<std::string, uint32_t> programs_;
+  // Tier programs by what they are made from (tier, direction, the selecting
+  // policies at one cluster-policy revision, and for ingress the target's
+  // ports, which named ports resolve against): pods selected by the same
+  // cluster policies share a program, and a pod change then skips rebuilding
+  // hundreds of rules to find it again.
+  std::unordered_map<std::string, uint32_t> tier_programs_;
   std::vector<PeerSetSource> sources_;  // by peer set id - 1
   std::vector<NamedPortSource> named_sources_;
   std::unordered_map<std::string, size_t> named_source_index_;

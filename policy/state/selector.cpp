@@ -1,5 +1,6 @@
 #include "policy/state/selector.h"
 
+#include <algorithm>
 #include <tuple>
 
 namespace palisade::policy {
@@ -84,33 +85,60 @@ bool CompiledSelector::matches(const Labels& labels) const {
   return true;
 }
 
+namespace {
+
+std::string termText(std::string_view key, SelectorOperator op, std::vector<std::string> values,
+                     bool sort_values) {
+  if (sort_values) std::sort(values.begin(), values.end());
+  std::string joined;
+  for (const std::string& v : values) {
+    if (!joined.empty()) joined += ",";
+    joined += v;
+  }
+  switch (op) {
+    case SelectorOperator::In:
+      return values.size() == 1 ? std::string(key) + "=" + joined
+                                : std::string(key) + " in (" + joined + ")";
+    case SelectorOperator::NotIn:
+      return std::string(key) + " notin (" + joined + ")";
+    case SelectorOperator::Exists:
+      return std::string(key);
+    case SelectorOperator::DoesNotExist:
+      return "!" + std::string(key);
+  }
+  return std::string(key);
+}
+
+}  // namespace
+
+std::vector<std::string> CompiledSelector::termTexts(const SymbolTable& symbols,
+                                                     bool text_order) const {
+  std::vector<std::string> out;
+  out.reserve(terms_.size());
+  for (const Term& t : terms_) {
+    std::vector<std::string> values;
+    values.reserve(t.values.size());
+    for (Symbol v : t.values) values.emplace_back(symbols.view(v));
+    out.push_back(termText(symbols.view(t.key), t.op, std::move(values), text_order));
+  }
+  if (text_order) std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::string CompiledSelector::describe(const SymbolTable& symbols) const {
   std::string out;
-  for (const Term& t : terms_) {
+  for (const std::string& t : termTexts(symbols, false)) {
     if (!out.empty()) out += ",";
-    const std::string key(symbols.view(t.key));
-    auto values = [&] {
-      std::string v;
-      for (Symbol s : t.values) {
-        if (!v.empty()) v += ",";
-        v += symbols.view(s);
-      }
-      return v;
-    };
-    switch (t.op) {
-      case SelectorOperator::In:
-        out += t.values.size() == 1 ? key + "=" + values() : key + " in (" + values() + ")";
-        break;
-      case SelectorOperator::NotIn:
-        out += key + " notin (" + values() + ")";
-        break;
-      case SelectorOperator::Exists:
-        out += key;
-        break;
-      case SelectorOperator::DoesNotExist:
-        out += "!" + key;
-        break;
-    }
+    out += t;
+  }
+  return out;
+}
+
+std::string CompiledSelector::canonical(const SymbolTable& symbols) const {
+  std::string out;
+  for (const std::string& t : termTexts(symbols, true)) {
+    if (!out.empty()) out += ",";
+    out += t;
   }
   return out;
 }

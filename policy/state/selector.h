@@ -38,11 +38,17 @@ class CompiledSelector {
   }
   /// Canonical text, e.g. "app=db,tier in (a,b),!legacy"; "" = everything.
   std::string describe(const SymbolTable& symbols) const;
+  /// Like describe, but with terms and values in text order: the same text
+  /// whatever order the symbols were interned in (names kernel objects).
+  std::string canonical(const SymbolTable& symbols) const;
   /// Equal selectors have equal keys (used to share peer sets).
   const std::vector<uint32_t>& key() const { return key_; }
   bool operator==(const CompiledSelector& o) const { return key_ == o.key_; }
 
  private:
+  /// Each term as text; in text order (values too) or in term order.
+  std::vector<std::string> termTexts(const SymbolTable& symbols, bool text_order) const;
+
   struct Term {
     Symbol key;
     SelectorOperator op;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/policy/support/builders.h"
 #include "tests/policy/support/ruleset_canon.h"
 
@@ -183,6 +185,39 @@ TEST_F(CompileTest, CompileIsDeterministic) {
   state_.upsertPolicy(makePolicy("x", "http", {}, std::vector{rule({}, {namedPort("http")})},
                                  std::vector{rule({nsPeer({})})}));
   EXPECT_EQ(compile(state_, "n1").SerializeAsString(), compile(state_, "n1").SerializeAsString());
+}
+
+// The datapath names kernel sets by ir::PeerSet.key, so the key must not
+// depend on the order the agent happened to intern label strings in (an
+// agent restart replays the watch in another order) and must tell sets apart.
+TEST(CompileKeys, PeerSetKeysDoNotDependOnInterningOrderAndTellSetsApart) {
+  auto keys = [](bool tier_first) {
+    ClusterState state;
+    // Intern "tier" before "app", or after: selector terms are ordered by symbol.
+    LabelMap first = tier_first ? LabelMap{{"tier", "front"}} : LabelMap{{"app", "web"}};
+    state.upsertPod(makePod("x", "seed", first, {"10.0.0.9"}, {}, "n1"));
+    state.upsertNamespace(makeNamespace("x", {{"team", "a"}}));
+    state.upsertPod(makePod("x", "w", {{"app", "web"}, {"tier", "front"}}, {"10.0.1.1"},
+                            {{"http", 80, Protocol::TCP}}, "n1"));
+    state.upsertPolicy(makePolicy(
+        "x", "p", {},
+        std::vector{rule({podPeer(sel({{"app", "web"}, {"tier", "front"}}))}),
+                    rule({bothPeer(sel({{"team", "a"}}), sel({{"tier", "front"}}))}),
+                    rule({podPeer(sel({{"app", "web"}})), blockPeer("10.9.0.0/16")})},
+        std::vector{rule({podPeer(sel({{"app", "web"}}))}, {namedPort("http")})}));
+    std::vector<std::pair<std::string, bool>> out;
+    const ir::Ruleset rs = compile(state, "n1");
+    for (const auto& ps : rs.peer_sets()) out.emplace_back(ps.key(), ps.hosts_only());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const auto a = keys(false), b = keys(true);
+  EXPECT_EQ(a, b);
+  ASSERT_GE(a.size(), 4u);
+  for (size_t i = 1; i < a.size(); ++i) EXPECT_NE(a[i - 1].first, a[i].first);
+  // Pod selectors alone hold pod addresses only; the ipBlock peer makes prefixes.
+  for (const auto& [key, hosts_only] : a)
+    EXPECT_EQ(hosts_only, key.find("cidrs") == std::string::npos) << key;
 }
 
 }  // namespace
