@@ -159,7 +159,7 @@ class BatchWriter {
     if (s.is_map) {
       flags |= NFT_SET_MAP;
       nftnl_set_set_u32(p.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-    } else {
+    } else if (s.interval) {
       flags |= NFT_SET_INTERVAL;
     }
     if (s.key == KeyType::ProtoService) {
@@ -205,7 +205,7 @@ class BatchWriter {
   /// INTERVAL_END) element; concatenations (pipapo) take KEY and KEY_END. A
   /// message ends at elements_per_message ranges or when its element list
   /// would pass 64 KiB (elements.h), whichever comes first.
-  void ranges(const std::string& table, const std::string& set, KeyType key,
+  void ranges(const std::string& table, const std::string& set, KeyType key, bool interval,
               const std::vector<Range>& ranges, bool add, const std::string& origin) {
     const size_t per = opts_.elements_per_message;
     for (size_t i = 0; i < ranges.size();) {
@@ -216,8 +216,9 @@ class BatchWriter {
                  kElementMessageRoom);
       ElementMessage m(nlh, table, set, set == new_set_ ? set_id_ : 0);
       for (; i < ranges.size() && m.count() < per; ++i) {
-        bool ok = key == KeyType::ProtoService ? m.addConcatRange(key, ranges[i])
-                                               : m.addInterval(key, ranges[i]);
+        bool ok = !interval                    ? m.addKey(key, ranges[i].first)
+                  : key == KeyType::ProtoService ? m.addConcatRange(key, ranges[i])
+                                                 : m.addInterval(key, ranges[i]);
         if (!ok) break;
       }
       m.finish();
@@ -256,7 +257,7 @@ class BatchWriter {
       std::vector<std::pair<U128, Jump>> v(s.jumps.begin(), s.jumps.end());
       jumps(table, s.name, s.key, v, true);
     } else {
-      ranges(table, s.name, s.key, s.ranges, true, s.origin);
+      ranges(table, s.name, s.key, s.interval, s.ranges, true, s.origin);
     }
   }
 
@@ -571,8 +572,8 @@ Batch buildDelta(const Delta& d, const BatchOptions& o) {
   // Element changes: removals first, so an interval can be re-added in a new shape.
   for (const auto& e : d.elements) {
     if (e.is_map) continue;
-    w.ranges(d.table, e.set, e.key, e.remove_ranges, false, e.origin);
-    w.ranges(d.table, e.set, e.key, e.add_ranges, true, e.origin);
+    w.ranges(d.table, e.set, e.key, e.interval, e.remove_ranges, false, e.origin);
+    w.ranges(d.table, e.set, e.key, e.interval, e.add_ranges, true, e.origin);
   }
   // New chains, then base chains replaced in place (delete + add in one batch).
   for (const auto& c : d.add_chains) w.chain(d.table, c);

@@ -93,6 +93,28 @@ bool rangeChange(const std::vector<Range>& current, const std::vector<RangeOp>& 
   return true;
 }
 
+/// The element change of one hash set under `ops`: keys added and removed as
+/// they are (nothing merges). False when an op contradicts the set (an added
+/// key already there, a removed one missing, a prefix where only keys belong).
+bool keyChange(const std::vector<Range>& current, const std::vector<RangeOp>& ops,
+               ElementDelta& out) {
+  std::map<U128, bool> now;  // key → present, for the keys the ops touch
+  for (const RangeOp& op : ops) {
+    if (op.range.first != op.range.last) return false;
+    const U128 k = op.range.first;
+    auto [it, fresh] = now.try_emplace(k, false);
+    if (fresh) it->second = std::binary_search(current.begin(), current.end(), Range{k, k});
+    if (it->second == op.add) return false;
+    it->second = op.add;
+  }
+  for (const auto& [k, present] : now) {
+    const bool was = std::binary_search(current.begin(), current.end(), Range{k, k});
+    if (was && !present) out.remove_ranges.push_back({k, k});
+    if (!was && present) out.add_ranges.push_back({k, k});
+  }
+  return true;
+}
+
 }  // namespace
 
 DeltaIndex DeltaIndex::build(const ir::Ruleset& rs, RenderNames names) {
@@ -142,43 +164,30 @@ std::optional<RenderedDelta> renderDelta(const TableModel& model, const DeltaInd
       if (!model.sets.count(s->name) && added.insert(s->name).second)
         d.add_sets.push_back(std::move(*s));
     }
-    // A peer set's name is the hash of every rule using it: a new use of an
-    // already named set would rename it (and every chain using it).
-    std::map<uint32_t, std::set<std::string>> uses;  // by id: suffixes follow id order
-    std::unordered_map<uint32_t, std::string> first_use;
+    // Peer sets are named by their keys: a new use of a set already rendered
+    // changes nothing; a set no rule used before is rendered whole.
+    std::map<uint32_t, std::string> first_use;  // by id: suffixes follow id order
     for (const ir::Program* prog : new_programs) {
       for (int i = 0; i < prog->rules_size(); ++i) {
         const auto& rule = prog->rules(i);
-        std::string port_name;
-        if (rule.port_set()) {
-          auto it = work.port_set.find(rule.port_set());
-          if (it == work.port_set.end())
-            return decline(ruleOrigin(*prog, i) + ": unknown port set");
-          port_name = it->second;
-        }
-        if (rule.peer_set() == 0) continue;
-        uses[rule.peer_set()].insert(peerUse(prog->direction(), rule, port_name));
+        if (rule.port_set() && !work.port_set.count(rule.port_set()))
+          return decline(ruleOrigin(*prog, i) + ": unknown port set");
+        if (rule.peer_set() == 0 || work.peer_set.count(rule.peer_set())) continue;
         first_use.try_emplace(rule.peer_set(), ruleOrigin(*prog, i));
       }
     }
-    for (auto& [id, new_uses] : uses) {
-      if (auto it = work.peer_uses.find(id); it != work.peer_uses.end()) {
-        if (!std::includes(it->second.begin(), it->second.end(), new_uses.begin(), new_uses.end()))
-          return decline("a new program renames peer set " + std::to_string(id));
-        continue;
-      }
+    for (const auto& [id, origin] : first_use) {
       const ir::PeerSet* ps = peerSetById(next, id);
       if (ps == nullptr) return decline("unknown peer set " + std::to_string(id));
-      std::string hash_name = peerHashName(new_uses);
+      std::string hash_name = peerHashName(*ps);
       auto& ids = work.peer_hash[hash_name];
       if (!ids.empty() && ids.back() > id)
         return decline("a new peer set would renumber " + hash_name);
       std::string name = peerSetName(hash_name, ids.size());
       ids.push_back(id);
-      work.peer_uses[id] = std::move(new_uses);
       work.peer_set[id] = name;
       fresh_peer_sets.insert(id);
-      auto [v4, v6] = renderPeerSet(*ps, name, first_use[id]);
+      auto [v4, v6] = renderPeerSet(*ps, name, origin);
       if (model.sets.count(v4.name) || model.sets.count(v6.name))
         return decline("set " + name + " exists already");
       d.add_sets.push_back(std::move(v4));
@@ -214,8 +223,8 @@ std::optional<RenderedDelta> renderDelta(const TableModel& model, const DeltaInd
     auto it = model.sets.find(set);
     if (it == model.sets.end() || it->second.is_map) return decline("set " + set + " not in table");
     const SetModel& s = it->second;
-    ElementDelta e{set, s.key, false, s.origin, {}, {}, {}, {}};
-    if (!rangeChange(s.ranges, set_ops, s.key, e))
+    ElementDelta e{set, s.key, false, s.origin, {}, {}, {}, {}, s.interval};
+    if (!(s.interval ? rangeChange(s.ranges, set_ops, s.key, e) : keyChange(s.ranges, set_ops, e)))
       return decline("set " + set + " does not hold what the delta changes");
     if (e.size()) d.elements.push_back(std::move(e));
   }

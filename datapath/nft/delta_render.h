@@ -9,10 +9,12 @@
 //   new programs, peer and port sets  ──▶ new chains and sets, named by render_parts
 //
 // Cost follows the size of the change, not of the cluster: no whole-ruleset
-// render, no whole-model diff. What a delta cannot express exactly — a new
-// program that would rename an existing peer set, two endpoints sharing an
-// address (render keeps the first), an interval that is not where the IR says
-// — makes renderDelta decline; the caller then takes the full path.
+// render, no whole-model diff. Peer sets are named by their keys (what they
+// select), so a new program using an existing set leaves its name alone. What
+// a delta cannot express exactly — a new set whose hash an older one shares,
+// two endpoints sharing an address (render keeps the first), an interval that
+// is not where the IR says — makes renderDelta decline; the caller then takes
+// the full path.
 #include <cstdint>
 #include <optional>
 #include <span>

@@ -50,13 +50,14 @@ Delta diff(const TableModel& from, const TableModel& to) {
   }
   for (const auto& [name, s] : to.sets) {
     auto it = from.sets.find(name);
-    if (it == from.sets.end() || it->second.key != s.key || it->second.is_map != s.is_map) {
+    if (it == from.sets.end() || it->second.key != s.key || it->second.is_map != s.is_map ||
+        (!s.is_map && it->second.interval != s.interval)) {
       if (it != from.sets.end()) d.delete_sets.push_back(name);  // never from render
       d.add_sets.push_back(s);
       continue;
     }
     const SetModel& old = it->second;
-    ElementDelta e{name, s.key, s.is_map, s.origin, {}, {}, {}, {}};
+    ElementDelta e{name, s.key, s.is_map, s.origin, {}, {}, {}, {}, s.interval};
     if (s.is_map) {
       for (const auto& [k, j] : old.jumps) {
         auto n = s.jumps.find(k);

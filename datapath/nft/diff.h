@@ -20,6 +20,7 @@ struct ElementDelta {
   std::vector<Range> add_ranges, remove_ranges;  // sets
   std::vector<std::pair<U128, Jump>> add_jumps;  // maps
   std::vector<std::pair<U128, Jump>> remove_jumps;
+  bool interval = true;  // sets: false = a hash set's single keys
   size_t size() const {
     return add_ranges.size() + remove_ranges.size() + add_jumps.size() + remove_jumps.size();
   }

@@ -90,6 +90,16 @@ bool ElementMessage::addConcatRange(KeyType key, const Range& r) {
   return true;
 }
 
+bool ElementMessage::addKey(KeyType key, U128 value) {
+  if (!fits(kElemHdr + kKeyAttr)) return false;
+  uint8_t buf[16];
+  nlattr* e = mnl_attr_nest_start(nlh_, NFTA_LIST_ELEM);
+  putKey(NFTA_SET_ELEM_KEY, buf, encodeKeyTo(key, value, buf));
+  mnl_attr_nest_end(nlh_, e);
+  ++count_;
+  return true;
+}
+
 bool ElementMessage::addJump(KeyType key, U128 address, const std::string& chain, bool go) {
   // DATA { VERDICT { CODE u32, CHAIN "name\0" } }
   size_t data = 3 * MNL_ATTR_HDRLEN + 4 + MNL_ATTR_HDRLEN + MNL_ALIGN(chain.size() + 1);

@@ -40,6 +40,8 @@ class ElementMessage {
   bool addInterval(KeyType key, const Range& r);
   /// Concatenated interval set (pipapo): one element with KEY and KEY_END.
   bool addConcatRange(KeyType key, const Range& r);
+  /// Hash set: one key.
+  bool addKey(KeyType key, U128 value);
   /// Verdict map: key → jump chain; `chain` empty writes the key only (deletion).
   bool addJump(KeyType key, U128 address, const std::string& chain, bool go = false);
 

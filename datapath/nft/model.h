@@ -47,18 +47,21 @@ struct Jump {
   }
 };
 
-/// An interval set (peers, node addresses, ports) or a verdict map (dispatch).
+/// An interval set (peers, node addresses, ports), a hash set of single
+/// addresses (peer sets of pods: one hash lookup per packet instead of a tree
+/// walk) or a verdict map (dispatch).
 struct SetModel {
   std::string name;
   KeyType key = KeyType::Ipv4;
   bool is_map = false;
-  std::vector<Range> ranges;   // sets: sorted, non-overlapping, non-adjacent
+  bool interval = true;        // sets: false = hash set, every range one key (first == last)
+  std::vector<Range> ranges;   // sets: sorted, non-overlapping (interval: non-adjacent too)
   std::map<U128, Jump> jumps;  // maps: address → program chain
   std::string origin;          // the IR object behind it, for error messages
 
   bool operator==(const SetModel& o) const {
-    return name == o.name && key == o.key && is_map == o.is_map && ranges == o.ranges &&
-           jumps == o.jumps;
+    return name == o.name && key == o.key && is_map == o.is_map && interval == o.interval &&
+           ranges == o.ranges && jumps == o.jumps;
   }
   size_t elementCount() const { return is_map ? jumps.size() : ranges.size(); }
 };

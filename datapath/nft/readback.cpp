@@ -67,7 +67,8 @@ Result<uint32_t> readGeneration(Transport& t, uint32_t& seq) {
 
 namespace {
 
-/// Rebuilds intervals from rbtree start/end elements or pipapo key/key_end.
+/// Rebuilds intervals from rbtree start/end elements or pipapo key/key_end;
+/// a hash set's keys are one-key ranges.
 void collectElements(nftnl_set* s, SetModel& m) {
   struct Point {
     U128 key;
@@ -85,6 +86,10 @@ void collectElements(nftnl_set* s, SetModel& m) {
       const bool go = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT) &&
                       int32_t(nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT)) == NFT_GOTO;
       m.jumps[k] = Jump{chain ? chain : "", "", go};
+      continue;
+    }
+    if (!m.interval) {
+      m.ranges.push_back({k, k});
       continue;
     }
     if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_KEY_END)) {
@@ -157,6 +162,7 @@ Result<ReadbackResult> readOnce(Transport& t, const std::string& table, uint32_t
     sm.name = sname;
     uint32_t flags = nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS);
     sm.is_map = flags & NFT_SET_MAP;
+    sm.interval = sm.is_map || (flags & NFT_SET_INTERVAL) != 0;  // maps: n/a, left at the default
     auto key = keyTypeOf(nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE),
                          nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_LEN));
     if (!key || flags & NFT_SET_ANONYMOUS) continue;  // not one of ours: diff leaves it alone

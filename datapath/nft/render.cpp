@@ -71,7 +71,7 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
     t.sets[s->name] = std::move(*s);
   }
 
-  // Peer sets: named by the rules that use them (stable under pod churn).
+  // Peer sets: named by what they are (stable under pod and policy churn).
   std::unordered_map<uint32_t, std::string> first_use;
   for (const auto& prog : rs.programs()) {
     for (int i = 0; i < prog.rules_size(); ++i) {
@@ -83,14 +83,12 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
       if (!peers.count(rule.peer_set()))
         return Error(EINVAL, "program " + std::to_string(prog.id()) + " rule " + std::to_string(i) +
                                  ": unknown peer set " + std::to_string(rule.peer_set()));
-      names.peer_uses[rule.peer_set()].insert(
-          peerUse(prog.direction(), rule, rule.port_set() ? names.port_set[rule.port_set()] : ""));
-      first_use.try_emplace(rule.peer_set(), ruleOrigin(prog, i));
+      if (first_use.try_emplace(rule.peer_set(), ruleOrigin(prog, i)).second)
+        names.peer_hash[peerHashName(*peers[rule.peer_set()])].push_back(rule.peer_set());
     }
   }
-  for (const auto& [id, uses] : names.peer_uses) names.peer_hash[peerHashName(uses)].push_back(id);
   for (auto& [hash_name, ids] : names.peer_hash) {
-    // Identical uses are rare (the compiler shares identical peer lists);
+    // Equal hashes are rare (the compiler shares sets with equal keys);
     // order them by id so the suffix is deterministic for one compile.
     std::sort(ids.begin(), ids.end());
     for (size_t k = 0; k < ids.size(); ++k) {

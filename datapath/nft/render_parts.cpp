@@ -114,17 +114,9 @@ Result<SetModel> renderPortSet(const ir::PortSet& ps) {
   return s;
 }
 
-std::string peerUse(ir::Direction dir, const ir::Rule& rule, const std::string& port_set_name) {
-  const auto& p = rule.provenance();
-  return std::string(directionName(dir)) + "|" + p.policy_namespace() + "/" + p.policy_name() +
-         "|" + std::to_string(p.rule_index()) + "|" +
-         (rule.port_set() ? port_set_name : std::string("*"));
-}
-
-std::string peerHashName(const std::set<std::string>& uses) {
-  std::string canon;
-  for (const auto& s : uses) canon += s + ";";
-  return "peers_" + hex12(fnv1a(canon));
+std::string peerHashName(const ir::PeerSet& ps) {
+  const std::string& what = ps.key().empty() ? ps.description() : ps.key();
+  return "peers_" + hex12(fnv1a(what.empty() ? "set " + std::to_string(ps.id()) : what));
 }
 
 std::string peerSetName(const std::string& hash_name, size_t rank) {
@@ -133,12 +125,25 @@ std::string peerSetName(const std::string& hash_name, size_t rank) {
 
 std::pair<SetModel, SetModel> renderPeerSet(const ir::PeerSet& ps, const std::string& name,
                                             const std::string& origin) {
-  SetModel v4{name + "_v4", KeyType::Ipv4, false, {}, {}, origin};
-  SetModel v6{name + "_v6", KeyType::Ipv6, false, {}, {}, origin};
+  // Pod and node addresses only: a hash set, so a packet pays one hash lookup
+  // per rule rather than a walk down a tree of 150k intervals.
+  // (A prefix in a set said to hold hosts would be an IR bug: keep it exact.)
+  const bool interval =
+      !ps.hosts_only() ||
+      std::any_of(ps.v4().begin(), ps.v4().end(), [](const auto& c) { return c.prefix_len() != 32; }) ||
+      std::any_of(ps.v6().begin(), ps.v6().end(), [](const auto& c) { return c.prefix_len() != 128; });
+  SetModel v4{name + "_v4", KeyType::Ipv4, false, interval, {}, {}, origin};
+  SetModel v6{name + "_v6", KeyType::Ipv6, false, interval, {}, {}, origin};
   for (const auto& c : ps.v4()) v4.ranges.push_back(cidrRange(c));
   for (const auto& c : ps.v6()) v6.ranges.push_back(cidrRange(c));
-  v4.ranges = normalize(std::move(v4.ranges), KeyType::Ipv4);
-  v6.ranges = normalize(std::move(v6.ranges), KeyType::Ipv6);
+  for (SetModel* s : {&v4, &v6}) {
+    if (interval) {
+      s->ranges = normalize(std::move(s->ranges), s->key);
+    } else {  // keys as they are: adjacent addresses stay two keys
+      std::sort(s->ranges.begin(), s->ranges.end());
+      s->ranges.erase(std::unique(s->ranges.begin(), s->ranges.end()), s->ranges.end());
+    }
+  }
   return {std::move(v4), std::move(v6)};
 }
 

@@ -7,7 +7,6 @@
 #include <array>
 #include <cstdint>
 #include <map>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -19,17 +18,16 @@
 
 namespace palisade::datapath::nft {
 
-/// The names render() gave the IR objects of one ruleset, and what the peer
-/// set names were derived from (so a later delta can tell whether a new
-/// program would rename a set: then it cannot be expressed as a delta).
+/// The names render() gave the IR objects of one ruleset, and the peer set
+/// ids behind each peer hash (so a later delta can tell whether a new set
+/// would take a suffix an existing one has: then it cannot be a delta).
 struct RenderNames {
   std::unordered_map<uint32_t, std::string> port_set;  // port set id → set name
   /// Referenced peer set id → base name; the sets are <base>_v4 and <base>_v6.
   /// Peer sets no rule references are not rendered and have no name.
   std::unordered_map<uint32_t, std::string> peer_set;
-  std::unordered_map<uint32_t, std::set<std::string>> peer_uses;  // id → peerUse() entries
-  std::map<std::string, std::vector<uint32_t>> peer_hash;         // "peers_<hash>" → ids, sorted
-  std::unordered_map<uint32_t, std::string> chain;                // program id → chain name
+  std::map<std::string, std::vector<uint32_t>> peer_hash;  // "peers_<hash>" → ids, sorted
+  std::unordered_map<uint32_t, std::string> chain;         // program id → chain name
 };
 
 /// 12 hex digits of a hash (names must stay short: nft limits them).
@@ -48,10 +46,11 @@ Range cidrRange(const ir::Ipv6Cidr& c);
 /// A port set, named by its content: ports_<hash of the normalized ranges>.
 Result<SetModel> renderPortSet(const ir::PortSet& ps);
 
-/// One use of a peer set by a rule: what its name is derived from.
-std::string peerUse(ir::Direction dir, const ir::Rule& rule, const std::string& port_set_name);
-/// "peers_<hash of the uses>"; sets with equal uses get suffixes _1, _2 ... by id.
-std::string peerHashName(const std::set<std::string>& uses);
+/// "peers_<hash of the set's key>" (ir::PeerSet.key: what the set is, so the
+/// name stays when rules come to use the set or stop using it, and is the
+/// same after a recompile); the rare sets with equal hashes get suffixes
+/// _1, _2 ... by id. A set without a key (hand-built IR) hashes its description.
+std::string peerHashName(const ir::PeerSet& ps);
 std::string peerSetName(const std::string& hash_name, size_t rank);
 /// The v4 and v6 sets of a peer set named `name` (base name, without _v4/_v6).
 std::pair<SetModel, SetModel> renderPeerSet(const ir::PeerSet& ps, const std::string& name,

@@ -193,7 +193,7 @@ std::string renderText(const TableModel& t) {
     const std::string& name = s.name;
     out += std::string("\t") + (s.is_map ? "map " : "set ") + name + " {\n";
     out += std::string("\t\ttype ") + typeName(s.key) + (s.is_map ? " : verdict\n" : "\n");
-    if (!s.is_map) out += "\t\tflags interval\n";
+    if (!s.is_map && s.interval) out += "\t\tflags interval\n";
     if (s.elementCount() > 0) {
       out += "\t\telements = { ";
       bool first = true;

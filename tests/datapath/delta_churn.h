@@ -17,8 +17,12 @@ namespace palisade::datapath::testing {
 
 class DeltaChurn {
  public:
-  DeltaChurn(size_t pods, uint32_t seed)
-      : cluster_(bench::generateCluster(bench::ClusterShape::scaled(pods, seed))), rng_(seed) {
+  /// `policy_events`: besides pod changes, NetworkPolicies and cluster
+  /// policies added, replaced and removed, and namespaces relabelled.
+  DeltaChurn(size_t pods, uint32_t seed, bool policy_events = false)
+      : cluster_(bench::generateCluster(bench::ClusterShape::scaled(pods, seed))),
+        rng_(seed),
+        policy_events_(policy_events) {
     bench::loadInto(cluster_, state_);
     compiler_ = std::make_unique<policy::IncrementalCompiler>(
         state_, std::string(bench::SyntheticCluster::kBenchNode));
@@ -34,13 +38,20 @@ class DeltaChurn {
   const std::string& lastStep() const { return last_; }
 
   ir::RulesetDelta step() {
-    switch (rng_() % 3) {
+    switch (rng_() % (policy_events_ ? 7 : 3)) {
       case 0:
         return add();
       case 1:
         return remove();
-      default:
+      case 2:
         return relabel();
+      case 3:
+      case 4:
+        return policyChange();
+      case 5:
+        return clusterPolicyChange();
+      default:
+        return namespaceRelabel();
     }
   }
 
@@ -83,6 +94,53 @@ class DeltaChurn {
     return compiler_->mergePodLabels(ns, name, labels);
   }
 
+  /// One of the cluster's NetworkPolicies copied into the namespace of a pod
+  /// on the node under test (so its endpoints change), or one such copy removed.
+  ir::RulesetDelta policyChange() {
+    if (!added_policies_.empty() && rng_() % 2 == 0) {
+      auto [ns, name] = added_policies_.back();
+      added_policies_.pop_back();
+      last_ = "remove policy " + ns + "/" + name;
+      return compiler_->removePolicy(ns, name);
+    }
+    const auto local = cluster_.podsOnBenchNode();
+    const policy::Pod& pod = cluster_.pods[local[rng_() % local.size()]];
+    policy::NetworkPolicy np = cluster_.policies[rng_() % cluster_.policies.size()];
+    np.meta.namespace_ = pod.meta.namespace_;
+    np.meta.name = "churn-policy-" + std::to_string(serial_++);
+    added_policies_.emplace_back(np.meta.namespace_, np.meta.name);
+    last_ = "add policy " + np.meta.namespace_ + "/" + np.meta.name;
+    return compiler_->upsertPolicy(np);
+  }
+
+  /// One of the cluster's ClusterNetworkPolicies removed, or put back with
+  /// another priority (rules reordered across policies).
+  ir::RulesetDelta clusterPolicyChange() {
+    const policy::ClusterNetworkPolicy& from =
+        cluster_.cluster_policies[rng_() % cluster_.cluster_policies.size()];
+    if (rng_() % 3 == 0) {
+      last_ = "remove cluster policy " + from.meta.name;
+      return compiler_->removeClusterPolicy(policy::ClusterPolicyKind::ClusterNetworkPolicy,
+                                            from.meta.name);
+    }
+    policy::ClusterNetworkPolicy cnp = from;
+    cnp.priority = static_cast<int32_t>(rng_() % 1000);
+    last_ = "upsert cluster policy " + cnp.meta.name + " priority " + std::to_string(cnp.priority);
+    return compiler_->upsertClusterPolicy(cnp);
+  }
+
+  /// A namespace given the labels of another (so it moves in and out of
+  /// namespace selectors: peer sets and cluster-policy subjects).
+  ir::RulesetDelta namespaceRelabel() {
+    const policy::Namespace& target = cluster_.namespaces[rng_() % cluster_.namespaces.size()];
+    const policy::Namespace& like = cluster_.namespaces[rng_() % cluster_.namespaces.size()];
+    policy::LabelMap labels;
+    for (const auto& [k, v] : like.meta.labels)
+      if (k != "kubernetes.io/metadata.name") labels[k] = v;
+    last_ = "relabel namespace " + target.meta.name + " like " + like.meta.name;
+    return compiler_->mergeNamespaceLabels(target.meta.name, labels);
+  }
+
   bench::SyntheticCluster cluster_;
   policy::ClusterState state_;
   std::unique_ptr<policy::IncrementalCompiler> compiler_;
@@ -91,6 +149,8 @@ class DeltaChurn {
   std::vector<std::pair<std::string, std::string>> live_;  // ns, name
   uint64_t serial_ = 0;
   std::string last_;
+  bool policy_events_ = false;
+  std::vector<std::pair<std::string, std::string>> added_policies_;  // ns, name
 };
 
 }  // namespace palisade::datapath::testing

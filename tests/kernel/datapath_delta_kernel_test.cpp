@@ -49,10 +49,11 @@ std::string listTable(const std::string& ns) {
   return sorted;
 }
 
-void randomDeltasLeaveTheTableOfAFreshFullSync(const ProgrammerOptions& options) {
+void randomDeltasLeaveTheTableOfAFreshFullSync(const ProgrammerOptions& options,
+                                               bool policy_events = false) {
   NetnsGuard guard;
   const std::string node = guard.add("delta");
-  testing::DeltaChurn churn(1'000, 5);
+  testing::DeltaChurn churn(1'000, 5, policy_events);
   auto prog = programmerIn(node, options);
   ASSERT_TRUE(prog);
   auto first = prog->sync(churn.ruleset());
@@ -84,7 +85,11 @@ void randomDeltasLeaveTheTableOfAFreshFullSync(const ProgrammerOptions& options)
   auto fresh = render(final_rs, ro);
   ASSERT_TRUE(fresh.ok());
   Delta d = diff(*back->table, *fresh);
-  EXPECT_TRUE(d.empty()) << d.summary();
+  std::string sets;  // which sets differ, for the failure message
+  for (const auto& e : d.elements)
+    sets += " " + e.set + (e.interval ? "" : " (hash)") + ": +" +
+            std::to_string(e.add_ranges.size()) + " -" + std::to_string(e.remove_ranges.size());
+  EXPECT_TRUE(d.empty()) << d.summary() << sets;
   // ...and lists exactly like a fresh full sync in another namespace.
   const std::string other = guard.add("fresh");
   auto prog2 = programmerIn(other, options);
@@ -99,6 +104,12 @@ TEST(DatapathDeltaKernel, RandomPodDeltasLeaveTheTableOfAFreshFullSync) {
   std::string why = palisade::testing::kernelTestsUnavailable();
   if (!why.empty()) GTEST_SKIP() << why;
   randomDeltasLeaveTheTableOfAFreshFullSync({});
+}
+
+TEST(DatapathDeltaKernel, RandomPolicyAndNamespaceDeltasLeaveTheTableOfAFreshFullSync) {
+  std::string why = palisade::testing::kernelTestsUnavailable();
+  if (!why.empty()) GTEST_SKIP() << why;
+  randomDeltasLeaveTheTableOfAFreshFullSync({}, /*policy_events=*/true);
 }
 
 TEST(DatapathDeltaKernel, WithQueueRulesTheQueueSetsFollowToo) {

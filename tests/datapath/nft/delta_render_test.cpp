@@ -96,10 +96,12 @@ bool elementMessagesOnly(const std::vector<uint16_t>& types) {
   return true;
 }
 
-/// 300 rounds of random pod churn through Programmer::apply; after each the
+/// 300 rounds of random pod churn (and, with `policy_events`, policy, cluster
+/// policy and namespace changes) through Programmer::apply; after each the
 /// model must equal a full render with the same options.
-void churnKeepsTheModelEqualToAFullRender(const ProgrammerOptions& options) {
-  DeltaChurn churn(1'000, 11);
+void churnKeepsTheModelEqualToAFullRender(const ProgrammerOptions& options,
+                                          bool policy_events = false) {
+  DeltaChurn churn(1'000, 11, policy_events);
   Harness h(options);
   RenderOptions ro;
   ro.deny = options.deny;
@@ -129,13 +131,20 @@ void churnKeepsTheModelEqualToAFullRender(const ProgrammerOptions& options) {
       EXPECT_TRUE(r->elements_only);
     }
   }
-  // The full path is for recompiles (a named port number no rule had yet).
+  // The full path is for recompiles (a named port number no rule had yet;
+  // with policy events also compaction, when unused programs pile up).
   EXPECT_GT(through_delta, steps * 9 / 10);
-  EXPECT_GT(element_batches, steps / 3);
+  EXPECT_GT(element_batches, policy_events ? steps / 5 : steps / 3);
 }
 
 TEST(NftDeltaRender, RandomPodChurnKeepsTheModelEqualToAFullRender) {
   churnKeepsTheModelEqualToAFullRender({});
+}
+
+TEST(NftDeltaRender, RandomPolicyAndNamespaceChurnKeepsTheModelEqualToAFullRender) {
+  // New programs on existing sets must not rename them (sets are named by
+  // key): policy changes go through the delta path like pod changes.
+  churnKeepsTheModelEqualToAFullRender({}, /*policy_events=*/true);
 }
 
 TEST(NftDeltaRender, RandomPodChurnKeepsTheQueueSetsToo) {
@@ -210,6 +219,62 @@ TEST(NftDeltaRender, AdjacentAddressesMergeAsRenderMergesThem) {
   EXPECT_TRUE(elementMessagesOnly(h.transport->types.back()));
 }
 
+TEST(NftDeltaRender, APodSetIsAHashSetWhoseAdjacentKeysStayApart) {
+  RulesetBuilder b;
+  uint32_t peers = b.peerSet({"10.0.1.1", "10.0.1.2"}, "pods {app=web}");
+  b.rs.mutable_peer_sets(int(peers) - 1)->set_hosts_only(true);
+  uint32_t in = b.program(ir::INGRESS, {{peers, 0, "shop/allow-web", 0}}, {"shop/allow-web"});
+  b.endpoint("shop", "db", "10.0.9.1", in, 0);
+  ir::Ruleset rs = b.rs;
+  rs.set_revision(1);
+  Harness h;
+  ASSERT_TRUE(h.prog->sync(rs).ok());
+  auto set_of = [&]() -> const SetModel* {
+    for (const auto& [name, s] : h.prog->current()->sets)
+      if (name.rfind("peers_", 0) == 0 && s.key == KeyType::Ipv4) return &s;
+    return nullptr;
+  };
+  ASSERT_NE(set_of(), nullptr);
+  EXPECT_FALSE(set_of()->interval);
+  EXPECT_EQ(set_of()->ranges.size(), 2u);  // two keys, not one interval
+
+  // 10.0.1.3 joins and 10.0.1.1 leaves: one key in, one key out, nothing merged.
+  ir::RulesetDelta d;
+  d.set_from_revision(1);
+  d.set_to_revision(2);
+  auto* psd = d.add_peer_sets();
+  psd->set_id(peers);
+  auto* add = psd->add_add_v4();
+  add->set_address(ip4("10.0.1.3"));
+  add->set_prefix_len(32);
+  *psd->add_remove_v4() = rs.peer_sets(0).v4(0);
+  auto* set = rs.mutable_peer_sets(0);
+  set->mutable_v4()->DeleteSubrange(0, 1);
+  *set->add_v4() = *add;
+  rs.set_revision(2);
+  auto r = h.prog->apply(rs, std::span(&d, 1));
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
+  EXPECT_EQ(r->element_changes, 2u);
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+  EXPECT_EQ(set_of()->ranges.size(), 2u);
+
+  // Removing a key the set does not hold is a contradiction: the full path.
+  ir::RulesetDelta bad;
+  bad.set_from_revision(2);
+  bad.set_to_revision(3);
+  auto* gone = bad.add_peer_sets();
+  gone->set_id(peers);
+  auto* missing = gone->add_remove_v4();
+  missing->set_address(ip4("10.0.1.9"));
+  missing->set_prefix_len(32);
+  rs.set_revision(3);
+  r = h.prog->apply(rs, std::span(&bad, 1));
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_FALSE(r->from_ir_delta);
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+}
+
 /// shop/db (10.0.9.1), isolated for ingress by shop/allow-web, which admits
 /// the one pod of `pods {app=web}` (10.0.1.1).
 struct Shop {
@@ -277,7 +342,7 @@ TEST(NftDeltaRender, WhatADeltaCannotExpressTakesTheFullPath) {
   EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
 }
 
-TEST(NftDeltaRender, NewProgramsGetRenderNamesOrTakeTheFullPathWhenTheyWouldRenameASet) {
+TEST(NftDeltaRender, NewProgramsGetRenderNamesAndANewUseOfASetKeepsItsName) {
   Shop shop(1);
   ir::Ruleset rs = shop.rs;
   const uint32_t web = shop.web;
@@ -285,8 +350,7 @@ TEST(NftDeltaRender, NewProgramsGetRenderNamesOrTakeTheFullPathWhenTheyWouldRena
   ASSERT_TRUE(h.prog->sync(rs).ok());
 
   // A pod selected by allow-web and deny-egress: a new egress program, a new
-  // peer set and port set it uses, and a new ingress program reusing `web`
-  // with the same rule (same uses: the set keeps its name).
+  // peer set and port set it uses, and a new ingress program reusing `web`.
   auto step = [&](uint64_t from, auto&& build) {
     ir::RulesetDelta d;
     d.set_from_revision(from);
@@ -329,14 +393,16 @@ TEST(NftDeltaRender, NewProgramsGetRenderNamesOrTakeTheFullPathWhenTheyWouldRena
   EXPECT_FALSE(r->elements_only);  // new sets and chains, before the jumps to them
   EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
 
-  // Another policy's rule now shares `web`: its name (hash of its uses) would
-  // change, and with it every chain using it.
+  // Another policy's rule now shares `web`: a set is named by what it holds
+  // (its key), not by its uses, so the new program is one more chain and no
+  // existing set or chain is renamed.
+  const size_t sets_before = h.prog->current()->sets.size();
   r = step(2, [&](ir::RulesetDelta& d) {
     program(ir::INGRESS, {{web, 0, "shop/other", 2}}, {"shop/other"}, d);
   });
   ASSERT_TRUE(r.ok()) << r.error().str();
-  EXPECT_FALSE(r->from_ir_delta);
-  EXPECT_NE(r->full_because.find("renames peer set"), std::string::npos) << r->full_because;
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
+  EXPECT_EQ(h.prog->current()->sets.size(), sets_before);
   EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
 }
 
