@@ -430,7 +430,8 @@ void Reconciler::checkDrift(const std::string& why) {
 void Reconciler::maybeCheckGeneration() {
   if (options_.drift_check_interval.count() <= 0 || !adopted_ || dirty_) return;
   auto now = Clock::now();
-  if (now - last_generation_check_ < options_.drift_check_interval) return;
+  if (last_generation_check_ && now - *last_generation_check_ < options_.drift_check_interval)
+    return;
   last_generation_check_ = now;
   auto g = kernel_->generation();
   if (!g) {
@@ -445,7 +446,7 @@ void Reconciler::maybeCheckGeneration() {
 void Reconciler::maybeCheckpoint(bool force) {
   if (!checkpoint_pending_ || options_.state_dir.empty() || !compiler_) return;
   auto now = Clock::now();
-  if (!force && now - last_checkpoint_ < options_.checkpoint_interval) return;
+  if (!force && last_checkpoint_ && now - *last_checkpoint_ < options_.checkpoint_interval) return;
   palisade::agent::v1::Checkpoint cp;
   cp.set_format(kCheckpointFormat);
   cp.set_node(options_.node);
@@ -469,7 +470,7 @@ void Reconciler::maybeCheckpoint(bool force) {
 
 void Reconciler::refreshCounters() {
   auto now = Clock::now();
-  if (!adopted_ || now - last_counters_ < options_.counters_interval) return;
+  if (!adopted_ || (last_counters_ && now - *last_counters_ < options_.counters_interval)) return;
   last_counters_ = now;
   auto c = kernel_->counters();
   if (!c) {

@@ -162,12 +162,15 @@ class Reconciler {
   std::optional<Clock::time_point> pending_since_;
   std::optional<Clock::time_point> retry_at_;
   bool checkpoint_pending_ = false;
-  Clock::time_point last_checkpoint_{};
-  Clock::time_point last_counters_{};
+  // Unset until the first time: a default time point is the clock's epoch
+  // (boot), so "an interval since then" would hold the first one back on a
+  // machine up for less than the interval.
+  std::optional<Clock::time_point> last_checkpoint_;
+  std::optional<Clock::time_point> last_counters_;
   bool drift_pending_ = false;  // a Drift change arrived: check after this batch
   std::string drift_why_;
   std::optional<uint32_t> checked_generation_;  // after our last commit or check
-  Clock::time_point last_generation_check_{};
+  std::optional<Clock::time_point> last_generation_check_;
   bool recompile_needed_ = false;  // a change threw: the compiler may be mid-change
 };
 

@@ -302,7 +302,7 @@ TEST(AgentE2E, RestartKeepsTheLiveTableAndARebootProgramsTheCheckpoint) {
 
   auto agent = std::make_unique<AgentProcess>(env.node, env.args, env.log);
   ASSERT_TRUE(eventually([&] { return !other_to(1); })) << shell("tail -50 " + env.log);
-  ASSERT_TRUE(eventually(checkpointWritten));  // the first one is written at once
+  ASSERT_TRUE(eventually(checkpointWritten)) << shell("tail -50 " + env.log);  // written at once
   // A change the checkpoint will not hold for an hour: the client isolated.
   env.server.upsert(
       kPolicies, "web", "client-deny",
