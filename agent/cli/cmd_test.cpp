@@ -108,10 +108,8 @@ int runTest(const TestOptions& opts, std::ostream& out, std::ostream& err) {
     lab::LabProber prober(name, opts.nodes, 300, opts.userspace_mode);
     // cluster-netpol cases: their own lab (namespaces pal-<name>-c.*), reused
     // while consecutive cases share a topology; always re-synced per step.
-    lab::LabFlowProber flows(name, opts.nodes);
-    conformance::CaseProbers probers{
-        &prober, opts.userspace_mode ? nullptr : &flows,
-        "--userspace-mode does not run cluster-netpol cases yet (the kernel lab does)"};
+    lab::LabFlowProber flows(name, opts.nodes, 400, opts.userspace_mode);
+    conformance::CaseProbers probers{&prober, &flows, ""};
     int failed = conformance::runCaseFiles(files, probers, out);
     return failed == 0 ? kExitOk : kExitFailed;
   }

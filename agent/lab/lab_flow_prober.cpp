@@ -76,8 +76,11 @@ void LabFlowProber::Serving::pause() {
   thread.join();
 }
 
-LabFlowProber::LabFlowProber(std::string name, int nodes, int timeout_ms)
-    : name_(std::move(name)), nodes_(std::max(nodes, 1)), timeout_ms_(timeout_ms) {}
+LabFlowProber::LabFlowProber(std::string name, int nodes, int timeout_ms, bool userspace_mode)
+    : name_(std::move(name)),
+      nodes_(std::max(nodes, 1)),
+      timeout_ms_(timeout_ms),
+      userspace_mode_(userspace_mode) {}
 
 LabFlowProber::~LabFlowProber() { (void)teardown(); }
 
@@ -111,7 +114,7 @@ Status LabFlowProber::build(const ClusterState& state) {
   // Left by a process that died before its teardown: the prefix says it was ours.
   if (auto swept = destroyNetnsPrefixed(netnsPrefix()); !swept) return swept.error();
   if (auto s = createTopology(*lab_); !s) return s;
-  auto programmers = NodeProgrammers::open(*lab_);
+  auto programmers = NodeProgrammers::open(*lab_, userspace_mode_);
   if (!programmers) return programmers.error();
   programmers_ = std::move(*programmers);
   for (const LabPod& pod : lab_->pods) {

@@ -9,7 +9,8 @@
 //              namespace, its node's for a node address or a host-network
 //              pod, the outside's for any other address (added to it first)
 //   program    compile(state, "") narrowed to each lab node, synced through
-//              NodeProgrammers (the v1 LabProber's path), conntrack emptied
+//              NodeProgrammers (the v1 LabProber's path; in user-space mode
+//              with every new connection sent to the queue), conntrack emptied
 //   probe      all flows at once, one timeout (flow_probe.h)
 //
 // The lab lives as long as the case's topology: reused across its steps,
@@ -36,8 +37,10 @@ namespace palisade::agent::lab {
 class LabFlowProber : public conformance::FlowProber {
  public:
   /// `nodes`: lab nodes (case node i runs on lab node i % nodes);
-  /// `timeout_ms`: how long an unanswered flow waits before it counts as dropped.
-  LabFlowProber(std::string name, int nodes, int timeout_ms = 400);
+  /// `timeout_ms`: how long an unanswered flow waits before it counts as dropped;
+  /// `userspace_mode`: every new connection is decided by the packet queue's
+  /// decider (NodeProgrammers::open), which must give the static ruleset's verdicts.
+  LabFlowProber(std::string name, int nodes, int timeout_ms = 400, bool userspace_mode = false);
   ~LabFlowProber() override;  // tears the lab down
   LabFlowProber(const LabFlowProber&) = delete;
   LabFlowProber& operator=(const LabFlowProber&) = delete;
@@ -75,6 +78,7 @@ class LabFlowProber : public conformance::FlowProber {
   std::string name_;
   int nodes_;
   int timeout_ms_;
+  bool userspace_mode_;
   std::string topology_;  // what the lab was built from (topologyKey)
   std::optional<LabState> lab_;
   std::optional<NodeProgrammers> programmers_;

@@ -202,11 +202,57 @@ std::optional<RenderedDelta> renderDelta(const TableModel& model, const DeltaInd
     }
   }
 
+  // ---- retired programs and peer sets: their chains and sets go ----
+  std::unordered_set<uint32_t> retired_sets;
+  {
+    std::vector<uint32_t> programs, sets;
+    for (const auto& delta : deltas) {
+      programs.insert(programs.end(), delta.retired_programs().begin(),
+                      delta.retired_programs().end());
+      sets.insert(sets.end(), delta.retired_peer_sets().begin(), delta.retired_peer_sets().end());
+    }
+    if (!programs.empty() || !sets.empty()) {
+      if (!out.names) out.names = index.names;
+      names = &*out.names;
+      RenderNames& work = *out.names;
+      std::set<std::string> chains;
+      for (uint32_t id : programs) {
+        auto it = work.chain.find(id);
+        if (it == work.chain.end()) continue;
+        for (const ir::Program* p : new_programs)
+          if (p->id() == id) return decline("program " + std::to_string(id) + " new and retired");
+        chains.insert(it->second);
+        work.chain.erase(it);
+      }
+      // Chains are named by content: one a live program renders the same stays.
+      for (const auto& [id, name] : work.chain) chains.erase(name);
+      for (const auto& name : chains)
+        if (model.chains.count(name)) d.delete_chains.push_back(name);
+      for (uint32_t id : sets) {
+        auto it = work.peer_set.find(id);
+        if (it == work.peer_set.end()) continue;  // never rendered
+        if (fresh_peer_sets.count(id))
+          return decline("peer set " + std::to_string(id) + " new and retired");
+        const ir::PeerSet* ps = peerSetById(next, id);
+        if (ps == nullptr) return decline("unknown peer set " + std::to_string(id));
+        auto hit = work.peer_hash.find(peerHashName(*ps));
+        if (hit == work.peer_hash.end() || hit->second.empty() || hit->second.back() != id)
+          return decline("retiring peer set " + std::to_string(id) + " would renumber its hash");
+        hit->second.pop_back();
+        if (hit->second.empty()) work.peer_hash.erase(hit);
+        for (const char* family : {"_v4", "_v6"})
+          if (model.sets.count(it->second + family)) d.delete_sets.push_back(it->second + family);
+        work.peer_set.erase(it);
+        retired_sets.insert(id);
+      }
+    }
+  }
+
   // ---- peer set elements ----
   std::map<std::string, std::vector<RangeOp>> ops;  // set name → ops in delta order
   for (const auto& delta : deltas) {
     for (const auto& psd : delta.peer_sets()) {
-      if (fresh_peer_sets.count(psd.id())) continue;
+      if (fresh_peer_sets.count(psd.id()) || retired_sets.count(psd.id())) continue;
       auto it = names->peer_set.find(psd.id());
       if (it == names->peer_set.end()) continue;  // no rule uses it: not in the table
       auto& o4 = ops[it->second + "_v4"];

@@ -61,7 +61,8 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
   std::unordered_map<uint32_t, const ir::PeerSet*> peers;
   std::unordered_map<uint32_t, const ir::Program*> programs;
   for (const auto& p : rs.peer_sets()) peers[p.id()] = &p;
-  for (const auto& p : rs.programs()) programs[p.id()] = &p;
+  for (const auto& p : rs.programs())
+    if (!p.retired()) programs[p.id()] = &p;  // an endpoint on a retired one is an error
 
   // Port sets: named by content.
   for (const auto& ps : rs.port_sets()) {
@@ -74,6 +75,7 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
   // Peer sets: named by what they are (stable under pod and policy churn).
   std::unordered_map<uint32_t, std::string> first_use;
   for (const auto& prog : rs.programs()) {
+    if (prog.retired()) continue;
     for (int i = 0; i < prog.rules_size(); ++i) {
       const auto& rule = prog.rules(i);
       if (rule.port_set() != 0 && !names.port_set.count(rule.port_set()))
@@ -100,8 +102,9 @@ Result<TableModel> render(const ir::Ruleset& rs, const RenderOptions& options,
     }
   }
 
-  // Program chains: named by content.
+  // Program chains: named by content (retired programs have none).
   for (const auto& prog : rs.programs()) {
+    if (prog.retired()) continue;
     auto c = renderProgram(prog, names, options.deny);
     if (!c) return c.error();
     names.chain[prog.id()] = c->name;

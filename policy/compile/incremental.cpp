@@ -171,6 +171,7 @@ void IncrementalCompiler::diffPeerSets(const PodRecord& before, const PodRecord&
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   for (const uint32_t id : ids) {
+    if (builder_->ruleset().peer_sets(static_cast<int>(id - 1)).retired()) continue;
     const PeerSetSource& source = builder_->peerSetSource(id);
     std::vector<IpAddress> was, is;
     if (source.named) {
@@ -341,9 +342,22 @@ ir::RulesetDelta IncrementalCompiler::finish(ir::RulesetDelta delta) {
   for (uint32_t id : programs)
     for (const ir::Rule& r : rs.programs(static_cast<int>(id - 1)).rules())
       if (r.peer_set() != 0) peer_sets.insert(r.peer_set());
+  // Unused programs and sets are kept a while (a policy removed and put back
+  // finds them again); past twice what is used they are retired in place:
+  // ids stay, so this is a delta too, not a recompile. Only when the retired
+  // slots outweigh the live ones by far does a recompile make the ids dense.
   constexpr size_t kSlack = 64;
-  if (size_t(rs.programs_size()) > 2 * programs.size() + kSlack ||
-      size_t(rs.peer_sets_size()) > 2 * peer_sets.size() + kSlack)
+  const size_t live_programs = size_t(rs.programs_size()) - builder_->retiredPrograms();
+  const size_t live_sets = size_t(rs.peer_sets_size()) - builder_->retiredPeerSets();
+  if (live_programs > 2 * programs.size() + kSlack || live_sets > 2 * peer_sets.size() + kSlack) {
+    std::vector<uint32_t> gone_programs, gone_sets;
+    builder_->retire(programs, peer_sets, gone_programs, gone_sets);
+    for (uint32_t id : gone_programs) delta.add_retired_programs(id);
+    for (uint32_t id : gone_sets) delta.add_retired_peer_sets(id);
+  }
+  constexpr size_t kMaxRetired = 1 << 16;
+  if (builder_->retiredPrograms() + builder_->retiredPeerSets() >
+      kMaxRetired + 4 * (live_programs + live_sets))
     return recompile();
   builder_->ruleset().set_revision(revision_);
   return delta;
@@ -407,6 +421,7 @@ ir::RulesetDelta IncrementalCompiler::namespaceChanged(std::string_view name, Wr
   std::vector<uint32_t> sets;
   const auto count = static_cast<uint32_t>(builder_->ruleset().peer_sets_size());
   for (uint32_t id = 1; id <= count; ++id) {
+    if (builder_->ruleset().peer_sets(static_cast<int>(id - 1)).retired()) continue;
     const PeerSetSource& source = builder_->peerSetSource(id);
     if (std::any_of(source.peers.begin(), source.peers.end(),
                     [](const CompiledPeer& p) { return p.ns.has_value(); }))

@@ -14,7 +14,9 @@
 //              └▶ its local endpoints (cluster-policy subjects) ──▶ programs, upserts
 //
 // Programs and sets nothing uses any more stay until the ruleset holds twice
-// what its endpoints use; then the next policy change recompiles (compaction).
+// what its endpoints use; then the next policy change retires them in place
+// (RulesetDelta.retired_*: ids stay, the datapath drops their chains and
+// sets). Only when retired slots far outnumber live ones does it recompile.
 // Node, Service and EndpointSlice changes recompile fully (delta.full = true).
 #include <memory>
 #include <optional>

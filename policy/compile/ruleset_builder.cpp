@@ -700,6 +700,34 @@ uint32_t RulesetBuilder::addPeerSet(const std::string& key, PeerSetSource source
   return id;
 }
 
+void RulesetBuilder::retire(const std::unordered_set<uint32_t>& keep_programs,
+                            const std::unordered_set<uint32_t>& keep_sets,
+                            std::vector<uint32_t>& programs_out, std::vector<uint32_t>& sets_out) {
+  std::unordered_set<uint32_t> programs, sets;
+  for (ir::Program& p : *ruleset_.mutable_programs()) {
+    if (p.retired() || keep_programs.count(p.id())) continue;
+    p.clear_rules();
+    p.clear_isolated_by();
+    p.set_retired(true);
+    programs.insert(p.id());
+    programs_out.push_back(p.id());
+  }
+  for (ir::PeerSet& s : *ruleset_.mutable_peer_sets()) {
+    if (s.retired() || keep_sets.count(s.id()) || sources_[s.id() - 1].named) continue;
+    s.clear_v4();
+    s.clear_v6();
+    s.set_retired(true);
+    sets.insert(s.id());
+    sets_out.push_back(s.id());
+  }
+  // Forget them by content, so an equal program or set made later gets a new id.
+  std::erase_if(programs_, [&](const auto& kv) { return programs.count(kv.second) != 0; });
+  std::erase_if(tier_programs_, [&](const auto& kv) { return programs.count(kv.second) != 0; });
+  std::erase_if(peer_sets_, [&](const auto& kv) { return sets.count(kv.second) != 0; });
+  retired_programs_ += programs.size();
+  retired_peer_sets_ += sets.size();
+}
+
 void RulesetBuilder::rebuildPeerSet(uint32_t id) {
   const PeerSetSource& source = sources_[id - 1];
   std::vector<IpAddress> addresses;

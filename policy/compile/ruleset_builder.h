@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "policy/state/cluster_state.h"
@@ -98,6 +99,18 @@ class RulesetBuilder {
   /// Recomputes a peer set's addresses from the current state.
   void rebuildPeerSet(uint32_t id);
 
+  /// Retires, in place, every program not in `keep_programs` and every peer
+  /// set not in `keep_sets` (named-port groups excepted: needsNewNamedGroup
+  /// looks them up by key, and they cost nothing unused). A retired object
+  /// has no rules or elements, is never handed out again and keeps its id,
+  /// so the ids a datapath holds stay valid. Appends the ids retired now.
+  void retire(const std::unordered_set<uint32_t>& keep_programs,
+              const std::unordered_set<uint32_t>& keep_sets, std::vector<uint32_t>& programs_out,
+              std::vector<uint32_t>& sets_out);
+  /// Programs and peer sets retired so far (their slots stay in the ruleset).
+  size_t retiredPrograms() const { return retired_programs_; }
+  size_t retiredPeerSets() const { return retired_peer_sets_; }
+
  private:
   /// A pod's program ids per stage and direction (0 = none).
   struct EndpointPrograms {
@@ -146,6 +159,7 @@ class RulesetBuilder {
   std::vector<PeerSetSource> sources_;  // by peer set id - 1
   std::vector<NamedPortSource> named_sources_;
   std::unordered_map<std::string, size_t> named_source_index_;
+  size_t retired_programs_ = 0, retired_peer_sets_ = 0;
 };
 
 /// Fills an ir::PeerSet's addresses: ipBlock prefixes merged, plus host

@@ -12,13 +12,17 @@
 // Root only. The namespaces are pal-t-<pid>-*, created here and removed on exit
 // (tests/kernel/netns_fixture.h); nothing outside them is touched.
 //
-// The ruleset: the synthetic cluster with 10,000 policies compiled for every
-// node at once (every policy relevant, as in datapath_full_program_bench), plus
-// the two bench pods as endpoints. Each gets a copy of the largest program of
-// its direction with one more rule, last, allowing the other pod: every new
-// connection walks the base chain, both dispatch maps and the longest programs
-// before it is allowed. Only the SYN is judged; the rest of each connection is
-// `ct state established`.
+// The ruleset: the synthetic cluster with 10,000 policies and 200 cluster
+// policies compiled for every node at once (every policy relevant, as in
+// datapath_full_program_bench), plus the two bench pods as endpoints. Each is
+// a subject of a copy of the largest Admin program of its direction, less the
+// rules that would decide the bench pair (so none does, and every rule is
+// walked before the tier passes the packet on), and runs a copy of the
+// largest NetworkPolicy program of its direction with one more rule, last,
+// allowing the other pod: every new connection walks the base chain, the
+// dispatch maps, the longest Admin programs and the longest NetworkPolicy
+// programs before it is allowed. Only the SYN is judged; the rest of each
+// connection is `ct state established`.
 //
 // Each connection: connect (blocking), accept, close with SO_LINGER 0 on the
 // client (a reset: no TIME_WAIT, so ports never run out however long it runs).
@@ -64,11 +68,43 @@ constexpr const char* kKubeProxyTable = R"(table ip pal_bench_kube_proxy {
 }
 )";
 
-/// The largest program of `dir` copied, plus one last rule allowing `peer` on TCP kPort.
-uint32_t longestProgramPlus(ir::Ruleset& rs, ir::Direction dir, const std::string& peer) {
+const ir::Program* longestOf(const ir::Ruleset& rs, ir::Direction dir, ir::Tier tier) {
   const ir::Program* longest = nullptr;
   for (const auto& p : rs.programs())
-    if (p.direction() == dir && (!longest || p.rules_size() > longest->rules_size())) longest = &p;
+    if (p.direction() == dir && p.tier() == tier &&
+        (!longest || p.rules_size() > longest->rules_size()))
+      longest = &p;
+  return longest;
+}
+
+/// Does the rule match traffic with `peer` (by address; any port)?
+bool mayMatch(const ir::Ruleset& rs, const ir::Rule& rule, uint32_t peer) {
+  if (rule.peer_set() == 0) return true;
+  for (const auto& c : rs.peer_sets(int(rule.peer_set()) - 1).v4()) {
+    const uint32_t mask = c.prefix_len() == 0 ? 0 : ~uint32_t(0) << (32 - c.prefix_len());
+    if ((peer & mask) == (c.address() & mask)) return true;
+  }
+  return false;
+}
+
+/// The largest Admin program of `dir` copied without the rules that could
+/// decide traffic with `peer`: the packet walks all of it and passes on.
+uint32_t longestAdminWithout(ir::Ruleset& rs, ir::Direction dir, const std::string& peer) {
+  const ir::Program* longest = longestOf(rs, dir, ir::TIER_ADMIN);
+  if (longest == nullptr) return 0;
+  ir::Program copy = *longest;
+  copy.clear_rules();
+  for (const auto& r : longest->rules())
+    if (!mayMatch(rs, r, palisade::datapath::testing::ip4(peer))) *copy.add_rules() = r;
+  copy.set_id(rs.programs_size() + 1);
+  *rs.add_programs() = copy;
+  return copy.id();
+}
+
+/// The largest NetworkPolicy program of `dir` copied, plus one last rule
+/// allowing `peer` on TCP kPort.
+uint32_t longestProgramPlus(ir::Ruleset& rs, ir::Direction dir, const std::string& peer) {
+  const ir::Program* longest = longestOf(rs, dir, ir::TIER_NETWORK_POLICY);
   ir::Program copy = longest ? *longest : ir::Program{};
   copy.set_direction(dir);
   auto* ps = rs.add_peer_sets();
@@ -101,6 +137,8 @@ struct Lab {
   int loaded = kNoTable;
   size_t rules = 0;
   int longest_ingress = 0, longest_egress = 0;  // rules in the bench pods' programs
+  int admin_ingress = 0, admin_egress = 0;      // ... and in their Admin programs
+  size_t cluster_policies = 0;
 
   Lab() {
     palisade::bench::ClusterShape shape;  // 10k namespaces and policies ...
@@ -112,14 +150,19 @@ struct Lab {
     const std::string client = topo.pod_ip[0], server = topo.pod_ip[1];
     uint32_t eg = longestProgramPlus(ruleset, ir::EGRESS, server);
     uint32_t in = longestProgramPlus(ruleset, ir::INGRESS, client);
-    for (auto [name, ip, ingress, egress] :
-         {std::tuple{"client", client, 0u, eg}, std::tuple{"server", server, in, 0u}}) {
+    uint32_t admin_eg = longestAdminWithout(ruleset, ir::EGRESS, server);
+    uint32_t admin_in = longestAdminWithout(ruleset, ir::INGRESS, client);
+    for (auto [name, ip, ingress, egress, admin_ingress, admin_egress] :
+         {std::tuple{"client", client, 0u, eg, 0u, admin_eg},
+          std::tuple{"server", server, in, 0u, admin_in, 0u}}) {
       auto* e = ruleset.add_endpoints();
       e->set_namespace_("bench");
       e->set_name(name);
       e->add_ipv4(palisade::datapath::testing::ip4(ip));
       e->set_ingress_program(ingress);
       e->set_egress_program(egress);
+      e->set_admin_ingress_program(admin_ingress);
+      e->set_admin_egress_program(admin_egress);
       e->set_state(ir::Endpoint::READY);
     }
     for (const auto& ip : topo.node_ip)
@@ -127,6 +170,9 @@ struct Lab {
     for (const auto& p : ruleset.programs()) rules += p.rules_size();
     longest_ingress = ruleset.programs(int(in) - 1).rules_size();
     longest_egress = ruleset.programs(int(eg) - 1).rules_size();
+    if (admin_in) admin_ingress = ruleset.programs(int(admin_in) - 1).rules_size();
+    if (admin_eg) admin_egress = ruleset.programs(int(admin_eg) - 1).rules_size();
+    cluster_policies = cluster.cluster_policies.size();
     *empty.mutable_node() = ruleset.node();
     auto t = palisade::testing::inNetns(topo.node, [] { return nft::openMnlTransport(); });
     if (t.ok())
@@ -220,7 +266,10 @@ void BM_NewTcpConnections(benchmark::State& st) {
   st.counters["programs"] = l.ruleset.programs_size();
   st.counters["program_rules"] = double(l.rules);
   st.counters["endpoints"] = l.ruleset.endpoints_size();
-  st.counters["walked_rules"] = l.longest_ingress + l.longest_egress;
+  st.counters["walked_rules"] =
+      l.longest_ingress + l.longest_egress + l.admin_ingress + l.admin_egress;
+  st.counters["walked_admin_rules"] = l.admin_ingress + l.admin_egress;
+  st.counters["cluster_policies"] = double(l.cluster_policies);
   st.counters["policies_loaded"] = (st.range(0) & kPolicies) != 0;
   st.counters["kube_proxy_nat"] = (st.range(0) & kKubeProxy) != 0;
 }

@@ -20,6 +20,7 @@
 #include "agent/lab/lab_flow_prober.h"
 #include "agent/lab/plan.h"
 #include "tests/kernel/lab_support.h"
+#include "tests/kernel/queue_support.h"
 
 namespace palisade::agent::lab {
 namespace {
@@ -105,6 +106,44 @@ INSTANTIATE_TEST_SUITE_P(LabCnp, LabClusterNetpol,
                              name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
                            }
                            return name + "_" + std::to_string(std::get<1>(info.param)) + "node";
+                         });
+
+// The same cases with every new connection decided in user space (the
+// packet queue's decider over the same IR, `palisade test --lab
+// --userspace-mode`): it must give the static ruleset's verdicts.
+class LabClusterNetpolUserspace : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(LabClusterNetpolUserspace, CasePassesWithTheQueueDeciding) {
+  bool native = false;
+  SKIP_WITHOUT_QUEUE(native);
+  (void)native;  // the lab probes for the queue statement itself
+  const char* file = GetParam();
+  auto c = conformance::loadClusterCaseFile(casePath(file));
+  ASSERT_TRUE(c.ok()) << c.error().str();
+  const std::string lab = "kt-cu" + labName(file, 1).substr(4);
+  {
+    LabFlowProber prober(lab, 1, 400, /*userspace_mode=*/true);
+    conformance::CaseResult r = conformance::runClusterCase(*c, prober);
+    Status down = prober.endCase();
+    ASSERT_TRUE(down.ok()) << down.error().str();
+    EXPECT_EQ(leftBehind(prober), 0);
+    if (r.skipped) {
+      EXPECT_FALSE(sctpSocketsAvailable()) << "skipped although SCTP works: " << r.detail;
+    } else {
+      EXPECT_TRUE(r.passed) << r.detail;
+    }
+  }
+  EXPECT_EQ(countNetns(lab), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(LabCnpUserspace, LabClusterNetpolUserspace, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           std::string name;
+                           for (char ch : std::string(info.param)) {
+                             if (ch == '.') break;
+                             name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+                           }
+                           return name;
                          });
 
 std::vector<std::string> texts(const std::vector<IpAddress>& ips) {

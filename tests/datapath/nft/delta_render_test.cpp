@@ -7,6 +7,8 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include <algorithm>
+
 #include "datapath/nft/programmer.h"
 #include "tests/datapath/delta_churn.h"
 #include "tests/datapath/ruleset_builder.h"
@@ -404,6 +406,64 @@ TEST(NftDeltaRender, NewProgramsGetRenderNamesAndANewUseOfASetKeepsItsName) {
   EXPECT_TRUE(r->from_ir_delta) << r->full_because;
   EXPECT_EQ(h.prog->current()->sets.size(), sets_before);
   EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");
+}
+
+TEST(NftDeltaRender, RetiredProgramsAndSetsLeaveTheTableInTheSameDelta) {
+  Shop shop(1);
+  ir::Ruleset rs = shop.rs;
+  Harness h;
+  ASSERT_TRUE(h.prog->sync(rs).ok());
+  const size_t sets = h.prog->current()->sets.size(), chains = h.prog->current()->chains.size();
+
+  // shop/api arrives with an egress program of its own and a peer set only it uses.
+  ir::RulesetDelta add;
+  add.set_from_revision(1);
+  add.set_to_revision(2);
+  RulesetBuilder nb;
+  nb.rs = rs;
+  const uint32_t dns = nb.peerSet({"10.0.0.10"}, "kube-dns");
+  const uint32_t eg = nb.program(ir::EGRESS, {{dns, 0, "shop/dns", 0}}, {"shop/dns"});
+  nb.endpoint("shop", "api", "10.0.9.2", 0, eg);
+  rs = nb.rs;
+  rs.set_revision(2);
+  *add.add_new_peer_sets() = rs.peer_sets(int(dns) - 1);
+  *add.add_new_programs() = rs.programs(int(eg) - 1);
+  *add.add_upserted_endpoints() = rs.endpoints(rs.endpoints_size() - 1);
+  auto r = h.prog->apply(rs, std::span(&add, 1));
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
+  EXPECT_EQ(h.prog->current()->sets.size(), sets + 2);  // dns v4 and v6
+  EXPECT_EQ(h.prog->current()->chains.size(), chains + 1);
+
+  // It goes, and the compiler retires what only it used, in the same delta.
+  ir::RulesetDelta gone;
+  gone.set_from_revision(2);
+  gone.set_to_revision(3);
+  auto* ref = gone.add_removed_endpoints();
+  ref->set_namespace_("shop");
+  ref->set_name("api");
+  rs.mutable_endpoints()->RemoveLast();
+  ir::Program& p = *rs.mutable_programs(int(eg) - 1);
+  p.clear_rules();
+  p.clear_isolated_by();
+  p.set_retired(true);
+  ir::PeerSet& ps = *rs.mutable_peer_sets(int(dns) - 1);
+  ps.clear_v4();
+  ps.set_retired(true);
+  gone.add_retired_programs(eg);
+  gone.add_retired_peer_sets(dns);
+  rs.set_revision(3);
+  r = h.prog->apply(rs, std::span(&gone, 1));
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  EXPECT_TRUE(r->from_ir_delta) << r->full_because;
+  EXPECT_EQ(tableDifference(*h.prog->current(), rs), "");  // render skips the retired
+  EXPECT_EQ(h.prog->current()->sets.size(), sets);
+  EXPECT_EQ(h.prog->current()->chains.size(), chains);
+  // The dispatch entry went before the chain it jumped to, in one batch.
+  const auto& types = h.transport->types.back();
+  auto first = [&](uint16_t t) { return std::find(types.begin(), types.end(), t) - types.begin(); };
+  EXPECT_LT(first(NFT_MSG_DELSETELEM), first(NFT_MSG_DELCHAIN));
+  EXPECT_LT(first(NFT_MSG_DELCHAIN), first(NFT_MSG_DELSET));
 }
 
 TEST(NftDeltaRender, ARejectedBatchIsNeverResentTheNextApplyResynchronises) {

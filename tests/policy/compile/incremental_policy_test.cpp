@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 
 #include "policy/compile/compile.h"
 #include "policy/compile/incremental.h"
@@ -185,6 +186,40 @@ TEST_P(IncrementalPolicyEvents, EveryEventEqualsAFreshFullCompile) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, IncrementalPolicyEvents, ::testing::Values(3u, 11u, 2024u));
+
+// Long enough that unused programs pile up past the slack: they are retired
+// in place (a delta naming them), never by a recompile, and the ruleset
+// still enforces what a fresh compile does after every event.
+TEST(IncrementalPolicyEventsLong, UnusedProgramsAreRetiredInPlace) {
+  PolicyEvents events(3);
+  int recompiles = 0, retiring = 0;
+  std::set<uint32_t> retired;
+  for (int step = 0; step < 600; ++step) {
+    const ir::RulesetDelta d = events.step();
+    recompiles += d.full();
+    if (d.full()) retired.clear();  // a recompile numbers everything afresh
+    retiring += d.retired_programs_size() + d.retired_peer_sets_size() > 0;
+    for (uint32_t id : d.retired_programs()) {
+      EXPECT_TRUE(retired.insert(id).second) << "program " << id << " retired twice";
+    }
+    const ir::Ruleset& rs = events.compiler().ruleset();
+    for (const ir::Endpoint& ep : rs.endpoints()) {
+      for (uint32_t id : {ep.ingress_program(), ep.egress_program(), ep.admin_ingress_program(),
+                          ep.admin_egress_program(), ep.baseline_ingress_program(),
+                          ep.baseline_egress_program()}) {
+        if (id != 0) {
+          ASSERT_FALSE(rs.programs(int(id) - 1).retired()) << "step " << step;
+        }
+      }
+    }
+    if (step % 10 != 9 && d.retired_programs_size() + d.retired_peer_sets_size() == 0) continue;
+    ASSERT_EQ(firstDifference(canon(rs), canon(compile(events.state(), SyntheticCluster::kBenchNode))),
+              "")
+        << "step " << step << ": " << events.last();
+  }
+  EXPECT_GT(retiring, 0);
+  EXPECT_LT(recompiles, 10);  // the rare new named-port number only
+}
 
 }  // namespace
 }  // namespace palisade::policy
