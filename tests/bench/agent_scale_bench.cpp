@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -37,7 +38,11 @@ static long rssKb() {
 int main(int argc, char** argv) {
   size_t pods = argc > 1 ? std::stoul(argv[1]) : 150'000;
   int iterations = argc > 2 ? std::stoi(argv[2]) : 300;
-  palisade::logger().configure(palisade::LogLevel::Warn, palisade::LogFormat::Text);
+  // PALISADE_BENCH_DEBUG=1: the reconciler's debug lines (each batch and why
+  // it took the path it took), to see where a slow sample went.
+  const bool debug = std::getenv("PALISADE_BENCH_DEBUG") != nullptr;
+  palisade::logger().configure(debug ? palisade::LogLevel::Debug : palisade::LogLevel::Warn,
+                               palisade::LogFormat::Text);
   auto shape = pods == 150'000 ? bench::ClusterShape{} : bench::ClusterShape::scaled(pods);
 
   // ---- RSS: what the agent holds, without the generator's copies ----
@@ -112,10 +117,18 @@ int main(int argc, char** argv) {
         pct(0.99), ms.back());
   };
   bench::PodChurn churn(cluster);
+  // Relabels, and pods that come and go (a new pod, then its deletion): live
+  // pods never share an address, as in a cluster (newPod reuses addresses
+  // after 100 serials, so new pods must not pile up).
   timed("one pod change", iterations, [&](int i, auto start) {
+    if (i % 4 == 3) {
+      const policy::Pod gone = churn.newPod(uint64_t(i - 2));
+      rec.remove(policy::kindId<policy::Pod>(), gone.meta.namespace_, gone.meta.name, start);
+      return;
+    }
     policy::Pod pod = churn.relabelTarget();
     for (const auto& [k, v] : churn.relabel(uint64_t(i))) pod.meta.labels[k] = v;
-    if (i % 2 == 1) pod = churn.newPod(uint64_t(i));  // alternate relabels and new pods
+    if (i % 4 == 1) pod = churn.newPod(uint64_t(i));
     rec.upsert(pod, start);
   });
   // A NetworkPolicy of the cluster, copied into a namespace with pods on the node
