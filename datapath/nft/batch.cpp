@@ -216,7 +216,7 @@ class BatchWriter {
                  kElementMessageRoom);
       ElementMessage m(nlh, table, set, set == new_set_ ? set_id_ : 0);
       for (; i < ranges.size() && m.count() < per; ++i) {
-        bool ok = !interval                    ? m.addKey(key, ranges[i].first)
+        bool ok = !interval                      ? m.addKey(key, ranges[i].first)
                   : key == KeyType::ProtoService ? m.addConcatRange(key, ranges[i])
                                                  : m.addInterval(key, ranges[i]);
         if (!ok) break;

@@ -128,10 +128,11 @@ std::pair<SetModel, SetModel> renderPeerSet(const ir::PeerSet& ps, const std::st
   // Pod and node addresses only: a hash set, so a packet pays one hash lookup
   // per rule rather than a walk down a tree of 150k intervals.
   // (A prefix in a set said to hold hosts would be an IR bug: keep it exact.)
-  const bool interval =
-      !ps.hosts_only() ||
-      std::any_of(ps.v4().begin(), ps.v4().end(), [](const auto& c) { return c.prefix_len() != 32; }) ||
-      std::any_of(ps.v6().begin(), ps.v6().end(), [](const auto& c) { return c.prefix_len() != 128; });
+  const bool interval = !ps.hosts_only() ||
+                        std::any_of(ps.v4().begin(), ps.v4().end(),
+                                    [](const auto& c) { return c.prefix_len() != 32; }) ||
+                        std::any_of(ps.v6().begin(), ps.v6().end(),
+                                    [](const auto& c) { return c.prefix_len() != 128; });
   SetModel v4{name + "_v4", KeyType::Ipv4, false, interval, {}, {}, origin};
   SetModel v6{name + "_v6", KeyType::Ipv6, false, interval, {}, {}, origin};
   for (const auto& c : ps.v4()) v4.ranges.push_back(cidrRange(c));

@@ -31,8 +31,8 @@ class PeerSetIndex {
   void add(uint32_t id, const PeerSetSource& source);
 
   using Bucket = std::vector<uint32_t>;
-  std::unordered_map<Symbol, Bucket> by_policy_namespace_;  // peers without a namespace selector
-  std::unordered_map<uint64_t, Bucket> by_pod_label_;       // pod selector requires (key, value)
+  std::unordered_map<Symbol, Bucket> by_policy_namespace_;   // peers without a namespace selector
+  std::unordered_map<uint64_t, Bucket> by_pod_label_;        // pod selector requires (key, value)
   std::unordered_map<uint64_t, Bucket> by_namespace_label_;  // namespace selector requires it
   std::unordered_map<Symbol, Bucket> by_port_name_;          // named-port groups
   Bucket always_;  // selectors that require no single label (e.g. every namespace)

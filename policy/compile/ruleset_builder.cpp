@@ -686,10 +686,9 @@ uint32_t RulesetBuilder::addPeerSet(const std::string& key, PeerSetSource source
   // A named group holds pod addresses only (an ipBlock peer admits a pod's
   // address, never the block). Otherwise an ipBlock or networks peer adds
   // prefixes, and node addresses are merged as blocks (adjacent ones into one).
-  set->set_hosts_only(source.named || std::none_of(source.peers.begin(), source.peers.end(),
-                                                   [](const CompiledPeer& p) {
-                                                     return p.block || p.node;
-                                                   }));
+  set->set_hosts_only(source.named ||
+                      std::none_of(source.peers.begin(), source.peers.end(),
+                                   [](const CompiledPeer& p) { return p.block || p.node; }));
   const bool named = source.named;
   sources_.push_back(std::move(source));
   peer_sets_.emplace(key, id);

@@ -199,12 +199,12 @@ TEST(CompileKeys, PeerSetKeysDoNotDependOnInterningOrderAndTellSetsApart) {
     state.upsertNamespace(makeNamespace("x", {{"team", "a"}}));
     state.upsertPod(makePod("x", "w", {{"app", "web"}, {"tier", "front"}}, {"10.0.1.1"},
                             {{"http", 80, Protocol::TCP}}, "n1"));
-    state.upsertPolicy(makePolicy(
-        "x", "p", {},
-        std::vector{rule({podPeer(sel({{"app", "web"}, {"tier", "front"}}))}),
-                    rule({bothPeer(sel({{"team", "a"}}), sel({{"tier", "front"}}))}),
-                    rule({podPeer(sel({{"app", "web"}})), blockPeer("10.9.0.0/16")})},
-        std::vector{rule({podPeer(sel({{"app", "web"}}))}, {namedPort("http")})}));
+    state.upsertPolicy(
+        makePolicy("x", "p", {},
+                   std::vector{rule({podPeer(sel({{"app", "web"}, {"tier", "front"}}))}),
+                               rule({bothPeer(sel({{"team", "a"}}), sel({{"tier", "front"}}))}),
+                               rule({podPeer(sel({{"app", "web"}})), blockPeer("10.9.0.0/16")})},
+                   std::vector{rule({podPeer(sel({{"app", "web"}}))}, {namedPort("http")})}));
     std::vector<std::pair<std::string, bool>> out;
     const ir::Ruleset rs = compile(state, "n1");
     for (const auto& ps : rs.peer_sets()) out.emplace_back(ps.key(), ps.hosts_only());

@@ -213,8 +213,9 @@ TEST(IncrementalPolicyEventsLong, UnusedProgramsAreRetiredInPlace) {
       }
     }
     if (step % 10 != 9 && d.retired_programs_size() + d.retired_peer_sets_size() == 0) continue;
-    ASSERT_EQ(firstDifference(canon(rs), canon(compile(events.state(), SyntheticCluster::kBenchNode))),
-              "")
+    ASSERT_EQ(
+        firstDifference(canon(rs), canon(compile(events.state(), SyntheticCluster::kBenchNode))),
+        "")
         << "step " << step << ": " << events.last();
   }
   EXPECT_GT(retiring, 0);
