@@ -125,18 +125,9 @@ std::vector<std::string> CompiledSelector::termTexts(const SymbolTable& symbols,
   return out;
 }
 
-std::string CompiledSelector::describe(const SymbolTable& symbols) const {
+std::string CompiledSelector::joinedTerms(const SymbolTable& symbols, bool text_order) const {
   std::string out;
-  for (const std::string& t : termTexts(symbols, false)) {
-    if (!out.empty()) out += ",";
-    out += t;
-  }
-  return out;
-}
-
-std::string CompiledSelector::canonical(const SymbolTable& symbols) const {
-  std::string out;
-  for (const std::string& t : termTexts(symbols, true)) {
+  for (const std::string& t : termTexts(symbols, text_order)) {
     if (!out.empty()) out += ",";
     out += t;
   }

@@ -37,10 +37,10 @@ class CompiledSelector {
     return std::nullopt;
   }
   /// Canonical text, e.g. "app=db,tier in (a,b),!legacy"; "" = everything.
-  std::string describe(const SymbolTable& symbols) const;
+  std::string describe(const SymbolTable& symbols) const { return joinedTerms(symbols, false); }
   /// Like describe, but with terms and values in text order: the same text
   /// whatever order the symbols were interned in (names kernel objects).
-  std::string canonical(const SymbolTable& symbols) const;
+  std::string canonical(const SymbolTable& symbols) const { return joinedTerms(symbols, true); }
   /// Equal selectors have equal keys (used to share peer sets).
   const std::vector<uint32_t>& key() const { return key_; }
   bool operator==(const CompiledSelector& o) const { return key_ == o.key_; }
@@ -48,6 +48,7 @@ class CompiledSelector {
  private:
   /// Each term as text; in text order (values too) or in term order.
   std::vector<std::string> termTexts(const SymbolTable& symbols, bool text_order) const;
+  std::string joinedTerms(const SymbolTable& symbols, bool text_order) const;
 
   struct Term {
     Symbol key;

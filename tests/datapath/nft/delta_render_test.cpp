@@ -240,16 +240,22 @@ TEST(NftDeltaRender, APodSetIsAHashSetWhoseAdjacentKeysStayApart) {
   EXPECT_FALSE(set_of()->interval);
   EXPECT_EQ(set_of()->ranges.size(), 2u);  // two keys, not one interval
 
+  // A delta of one host address added to or removed from the set.
+  auto hostDelta = [&](uint64_t from, const char* address, bool add) {
+    ir::RulesetDelta d;
+    d.set_from_revision(from);
+    d.set_to_revision(from + 1);
+    auto* psd = d.add_peer_sets();
+    psd->set_id(peers);
+    auto* c = add ? psd->add_add_v4() : psd->add_remove_v4();
+    c->set_address(ip4(address));
+    c->set_prefix_len(32);
+    return d;
+  };
   // 10.0.1.3 joins and 10.0.1.1 leaves: one key in, one key out, nothing merged.
-  ir::RulesetDelta d;
-  d.set_from_revision(1);
-  d.set_to_revision(2);
-  auto* psd = d.add_peer_sets();
-  psd->set_id(peers);
-  auto* add = psd->add_add_v4();
-  add->set_address(ip4("10.0.1.3"));
-  add->set_prefix_len(32);
-  *psd->add_remove_v4() = rs.peer_sets(0).v4(0);
+  ir::RulesetDelta d = hostDelta(1, "10.0.1.3", true);
+  const ir::Ipv4Cidr* add = &d.peer_sets(0).add_v4(0);
+  *d.mutable_peer_sets(0)->add_remove_v4() = rs.peer_sets(0).v4(0);
   auto* set = rs.mutable_peer_sets(0);
   set->mutable_v4()->DeleteSubrange(0, 1);
   *set->add_v4() = *add;
@@ -262,14 +268,7 @@ TEST(NftDeltaRender, APodSetIsAHashSetWhoseAdjacentKeysStayApart) {
   EXPECT_EQ(set_of()->ranges.size(), 2u);
 
   // Removing a key the set does not hold is a contradiction: the full path.
-  ir::RulesetDelta bad;
-  bad.set_from_revision(2);
-  bad.set_to_revision(3);
-  auto* gone = bad.add_peer_sets();
-  gone->set_id(peers);
-  auto* missing = gone->add_remove_v4();
-  missing->set_address(ip4("10.0.1.9"));
-  missing->set_prefix_len(32);
+  ir::RulesetDelta bad = hostDelta(2, "10.0.1.9", false);
   rs.set_revision(3);
   r = h.prog->apply(rs, std::span(&bad, 1));
   ASSERT_TRUE(r.ok()) << r.error().str();
