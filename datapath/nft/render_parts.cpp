@@ -125,7 +125,7 @@ std::string peerSetName(const std::string& hash_name, size_t rank) {
 
 std::pair<SetModel, SetModel> renderPeerSet(const ir::PeerSet& ps, const std::string& name,
                                             const std::string& origin) {
-  // Pod and node addresses only: a hash set, so a packet pays one hash lookup
+  // Pod addresses only: a hash set, so a packet pays one hash lookup
   // per rule rather than a walk down a tree of 150k intervals.
   // (A prefix in a set said to hold hosts would be an IR bug: keep it exact.)
   const bool interval = !ps.hosts_only() ||

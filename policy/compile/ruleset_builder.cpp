@@ -452,8 +452,13 @@ uint32_t RulesetBuilder::programFor(ir::Direction direction, const std::vector<P
 uint32_t RulesetBuilder::tierProgramFor(ir::Direction direction, Tier tier,
                                         const std::vector<ClusterPolicyId>& selecting,
                                         PodId target) {
-  std::string made_of = std::to_string(state_.clusterPolicyRevision()) + ":" +
-                        std::to_string(static_cast<int>(tier)) + ":" +
+  // Entries of an older cluster-policy revision can never match again: drop
+  // them rather than let the memo grow with every cluster policy change.
+  if (tier_programs_revision_ != state_.clusterPolicyRevision()) {
+    tier_programs_.clear();
+    tier_programs_revision_ = state_.clusterPolicyRevision();
+  }
+  std::string made_of = std::to_string(static_cast<int>(tier)) + ":" +
                         std::to_string(static_cast<int>(direction)) + ":";
   for (ClusterPolicyId cid : selecting) made_of += std::to_string(cid) + ",";
   if (direction == ir::INGRESS) {

@@ -151,12 +151,13 @@ class RulesetBuilder {
   std::unordered_map<std::string, uint32_t> port_sets_;
   std::unordered_map<std::string, uint32_t> programs_;
   // Tier programs by what they are made from (tier, direction, the selecting
-  // policies at one cluster-policy revision, and for ingress the target's
+  // policies at the current cluster-policy revision, and for ingress the target's
   // ports, which named ports resolve against): pods selected by the same
   // cluster policies share a program, and a pod change then skips rebuilding
   // hundreds of rules to find it again.
   std::unordered_map<std::string, uint32_t> tier_programs_;
-  std::vector<PeerSetSource> sources_;  // by peer set id - 1
+  uint64_t tier_programs_revision_ = 0;  // the cluster-policy revision they were made at
+  std::vector<PeerSetSource> sources_;   // by peer set id - 1
   std::vector<NamedPortSource> named_sources_;
   std::unordered_map<std::string, size_t> named_source_index_;
   size_t retired_programs_ = 0, retired_peer_sets_ = 0;
